@@ -1,0 +1,1 @@
+"""ned.io stage."""

@@ -1,0 +1,1 @@
+"""ned.metrics stage."""

@@ -1,0 +1,189 @@
+"""Typed records passed between stages, each saved as one versioned ``.npz``.
+
+Every record file holds ``__kind__`` (the class name) and ``__schema__`` (its version);
+loading a file of another kind or version raises :class:`~ned.errors.NedError`.
+Files are written to a temporary name and renamed, so no half-written record is left.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar, TypeVar
+
+import numpy as np
+
+from ned.errors import NedError
+
+SCHEMA_VERSION = 1
+
+R = TypeVar("R", bound="Record")
+
+
+def atomic_path(path: str | os.PathLike) -> Path:
+    """Temporary sibling of ``path`` to write to before renaming into place."""
+    p = Path(path)
+    return p.with_name(f".{p.name}.{os.getpid()}.tmp{p.suffix}")
+
+
+class Record:
+    """Mixin: versioned npz save/load for dataclasses of arrays and plain values."""
+
+    KIND: ClassVar[str] = "Record"
+
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write the record to ``path`` (atomically). Returns the path."""
+        path = Path(path)
+        arrays: dict[str, np.ndarray] = {}
+        meta: dict[str, Any] = {}
+        for f in dataclasses.fields(self):  # type: ignore[arg-type]
+            v = getattr(self, f.name)
+            if isinstance(v, np.ndarray):
+                arrays[f.name] = v
+            else:
+                meta[f.name] = list(v) if isinstance(v, tuple) else v
+        arrays["__kind__"] = np.array(self.KIND)
+        arrays["__schema__"] = np.array(SCHEMA_VERSION)
+        arrays["__meta__"] = np.array(json.dumps(meta))
+        tmp = atomic_path(path)
+        try:
+            with open(tmp, "wb") as fh:
+                np.savez_compressed(fh, **arrays)
+            os.replace(tmp, path)
+        finally:
+            if tmp.exists():
+                tmp.unlink()
+        return path
+
+    @classmethod
+    def load(cls: type[R], path: str | os.PathLike) -> R:
+        """Read a record written by :meth:`save`; checks kind and schema version."""
+        path = Path(path)
+        if not path.is_file():
+            raise NedError(f"record not found: {path}")
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                data = {k: z[k] for k in z.files}
+        except (OSError, ValueError, zipfile.BadZipFile, EOFError) as e:
+            raise NedError(f"{path} is not a ned record ({e.__class__.__name__})") from None
+        if "__kind__" not in data or "__schema__" not in data:
+            raise NedError(f"{path} is not a ned record")
+        kind, schema = str(data["__kind__"]), int(data["__schema__"])
+        if kind != cls.KIND:
+            raise NedError(f"{path} holds a {kind}, expected a {cls.KIND}")
+        if schema != SCHEMA_VERSION:
+            raise NedError(f"{path} has record schema version {schema}; this ned reads "
+                           f"version {SCHEMA_VERSION} (re-run the stage that wrote it)")
+        meta = json.loads(str(data["__meta__"]))
+        kwargs: dict[str, Any] = {}
+        for f in dataclasses.fields(cls):  # type: ignore[arg-type]
+            if f.name in data:
+                kwargs[f.name] = data[f.name]
+            elif f.name in meta:
+                v = meta[f.name]
+                kwargs[f.name] = tuple(v) if isinstance(v, list) else v
+        return cls(**kwargs)
+
+
+@dataclass
+class FaceTrack(Record):
+    """One tracked face over a clip, as measured by the analysis stage.
+
+    Attributes:
+        landmarks: (T, 478, 3) float32, smoothed. x, y in pixels of the decoded (displayed)
+            frame; z in the same pixel scale (MediaPipe's z times the frame width),
+            smaller is nearer the camera.
+        landmarks_raw: (T, 478, 3) float32, the landmarker's unsmoothed output.
+        blendshapes: (T, 52) float32 in [0, 1], order of ``ned.blendshapes.BLENDSHAPE_NAMES``.
+        transforms: (T, 4, 4) float32, the landmarker's face transformation matrix
+            (canonical mesh, cm, -> camera frame), smoothed.
+        confidence: (T,) float32 detection/tracking score of the tracked face (0 if none).
+        valid: (T,) bool, True where the tracked face was found.
+        timestamps: (T,) float64 seconds, presentation times of the frames.
+        width, height: frame size in pixels (after rotation).
+        fps: average frame rate of the source.
+        source: path of the analysed clip.
+        source_hash: content hash of the clip (for caches).
+        face_index: which face was selected (0 = largest).
+        cuts: (C,) int64 frame indices where a new shot starts (may be empty).
+    """
+
+    KIND: ClassVar[str] = "FaceTrack"
+
+    landmarks: np.ndarray
+    landmarks_raw: np.ndarray
+    blendshapes: np.ndarray
+    transforms: np.ndarray
+    confidence: np.ndarray
+    valid: np.ndarray
+    timestamps: np.ndarray
+    width: int
+    height: int
+    fps: float
+    source: str = ""
+    source_hash: str = ""
+    face_index: int = 0
+    cuts: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+
+    def __post_init__(self) -> None:
+        t = len(self.timestamps)
+        shapes = {"landmarks": (t, 478, 3), "landmarks_raw": (t, 478, 3),
+                  "blendshapes": (t, 52), "transforms": (t, 4, 4), "confidence": (t,),
+                  "valid": (t,)}
+        for name, shape in shapes.items():
+            a = getattr(self, name)
+            if a.shape != shape:
+                raise NedError(f"FaceTrack.{name} has shape {a.shape}, expected {shape}")
+        self.width, self.height = int(self.width), int(self.height)
+        self.fps, self.face_index = float(self.fps), int(self.face_index)
+        self.valid = self.valid.astype(bool)
+
+    @property
+    def n_frames(self) -> int:
+        return len(self.timestamps)
+
+    @property
+    def valid_fraction(self) -> float:
+        return float(self.valid.mean()) if self.n_frames else 0.0
+
+
+@dataclass
+class ExpressionTrack(Record):
+    """A sequence of expression vectors (one per frame), e.g. the manipulator's output.
+
+    Attributes:
+        expressions: (T, E) float32 expression vectors (E = 52 for MediaPipe blendshapes).
+        valid: (T,) bool, frames that carry a face.
+        names: channel names, length E.
+        fps: frame rate.
+        target: what the sequence was translated to ("happy", "reference:<path>", "" = none).
+        intensity: the intensity used.
+        seed: the seed used (-1 if none).
+        weight: (T,) float32 in [0, 1], how much of the edit applies per frame (ramps).
+    """
+
+    KIND: ClassVar[str] = "ExpressionTrack"
+
+    expressions: np.ndarray
+    valid: np.ndarray
+    names: tuple[str, ...]
+    fps: float
+    target: str = ""
+    intensity: float = 1.0
+    seed: int = -1
+    weight: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
+
+    def __post_init__(self) -> None:
+        t, e = self.expressions.shape
+        if len(self.names) != e:
+            raise NedError(f"ExpressionTrack has {e} channels but {len(self.names)} names")
+        if self.valid.shape != (t,):
+            raise NedError(f"ExpressionTrack.valid has shape {self.valid.shape}, expected ({t},)")
+        if self.weight.size == 0:
+            self.weight = np.ones(t, np.float32)
+        self.valid = self.valid.astype(bool)
+        self.names = tuple(str(n) for n in self.names)

@@ -110,6 +110,7 @@ class FaceTrack(Record):
         source_hash: content hash of the clip (for caches).
         face_index: which face was selected (0 = largest).
         cuts: (C,) int64 frame indices where a new shot starts (may be empty).
+        blendshapes_raw: (T, 52) float32, the landmarker's unsmoothed blendshapes.
     """
 
     KIND: ClassVar[str] = "FaceTrack"
@@ -128,12 +129,15 @@ class FaceTrack(Record):
     source_hash: str = ""
     face_index: int = 0
     cuts: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    blendshapes_raw: np.ndarray = field(default_factory=lambda: np.zeros((0, 52), np.float32))
 
     def __post_init__(self) -> None:
         t = len(self.timestamps)
+        if self.blendshapes_raw.size == 0:
+            self.blendshapes_raw = self.blendshapes.copy()
         shapes = {"landmarks": (t, 478, 3), "landmarks_raw": (t, 478, 3),
                   "blendshapes": (t, 52), "transforms": (t, 4, 4), "confidence": (t,),
-                  "valid": (t,)}
+                  "valid": (t,), "blendshapes_raw": (t, 52)}
         for name, shape in shapes.items():
             a = getattr(self, name)
             if a.shape != shape:
@@ -187,3 +191,65 @@ class ExpressionTrack(Record):
             self.weight = np.ones(t, np.float32)
         self.valid = self.valid.astype(bool)
         self.names = tuple(str(n) for n in self.names)
+
+
+class NpzSpool:
+    """Build a record file frame by frame without holding the arrays in memory.
+
+    Per-frame rows are appended to temporary raw files; :meth:`finish` streams them into
+    one compressed ``.npz`` readable by :meth:`Record.load`, written atomically.
+
+    Args:
+        kind: the record class's ``KIND``.
+        rows: name -> (dtype, per-row shape) of each per-frame array.
+        workdir: folder for the temporary raw files.
+    """
+
+    def __init__(self, kind: str, rows: dict[str, tuple[Any, tuple[int, ...]]],
+                 workdir: str | os.PathLike) -> None:
+        self.kind, self.rows, self.n = kind, rows, 0
+        self._dir = Path(workdir)
+        self._files = {k: open(self._dir / f"{k}.raw", "wb") for k in rows}  # noqa: SIM115
+
+    def append(self, **values: np.ndarray) -> None:
+        """Append one row to each array (every name of ``rows`` must be given)."""
+        for k, (dtype, shape) in self.rows.items():
+            v = np.asarray(values[k], dtype)
+            if v.shape != shape:
+                raise ValueError(f"{k}: row shape {v.shape}, expected {shape}")
+            self._files[k].write(v.tobytes())
+        self.n += 1
+
+    def finish(self, path: str | os.PathLike, meta: dict[str, Any],
+               extra: dict[str, np.ndarray] | None = None) -> Path:
+        """Write the record to ``path`` (atomically) and close the temporary files."""
+        for f in self._files.values():
+            f.close()
+        path = Path(path)
+        tmp = atomic_path(path)
+        try:
+            with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED, allowZip64=True) as zf:
+                for k, (dtype, shape) in self.rows.items():
+                    self._stream_array(zf, k, np.dtype(dtype), (self.n, *shape))
+                small = dict(extra or {})
+                small["__kind__"] = np.array(self.kind)
+                small["__schema__"] = np.array(SCHEMA_VERSION)
+                small["__meta__"] = np.array(json.dumps(meta))
+                for k, v in small.items():
+                    with zf.open(f"{k}.npy", "w", force_zip64=True) as fh:
+                        np.lib.format.write_array(fh, np.asarray(v), allow_pickle=False)
+            os.replace(tmp, path)
+        finally:
+            if tmp.exists():
+                tmp.unlink()
+        return path
+
+    def _stream_array(self, zf: zipfile.ZipFile, name: str, dtype: np.dtype,
+                      shape: tuple[int, ...]) -> None:
+        header = {"descr": np.lib.format.dtype_to_descr(dtype), "fortran_order": False,
+                  "shape": shape}
+        with zf.open(f"{name}.npy", "w", force_zip64=True) as fh:
+            np.lib.format.write_array_header_2_0(fh, header)
+            with open(self._dir / f"{name}.raw", "rb") as src:
+                while chunk := src.read(1 << 22):
+                    fh.write(chunk)

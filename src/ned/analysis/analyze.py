@@ -1,0 +1,151 @@
+"""Analyse a clip into a :class:`~ned.records.FaceTrack`, streamed frame by frame."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from ned.analysis.landmarker import Detection, Landmarker
+from ned.analysis.smoothing import OneEuroConfig, OneEuroFilter, orthonormalise
+from ned.analysis.tracking import FaceSelector
+from ned.errors import NedError
+from ned.io.video import probe, read_frames
+from ned.records import FaceTrack, NpzSpool
+from ned.topology import inter_ocular
+
+
+@dataclass(frozen=True)
+class AnalysisConfig:
+    """Options of the analysis stage.
+
+    Attributes:
+        face_index: which face to track (0 = largest in the first confident frame).
+        max_faces: faces the landmarker looks for per frame.
+        min_confidence: landmarker detection / presence / tracking threshold.
+        smooth: apply One-Euro smoothing to landmarks, pose and blendshapes.
+        landmarks_filter: One-Euro parameters for landmarks, in units of the face's
+            inter-ocular distance at the start of the track segment (so one setting fits
+            any resolution).
+        pose_filter: One-Euro parameters for the 4x4 pose (translation in cm).
+        blendshape_filter: One-Euro parameters for blendshape scores.
+    """
+
+    face_index: int = 0
+    max_faces: int = 2
+    min_confidence: float = 0.5
+    smooth: bool = True
+    landmarks_filter: OneEuroConfig = field(
+        default_factory=lambda: OneEuroConfig(min_cutoff=1.0, beta=10.0, d_cutoff=1.0))
+    pose_filter: OneEuroConfig = field(
+        default_factory=lambda: OneEuroConfig(min_cutoff=1.0, beta=0.5, d_cutoff=1.0))
+    blendshape_filter: OneEuroConfig = field(
+        default_factory=lambda: OneEuroConfig(min_cutoff=8.0, beta=5.0, d_cutoff=1.0))
+
+    def key(self) -> str:
+        """A short stable hash of the options (for caches)."""
+        return hashlib.sha256(repr(asdict(self)).encode()).hexdigest()[:16]
+
+
+def file_hash(path: str | os.PathLike) -> str:
+    """sha256 of a file's content (hex)."""
+    with open(path, "rb") as fh:
+        return hashlib.file_digest(fh, "sha256").hexdigest()
+
+
+class _Smoother:
+    """Per-track smoothing state; reset whenever the face is lost."""
+
+    def __init__(self, cfg: AnalysisConfig) -> None:
+        self.cfg = cfg
+        self.lm = OneEuroFilter(cfg.landmarks_filter)
+        self.pose = OneEuroFilter(cfg.pose_filter)
+        self.bs = OneEuroFilter(cfg.blendshape_filter)
+        self.scale: float | None = None
+
+    def reset(self) -> None:
+        self.lm.reset(), self.pose.reset(), self.bs.reset()
+        self.scale = None
+
+    def __call__(self, d: Detection, t: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        if not self.cfg.smooth:
+            return d.landmarks, d.transform, d.blendshapes
+        if self.scale is None:  # one fixed scale per track segment: a varying one adds jitter
+            self.scale = max(float(inter_ocular(d.landmarks)), 1e-3)
+        s = self.scale
+        lm = self.lm(d.landmarks / s, t) * s
+        pose = orthonormalise(np.vstack([self.pose(d.transform[:3], t), [0, 0, 0, 1]]))
+        bs = np.clip(self.bs(d.blendshapes, t), 0.0, 1.0)
+        return lm, pose, bs
+
+
+_ROWS = {"landmarks": (np.float32, (478, 3)), "landmarks_raw": (np.float32, (478, 3)),
+         "blendshapes": (np.float32, (52,)), "blendshapes_raw": (np.float32, (52,)),
+         "transforms": (np.float32, (4, 4)), "confidence": (np.float32, ()),
+         "valid": (np.bool_, ()), "timestamps": (np.float64, ())}
+
+
+def analyze_to_file(path: str | os.PathLike, output: str | os.PathLike,
+                    config: AnalysisConfig | None = None, progress: bool = False) -> dict:
+    """Analyse a clip and write its FaceTrack to ``output`` without holding it in memory.
+
+    Args:
+        path: the input video.
+        output: the ``.npz`` to write (atomically).
+        config: options (defaults if None).
+        progress: show a progress bar on stderr.
+
+    Returns:
+        Summary: {"frames": T, "valid": number of frames with the face, "fps": ...}.
+    """
+    cfg = config or AnalysisConfig()
+    if cfg.face_index < 0:
+        raise NedError(f"face index must be >= 0, got {cfg.face_index}")
+    info = probe(path)
+    out_dir = Path(output).resolve().parent
+    if not out_dir.is_dir() or not os.access(out_dir, os.W_OK):
+        raise NedError(f"cannot write to folder {out_dir}")
+    selector, smoother = FaceSelector(cfg.face_index), _Smoother(cfg)
+    empty_lm, empty_bs = np.zeros((478, 3), np.float32), np.zeros(52, np.float32)
+    with tempfile.TemporaryDirectory(prefix="ned-analyze-") as work, \
+            Landmarker(max(cfg.max_faces, cfg.face_index + 1), cfg.min_confidence) as lmk:
+        spool = NpzSpool(FaceTrack.KIND, _ROWS, work)
+        n_valid = 0
+        bar = tqdm(total=info.frame_count, unit="frame", desc="analyse", disable=not progress,
+                   leave=False)
+        for frame in read_frames(path):
+            d = selector.select(lmk.detect(frame.image, frame.time))
+            if d is None:
+                smoother.reset()
+                spool.append(landmarks=empty_lm, landmarks_raw=empty_lm, blendshapes=empty_bs,
+                             blendshapes_raw=empty_bs, transforms=np.eye(4), confidence=0.0,
+                             valid=False, timestamps=frame.time)
+            else:
+                n_valid += 1
+                lm, pose, bs = smoother(d, frame.time)
+                spool.append(landmarks=lm, landmarks_raw=d.landmarks, blendshapes=bs,
+                             blendshapes_raw=d.blendshapes, transforms=pose,
+                             confidence=d.confidence, valid=True, timestamps=frame.time)
+            bar.update(1)
+        bar.close()
+        if spool.n == 0:
+            raise NedError(f"{path} has no decodable video frames")
+        meta = {"width": info.width, "height": info.height, "fps": info.fps,
+                "source": str(path), "source_hash": file_hash(path),
+                "face_index": cfg.face_index}
+        spool.finish(output, meta, extra={"cuts": np.zeros(0, np.int64)})
+    return {"frames": int(spool.n), "valid": n_valid, "fps": info.fps}
+
+
+def analyze(path: str | os.PathLike, config: AnalysisConfig | None = None,
+            progress: bool = False) -> FaceTrack:
+    """Analyse a clip into a :class:`FaceTrack` (see :func:`analyze_to_file`)."""
+    with tempfile.TemporaryDirectory(prefix="ned-track-") as d:
+        out = Path(d) / "track.npz"
+        analyze_to_file(path, out, config, progress)
+        return FaceTrack.load(out)

@@ -1,1 +1,1 @@
-"""ned.render stage."""
+"""ned.render: renderers that draw the edited face (train-free warp; neural renderer)."""

@@ -1,0 +1,82 @@
+"""Multi-band (Laplacian-pyramid) blending of a rendered face into its frame."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from ned.errors import NedError
+
+
+def _pyramid(img: np.ndarray, levels: int) -> list[np.ndarray]:
+    g = [img]
+    for _ in range(levels - 1):
+        g.append(cv2.pyrDown(g[-1]))
+    return g
+
+
+def laplacian_blend(background: np.ndarray, foreground: np.ndarray, mask: np.ndarray,
+                    levels: int = 4) -> np.ndarray:
+    """Blend ``foreground`` into ``background`` where ``mask`` is 1, band by band.
+
+    Each frequency band is mixed with a mask blurred to that band's scale, so seams vanish
+    without blurring detail. Where the mask and its blur are 0 the result is the
+    background (to rounding).
+
+    Args:
+        background: (H, W, 3) uint8.
+        foreground: (H, W, 3) uint8.
+        mask: (H, W) float32 in [0, 1].
+        levels: pyramid levels (>= 1).
+
+    Returns:
+        (H, W, 3) uint8.
+    """
+    if background.shape != foreground.shape or mask.shape != background.shape[:2]:
+        raise NedError(f"blend shapes differ: {background.shape}, {foreground.shape}, "
+                       f"{mask.shape}")
+    if levels < 1:
+        raise NedError("levels must be >= 1")
+    h, w = mask.shape
+    levels = max(1, min(levels, int(np.log2(max(min(h, w), 1))) - 1))
+    bg, fg = background.astype(np.float32), foreground.astype(np.float32)
+    gm = _pyramid(mask.astype(np.float32), levels)
+    gb, gf = _pyramid(bg, levels), _pyramid(fg, levels)
+    out = gf[-1] * gm[-1][..., None] + gb[-1] * (1 - gm[-1][..., None])
+    for i in range(levels - 2, -1, -1):
+        size = (gb[i].shape[1], gb[i].shape[0])
+        lb = gb[i] - cv2.pyrUp(gb[i + 1], dstsize=size)
+        lf = gf[i] - cv2.pyrUp(gf[i + 1], dstsize=size)
+        m = gm[i][..., None]
+        out = cv2.pyrUp(out, dstsize=size) + lf * m + lb * (1 - m)
+    return np.clip(out + 0.5, 0, 255).astype(np.uint8)
+
+
+def composite(frame: np.ndarray, rendered: np.ndarray, mask: np.ndarray,
+              roi: tuple[int, int, int, int], levels: int = 4) -> np.ndarray:
+    """Blend a rendered frame into the source inside ``roi`` only.
+
+    Pixels outside ``roi`` are copied from ``frame`` bit for bit; inside, the render is
+    blended under ``mask`` with :func:`laplacian_blend`, and pixels where the mask's
+    support (grown by the pyramid's reach) is empty are the source's as well.
+
+    Args:
+        frame: (H, W, 3) uint8 source frame.
+        rendered: (H, W, 3) uint8 frame with the new face (same geometry of the frame).
+        mask: (H, W) float32 in [0, 1], where the render is used.
+        roi: (x0, y0, x1, y1) box holding everything that may change.
+        levels: pyramid levels.
+
+    Returns:
+        (H, W, 3) uint8 composited frame.
+    """
+    x0, y0, x1, y1 = roi
+    out = frame.copy()
+    if x1 <= x0 or y1 <= y0:
+        return out
+    sub = laplacian_blend(frame[y0:y1, x0:x1], rendered[y0:y1, x0:x1], mask[y0:y1, x0:x1],
+                          levels)
+    reach = cv2.dilate((mask[y0:y1, x0:x1] > 1e-3).astype(np.uint8),
+                       np.ones((2 ** levels + 1, 2 ** levels + 1), np.uint8)) > 0
+    out[y0:y1, x0:x1] = np.where(reach[..., None], sub, frame[y0:y1, x0:x1])
+    return out

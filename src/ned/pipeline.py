@@ -1,0 +1,285 @@
+"""``ned.edit``: one call from a clip to the edited clip.
+
+analyse (cached) -> manipulate -> fit geometry -> render (warp) -> composite -> encode,
+streamed frame by frame, audio copied packet for packet. Only the tracked face changes;
+frames without a valid face are passed through unchanged.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from ned.analysis import AnalysisConfig, analyze_to_file, file_hash
+from ned.blendshapes import EMOTIONS
+from ned.errors import NedError
+from ned.records import FaceTrack
+
+INTENSITY_RANGE = (0.0, 1.5)
+
+
+@dataclass(frozen=True)
+class EditConfig:
+    """What to edit and how.
+
+    Attributes:
+        emotion: target emotion (one of ``ned.blendshapes.EMOTIONS``), or None with
+            ``reference``.
+        reference: a reference video whose expression style is transferred.
+        intensity: 0 = the clip's own style, 1 = the target style, up to 1.5.
+        start, end: seconds of the clip to edit (None = from the start / to the end).
+        ramp: seconds over which the edit fades in and out at ``start`` / ``end``.
+        face_index: which face to edit (0 = largest).
+        seed: seed of the manipulator's latent in emotion mode.
+        manipulator: a manipulator checkpoint (None = the shipped default).
+        mask_grow: face-mask growth in inter-ocular distances.
+        mask_feather: face-mask feather in inter-ocular distances.
+        blend_levels: Laplacian pyramid levels of the compositing.
+        crf: x264 quality of the output (lower = better).
+        use_cache: reuse a cached analysis of the same clip (content hash + options).
+    """
+
+    emotion: str | None = None
+    reference: str | None = None
+    intensity: float = 1.0
+    start: float | None = None
+    end: float | None = None
+    ramp: float = 0.3
+    face_index: int = 0
+    seed: int = 0
+    manipulator: str | None = None
+    mask_grow: float = 0.06
+    mask_feather: float = 0.12
+    blend_levels: int = 4
+    crf: int = 16
+    use_cache: bool = True
+
+    def check(self) -> None:
+        """Raise NedError on inconsistent options."""
+        if (self.emotion is None) == (self.reference is None):
+            raise NedError("give exactly one of --emotion or --reference")
+        if self.emotion is not None and self.emotion not in EMOTIONS:
+            raise NedError(f"unknown emotion {self.emotion!r}; choose one of "
+                           f"{', '.join(EMOTIONS)}")
+        lo, hi = INTENSITY_RANGE
+        if not lo <= self.intensity <= hi:
+            raise NedError(f"intensity {self.intensity} is outside [{lo}, {hi}]")
+        if self.start is not None and self.end is not None and self.end <= self.start:
+            raise NedError(f"--end ({self.end}) must be after --start ({self.start})")
+        if self.face_index < 0:
+            raise NedError("face index must be >= 0")
+        if self.ramp < 0:
+            raise NedError("ramp must be >= 0")
+
+
+@dataclass
+class EditReport:
+    """What an edit did.
+
+    Attributes:
+        output: the written clip.
+        preview: the side-by-side preview, if written.
+        frames: frames written.
+        edited: frames whose face was changed.
+        passed: frames passed through, by reason.
+        timings: seconds spent per stage.
+    """
+
+    output: Path
+    preview: Path | None
+    frames: int = 0
+    edited: int = 0
+    passed: dict[str, int] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def summary(self) -> str:
+        why = ", ".join(f"{k} {v}" for k, v in self.passed.items() if v) or "none"
+        return (f"{self.output}: {self.frames} frames, {self.edited} edited; "
+                f"passed through: {why}")
+
+
+def cache_dir() -> Path:
+    """Folder of cached analyses: $NED_CACHE_DIR, else ~/.cache/ned."""
+    return Path(os.environ.get("NED_CACHE_DIR") or Path.home() / ".cache" / "ned")
+
+
+def cached_track(video: str | os.PathLike, config: AnalysisConfig, *, use_cache: bool = True,
+                 progress: bool = False) -> FaceTrack:
+    """The clip's FaceTrack, from the cache when the same content was analysed before.
+
+    The key is the clip's sha256 and the analysis options; the cache file is written
+    atomically, so an interrupted run leaves no broken entry.
+    """
+    if not use_cache:
+        from ned.analysis import analyze
+
+        return analyze(video, config, progress)
+    folder = cache_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{file_hash(video)[:24]}-{config.key()}.npz"
+    if path.exists():
+        try:
+            return FaceTrack.load(path)
+        except NedError:
+            path.unlink()  # stale or foreign entry: analyse again
+    analyze_to_file(video, path, config, progress)
+    return FaceTrack.load(path)
+
+
+def edit_weights(timestamps: np.ndarray, start: float | None, end: float | None,
+                 ramp: float) -> np.ndarray:
+    """Per-frame edit strength with smooth (raised-cosine) ramps at the range ends.
+
+    Args:
+        timestamps: (T,) seconds.
+        start, end: edited range in seconds (None = open).
+        ramp: ramp length in seconds (0 = hard switch).
+
+    Returns:
+        (T,) float32 in [0, 1].
+    """
+    t = np.asarray(timestamps, np.float64)
+    w = np.ones_like(t)
+    if start is not None:
+        w = np.minimum(w, _ramp((t - start) / ramp if ramp > 0 else np.sign(t - start + 1e-9)))
+    if end is not None:
+        w = np.minimum(w, _ramp((end - t) / ramp if ramp > 0 else np.sign(end - t + 1e-9)))
+    return w.astype(np.float32)
+
+
+def _ramp(x: np.ndarray) -> np.ndarray:
+    x = np.clip(x, 0.0, 1.0)
+    return 0.5 - 0.5 * np.cos(np.pi * x)
+
+
+@contextmanager
+def _sigint_as_interrupt() -> Iterator[None]:
+    """Make SIGINT raise KeyboardInterrupt (so writers clean up) while editing."""
+    try:
+        old = signal.signal(signal.SIGINT, signal.default_int_handler)
+    except ValueError:  # not the main thread
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, old)
+
+
+def _check_paths(video: Path, output: Path, preview: Path | None) -> None:
+    if not video.is_file():
+        raise NedError(f"no such file: {video}")
+    for out in (output, preview):
+        if out is None:
+            continue
+        if out.resolve() == video.resolve():
+            raise NedError(f"output {out} is the input video; choose another path")
+        if not out.parent.is_dir():
+            raise NedError(f"output folder does not exist: {out.parent}")
+        if not os.access(out.parent, os.W_OK):
+            raise NedError(f"output folder is not writable: {out.parent}")
+    if preview is not None and preview.resolve() == output.resolve():
+        raise NedError("preview path equals the output path")
+
+
+def edit(video: str | os.PathLike, output: str | os.PathLike, *,
+         emotion: str | None = None, reference: str | os.PathLike | None = None,
+         intensity: float = 1.0, start: float | None = None, end: float | None = None,
+         face_index: int = 0, seed: int = 0, preview: str | os.PathLike | None = None,
+         manipulator: str | os.PathLike | None = None, progress: bool = False,
+         use_cache: bool = True, config: EditConfig | None = None) -> EditReport:
+    """Change the emotion of the tracked face of ``video`` and write ``output``.
+
+    Args:
+        video: input clip.
+        output: edited clip to write (never the input; written atomically).
+        emotion: target emotion, one of neutral, angry, disgusted, fear, happy, sad,
+            surprised; or
+        reference: a clip whose expression style to transfer.
+        intensity: strength in [0, 1.5].
+        start, end: seconds to edit (smooth ramps in and out); None = whole clip.
+        face_index: which face (0 = largest at the first confident frame).
+        seed: seed of the emotion latent (same seed, same output).
+        preview: also write original | edited side by side here.
+        manipulator: a manipulator checkpoint (None = shipped default).
+        progress: progress bars on stderr.
+        use_cache: reuse cached analyses.
+        config: full options (overrides the keyword options above when given).
+
+    Returns:
+        An :class:`EditReport`.
+    """
+    import time
+
+    from ned.pipeline_render import render_clip
+
+    cfg = config or EditConfig(
+        emotion=emotion, reference=None if reference is None else str(reference),
+        intensity=float(intensity), start=start, end=end, face_index=face_index, seed=seed,
+        manipulator=None if manipulator is None else str(manipulator), use_cache=use_cache)
+    cfg.check()
+    video, output = Path(video), Path(output)
+    preview_path = Path(preview) if preview is not None else None
+    _check_paths(video, output, preview_path)
+    if cfg.reference is not None and not Path(cfg.reference).is_file():
+        raise NedError(f"no such reference clip: {cfg.reference}")
+    timings: dict[str, float] = {}
+    with _sigint_as_interrupt():
+        t0 = time.perf_counter()
+        track = cached_track(video, AnalysisConfig(face_index=cfg.face_index),
+                             use_cache=cfg.use_cache, progress=progress)
+        timings["analyse"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        targets, weights = plan_edit(track, cfg, progress=progress)
+        timings["manipulate"] = time.perf_counter() - t0
+        report = EditReport(output=output, preview=preview_path)
+        render_clip(video, output, track, targets, weights, cfg, report,
+                    preview=preview_path, progress=progress)
+    report.timings = {**timings, **report.timings}
+    return report
+
+
+def plan_edit(track: FaceTrack, cfg: EditConfig,
+              progress: bool = False) -> tuple[np.ndarray | None, np.ndarray]:
+    """Translate the clip's expressions and turn them into per-frame target geometry.
+
+    Args:
+        track: the clip's analysis.
+        cfg: edit options.
+        progress: progress bars for the reference clip's analysis.
+
+    Returns:
+        (targets, weights): (T, 478, 3) float32 edited landmarks in pixels (None when the
+        clip has no valid frame) and (T,) float32 edit strength per frame.
+    """
+    from ned.facemodel.fit import fit_track
+    from ned.manipulator.infer import load_manipulator, translate
+
+    weights = edit_weights(track.timestamps, cfg.start, cfg.end, cfg.ramp)
+    if not track.valid.any():
+        return None, weights * 0
+    manip = load_manipulator(cfg.manipulator)
+    kwargs: dict = {"emotion": cfg.emotion}
+    if cfg.reference is not None:
+        ref = cached_track(cfg.reference, AnalysisConfig(), use_cache=cfg.use_cache,
+                           progress=progress)
+        if not ref.valid.any():
+            raise NedError(f"the reference clip {cfg.reference} has no frame with a face")
+        kwargs = {"reference": ref.blendshapes, "reference_valid": ref.valid}
+    bar = tqdm(total=2, desc="manipulate", disable=not progress, leave=False)
+    new = translate(manip, track.blendshapes, track.valid, intensity=cfg.intensity,
+                    seed=cfg.seed, **kwargs)
+    bar.update(1)
+    new = track.blendshapes + weights[:, None] * (new - track.blendshapes)
+    fit = fit_track(track)
+    targets = fit.landmarks_for(new.astype(np.float32))
+    bar.update(1)
+    bar.close()
+    return targets.astype(np.float32), weights

@@ -1,0 +1,138 @@
+"""The streamed second pass of ``ned.edit``: decode -> warp -> composite -> encode."""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from ned.analysis.mask import face_mask
+from ned.composite import composite
+from ned.io import Frame, VideoWriter, probe, read_frames
+from ned.records import FaceTrack
+from ned.render.warp import WarpConfig, warp_face
+from ned.topology import inter_ocular
+
+
+def _prefetch(it: Iterator[Frame], depth: int = 4) -> Iterator[Frame]:
+    """Decode in a background thread (PyAV releases the GIL while decoding)."""
+    q: queue.Queue = queue.Queue(maxsize=depth)
+    done = object()
+    errors: list[BaseException] = []
+    stop = threading.Event()
+
+    def work() -> None:
+        try:
+            for item in it:
+                while not stop.is_set():
+                    try:
+                        q.put(item, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+        except BaseException as e:  # noqa: BLE001 - re-raised in the consumer
+            errors.append(e)
+        finally:
+            q.put(done)
+
+    th = threading.Thread(target=work, daemon=True)
+    th.start()
+    try:
+        while True:
+            item = q.get()
+            if item is done:
+                break
+            yield item
+        if errors:
+            raise errors[0]
+    finally:
+        stop.set()
+        while th.is_alive():
+            try:
+                q.get_nowait()
+            except queue.Empty:
+                th.join(0.05)
+
+
+def edit_frame(image: np.ndarray, src: np.ndarray, dst: np.ndarray, *, grow: float,
+               feather: float, levels: int, warp: WarpConfig | None = None) -> np.ndarray:
+    """Move one frame's face from geometry ``src`` to ``dst`` and blend it in.
+
+    Args:
+        image: (H, W, 3) uint8 frame.
+        src: (478, 3) measured landmarks, pixels.
+        dst: (478, 3) edited landmarks, pixels.
+        grow: face-mask growth in inter-ocular distances.
+        feather: mask feather in inter-ocular distances.
+        levels: Laplacian pyramid levels.
+        warp: warp options.
+
+    Returns:
+        (H, W, 3) uint8 frame; identical to ``image`` outside the warp's box.
+    """
+    warped, roi = warp_face(image, src, dst, warp)
+    iod = float(inter_ocular(src))
+    mask = face_mask(src, image.shape[:2], dilate=max(1, round(grow * iod)),
+                     feather=max(1, round(feather * iod)))
+    return composite(image, warped, mask, roi, levels)
+
+
+def render_clip(video: Path, output: Path, track: FaceTrack, targets: np.ndarray | None,
+                weights: np.ndarray, cfg, report, *, preview: Path | None = None,
+                progress: bool = False) -> None:
+    """Write the edited clip (and optional preview), filling ``report``."""
+    info = probe(video)
+    timings = {"decode+render": 0.0, "encode": 0.0}
+    passed = {"no face": 0, "outside range": 0}
+    writers = [VideoWriter(output, like=video, audio_from=video if info.has_audio else None,
+                           crf=cfg.crf)]
+    if preview is not None:
+        writers.append(VideoWriter(preview, fps=info.rate, size=(2 * info.width, info.height),
+                                   crf=cfg.crf + 4))
+    n = track.n_frames
+    bar = tqdm(total=info.frame_count, unit="frame", desc="render", disable=not progress,
+               leave=False)
+    try:
+        for w in writers:
+            w._open()
+        t_mark = time.perf_counter()
+        for frame in _prefetch(read_frames(video)):
+            i = frame.index
+            out = frame.image
+            if i < n and track.valid[i] and targets is not None and weights[i] > 0:
+                out = edit_frame(frame.image, track.landmarks[i], targets[i],
+                                 grow=cfg.mask_grow, feather=cfg.mask_feather,
+                                 levels=cfg.blend_levels)
+                report.edited += 1
+            elif i < n and track.valid[i]:
+                passed["outside range"] += 1
+            else:
+                passed["no face"] += 1
+            t1 = time.perf_counter()
+            timings["decode+render"] += t1 - t_mark
+            writers[0].write(out, frame.pts)
+            if preview is not None:
+                writers[1].write(np.concatenate([frame.image, out], axis=1))
+            t_mark = time.perf_counter()
+            timings["encode"] += t_mark - t1
+            report.frames += 1
+            bar.update(1)
+        t1 = time.perf_counter()
+        for w in writers:
+            w.close()
+        timings["encode"] += time.perf_counter() - t1
+    except BaseException:
+        for w in writers:
+            w.abort()
+        raise
+    finally:
+        bar.close()
+    report.passed = passed
+    report.timings.update(timings)

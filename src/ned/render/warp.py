@@ -1,0 +1,205 @@
+"""Train-free renderer: move the face from its measured to its edited geometry by a
+mesh-guided piecewise-affine warp of the frame's own pixels.
+
+The canonical mesh's 898 triangles (mouth and eye openings included, so teeth and the
+inner mouth come from the same frame) plus a ring of triangles from the face oval out to
+fixed anchors on a box around the face make one triangulation. It is rasterised in the
+edited geometry back to front; every covered pixel looks up its source position through
+its triangle's affine map, and one ``cv2.remap`` resamples the frame. Anchors never move,
+so the warp fades to nothing at the box and a zero edit returns the frame unchanged.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from ned.errors import NedError
+from ned.topology import FACE_OVAL
+
+
+@dataclass(frozen=True)
+class WarpConfig:
+    """Options of the warp renderer.
+
+    Attributes:
+        anchor_scale: side of the anchor box relative to the face's landmark box.
+        anchors_per_side: anchors on each side of the box (corners included once).
+        max_shift: largest allowed displacement of a landmark, in inter-ocular distances;
+            larger edits are scaled down (no tearing on outliers).
+    """
+
+    anchor_scale: float = 1.7
+    anchors_per_side: int = 4
+    max_shift: float = 0.35
+
+
+@functools.lru_cache(maxsize=1)
+def mesh_triangles() -> np.ndarray:
+    """(898, 3) int32 triangles of the canonical mesh (from the shipped bundle)."""
+    from ned.facemodel.mesh import load_canonical_mesh
+
+    return np.ascontiguousarray(load_canonical_mesh().triangles, np.int32)
+
+
+def anchor_points(points: np.ndarray, shape: tuple[int, int], config: WarpConfig) -> np.ndarray:
+    """Fixed anchors on a box ``anchor_scale`` times the face's landmark box.
+
+    Args:
+        points: (478, 2+) landmarks in pixels.
+        shape: (H, W) of the frame (unused but for documentation of the pixel frame).
+        config: warp options.
+
+    Returns:
+        (4 * anchors_per_side, 2) float64 anchor positions (may lie outside the frame).
+    """
+    xy = np.asarray(points)[:, :2]
+    lo, hi = xy.min(0), xy.max(0)
+    c, half = (lo + hi) / 2, (hi - lo) / 2 * config.anchor_scale
+    n = config.anchors_per_side
+    t = np.arange(n) / n
+    x0, y0, x1, y1 = c[0] - half[0], c[1] - half[1], c[0] + half[0], c[1] + half[1]
+    top = np.stack([x0 + (x1 - x0) * t, np.full(n, y0)], 1)
+    right = np.stack([np.full(n, x1), y0 + (y1 - y0) * t], 1)
+    bottom = np.stack([x1 - (x1 - x0) * t, np.full(n, y1)], 1)
+    left = np.stack([np.full(n, x0), y1 - (y1 - y0) * t], 1)
+    return np.concatenate([top, right, bottom, left])
+
+
+def ring_triangles(oval: np.ndarray, anchors: np.ndarray) -> np.ndarray:
+    """Triangles between the face oval and the anchors (indices into oval + anchors).
+
+    Args:
+        oval: (K, 2) face-oval points in order.
+        anchors: (A, 2) anchor points.
+
+    Returns:
+        (F, 3) int32 triangles covering the box minus the oval.
+    """
+    from scipy.spatial import Delaunay
+
+    pts = np.concatenate([oval, anchors])
+    tri = Delaunay(pts).simplices.astype(np.int32)
+    k = len(oval)
+    all_oval = (tri < k).all(1)
+    if all_oval.any():
+        poly = oval.astype(np.float32).reshape(-1, 1, 2)
+        cent = pts[tri[all_oval]].mean(1)
+        outside = np.array([cv2.pointPolygonTest(poly, (float(x), float(y)), False) < 0
+                            for x, y in cent])
+        keep = ~all_oval
+        keep[np.flatnonzero(all_oval)[outside]] = True
+        tri = tri[keep]
+    return tri
+
+
+def _affines(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+    """(F, 2, 3) affine maps taking each dst triangle onto its src triangle."""
+    d = np.concatenate([dst, np.ones((*dst.shape[:2], 1))], axis=2)  # (F, 3, 3)
+    det = np.linalg.det(d)
+    d[np.abs(det) < 1e-9, 0, 0] += 1e-3  # degenerate triangles: nudge, they cover no pixel
+    return np.einsum("fkc,fkj->fcj", src, np.linalg.inv(d).transpose(0, 2, 1))
+
+
+def limit_shift(src: np.ndarray, dst: np.ndarray, max_shift: float) -> np.ndarray:
+    """Scale down a displacement whose largest landmark shift exceeds ``max_shift`` IOD."""
+    from ned.topology import inter_ocular
+
+    shift = np.linalg.norm(dst[:, :2] - src[:, :2], axis=1).max()
+    limit = max_shift * float(inter_ocular(src))
+    if shift <= limit or shift == 0:
+        return dst
+    return src + (dst - src) * (limit / shift)
+
+
+def warp_face(image: np.ndarray, src: np.ndarray, dst: np.ndarray,
+              config: WarpConfig | None = None) -> tuple[np.ndarray, tuple[int, int, int, int]]:
+    """Warp the face in ``image`` from geometry ``src`` to geometry ``dst``.
+
+    Args:
+        image: (H, W, 3) uint8 frame.
+        src: (478, 3) measured landmarks in pixels (x, y, depth; smaller depth is nearer).
+        dst: (478, 3) edited landmarks in pixels.
+        config: warp options.
+
+    Returns:
+        (warped, roi): the warped frame (H, W, 3) uint8, equal to ``image`` outside
+        ``roi`` = (x0, y0, x1, y1), the pixel box where anything may have changed.
+    """
+    cfg = config or WarpConfig()
+    src, dst = np.asarray(src, np.float64), np.asarray(dst, np.float64)
+    if image.ndim != 3 or src.shape != (478, 3) or dst.shape != (478, 3):
+        raise NedError(f"warp_face needs (H, W, 3) image and (478, 3) points, got "
+                       f"{image.shape}, {src.shape}, {dst.shape}")
+    h, w = image.shape[:2]
+    dst = limit_shift(src, dst, cfg.max_shift)
+    anchors = anchor_points(src, (h, w), cfg)
+    x0, y0 = np.floor(np.maximum(anchors.min(0), 0)).astype(int)
+    x1, y1 = np.ceil(np.minimum(anchors.max(0) + 1, [w, h])).astype(int)
+    if x1 - x0 < 2 or y1 - y0 < 2:
+        return image.copy(), (0, 0, 0, 0)
+    tris = mesh_triangles()
+    oval = list(FACE_OVAL)
+    ring = ring_triangles(dst[oval, :2], anchors)
+    # vertices: 468 mesh points, then the oval copy and anchors used by the ring
+    v_src = np.concatenate([src[:468, :2], src[oval, :2], anchors])
+    v_dst = np.concatenate([dst[:468, :2], dst[oval, :2], anchors])
+    depth = dst[tris, 2].mean(1)
+    order = np.argsort(-depth, kind="stable")  # far first, near painted last
+    all_tris = np.concatenate([ring + 468, tris[order]])
+    ids = _raster_ids(v_dst[all_tris] - (x0, y0), (y1 - y0, x1 - x0))
+    aff = _affines(v_src[all_tris], v_dst[all_tris])
+    gy, gx = np.mgrid[y0:y1, x0:x1].astype(np.float32)
+    mapx, mapy = gx.copy(), gy.copy()
+    sel = ids > 0
+    a = aff[ids[sel] - 1].astype(np.float32)
+    px, py = gx[sel], gy[sel]
+    mapx[sel] = a[:, 0, 0] * px + a[:, 0, 1] * py + a[:, 0, 2]
+    mapy[sel] = a[:, 1, 0] * px + a[:, 1, 1] * py + a[:, 1, 2]
+    out = image.copy()
+    out[y0:y1, x0:x1] = cv2.remap(image, mapx, mapy, cv2.INTER_LINEAR,
+                                  borderMode=cv2.BORDER_REPLICATE)
+    return out, (int(x0), int(y0), int(x1), int(y1))
+
+
+def _raster_ids(tri_xy: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """Paint triangles in order into an id image (1-based, 0 = none).
+
+    Args:
+        tri_xy: (F, 3, 2) triangle corners in ROI pixels.
+        shape: (h, w) of the ROI.
+
+    Returns:
+        (h, w) int64 ids.
+    """
+    ids = np.zeros(shape, np.uint16)
+    pts = np.round(tri_xy * 16).astype(np.int32)
+    for k in range(len(pts)):
+        cv2.fillConvexPoly(ids, pts[k], k + 1, lineType=cv2.LINE_8, shift=4)
+    return ids.astype(np.int64)
+
+
+def fold_fraction(points: np.ndarray, reference: np.ndarray) -> float:
+    """Fraction of visible mesh triangles whose orientation flips between two geometries.
+
+    Args:
+        points: (478, 2+) warped geometry in pixels.
+        reference: (478, 2+) the measured geometry.
+
+    Returns:
+        Fraction in [0, 1] of triangles (front-facing in ``reference``) folded over.
+    """
+    tris = mesh_triangles()
+
+    def signed(p: np.ndarray) -> np.ndarray:
+        a, b, c = p[tris[:, 0], :2], p[tris[:, 1], :2], p[tris[:, 2], :2]
+        return (b[:, 0] - a[:, 0]) * (c[:, 1] - a[:, 1]) - (b[:, 1] - a[:, 1]) * (c[:, 0] - a[:, 0])
+
+    ref, new = signed(np.asarray(reference)), signed(np.asarray(points))
+    front = np.abs(ref) > 1e-6
+    if not front.any():
+        return 0.0
+    return float((np.sign(ref[front]) != np.sign(new[front])).mean())

@@ -1,0 +1,98 @@
+import numpy as np
+import pytest
+
+from ned import topology as tp
+from ned.errors import NedError
+from ned.io import read_frames
+from ned.render.warp import (
+    WarpConfig,
+    anchor_points,
+    fold_fraction,
+    limit_shift,
+    ring_triangles,
+    warp_face,
+)
+
+
+@pytest.fixture(scope="module")
+def frame_and_points(single_face_track, single_face_path):
+    frame = next(read_frames(single_face_path, start=30, stop=31)).image
+    return frame, single_face_track.landmarks[30].astype(np.float64)
+
+
+# smoke / shape
+def test_zero_edit_is_exact(frame_and_points):
+    frame, src = frame_and_points
+    out, roi = warp_face(frame, src, src.copy())
+    assert out.shape == frame.shape and out.dtype == np.uint8
+    np.testing.assert_array_equal(out, frame)
+    x0, y0, x1, y1 = roi
+    assert 0 <= x0 < x1 <= 640 and 0 <= y0 < y1 <= 360
+
+
+# correctness
+def test_moved_brows_move_pixels_up_and_nothing_outside_roi(frame_and_points):
+    frame, src = frame_and_points
+    dst = src.copy()
+    brows = list(tp.LEFT_EYEBROW + tp.RIGHT_EYEBROW)
+    dst[brows, 1] -= 6.0
+    out, (x0, y0, x1, y1) = warp_face(frame, src, dst)
+    outside = np.ones(frame.shape[:2], bool)
+    outside[y0:y1, x0:x1] = False
+    assert np.array_equal(out[outside], frame[outside])
+    # the brow row of the output matches the source 6 px lower (pixels moved up by 6)
+    bx, by = src[brows, :2].mean(0).round().astype(int)
+    patch_out = out[by - 12:by - 2, bx - 15:bx + 15].astype(float)
+    best = min(range(0, 12), key=lambda s: np.abs(
+        frame[by - 12 + s:by - 2 + s, bx - 15:bx + 15].astype(float) - patch_out).mean())
+    assert 4 <= best <= 8
+    assert fold_fraction(dst, src) == 0.0
+
+
+def test_mouth_pixels_untouched_when_mouth_does_not_move(frame_and_points):
+    frame, src = frame_and_points
+    dst = src.copy()
+    dst[list(tp.LEFT_EYEBROW + tp.RIGHT_EYEBROW), 1] -= 6.0
+    out, _ = warp_face(frame, src, dst)
+    mx, my = src[[tp.UPPER_INNER_LIP, tp.LOWER_INNER_LIP], :2].mean(0).round().astype(int)
+    np.testing.assert_array_equal(out[my - 3:my + 4, mx - 5:mx + 6],
+                                  frame[my - 3:my + 4, mx - 5:mx + 6])
+
+
+def test_limit_shift_bounds_displacement(frame_and_points):
+    _, src = frame_and_points
+    dst = src.copy()
+    dst[1, 0] += 1000.0
+    lim = limit_shift(src, dst, 0.2)
+    shift = np.linalg.norm(lim[:, :2] - src[:, :2], axis=1).max()
+    assert shift == pytest.approx(0.2 * float(tp.inter_ocular(src)), rel=1e-6)
+
+
+def test_ring_covers_box_outside_oval(frame_and_points):
+    _, src = frame_and_points
+    anchors = anchor_points(src, (360, 640), WarpConfig())
+    oval = src[list(tp.FACE_OVAL), :2]
+    tri = ring_triangles(oval, anchors)
+    pts = np.concatenate([oval, anchors])
+    u, v = pts[tri[:, 1]] - pts[tri[:, 0]], pts[tri[:, 2]] - pts[tri[:, 0]]
+    area = 0.5 * np.abs(u[:, 0] * v[:, 1] - u[:, 1] * v[:, 0])
+    box = np.prod(anchors.max(0) - anchors.min(0))
+    x, y = oval[:, 0], oval[:, 1]
+    oval_area = 0.5 * abs(np.dot(x, np.roll(y, 1)) - np.dot(y, np.roll(x, 1)))
+    assert area.sum() == pytest.approx(box - oval_area, rel=0.02)
+
+
+def test_fold_fraction_detects_flip(frame_and_points):
+    _, src = frame_and_points
+    mirrored = src.copy()
+    mirrored[:, 0] = 2 * src[:, 0].mean() - src[:, 0]
+    assert fold_fraction(mirrored, src) > 0.9
+
+
+# errors
+def test_bad_shapes(frame_and_points):
+    frame, src = frame_and_points
+    with pytest.raises(NedError):
+        warp_face(frame, src[:10], src)
+    with pytest.raises(NedError):
+        warp_face(frame[..., 0], src, src)

@@ -9,18 +9,19 @@ from __future__ import annotations
 
 import os
 import signal
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from tqdm import tqdm
 
 from ned.analysis import AnalysisConfig, analyze_to_file, file_hash
 from ned.blendshapes import EMOTIONS
 from ned.errors import NedError
-from ned.records import FaceTrack
+from ned.pipeline_geometry import ClipGeometry, fit_subsample
+from ned.records import FaceTrack, load_fields
 
 INTENSITY_RANGE = (0.0, 1.5)
 
@@ -110,27 +111,41 @@ def cache_dir() -> Path:
     return Path(os.environ.get("NED_CACHE_DIR") or Path.home() / ".cache" / "ned")
 
 
-def cached_track(video: str | os.PathLike, config: AnalysisConfig, *, use_cache: bool = True,
-                 progress: bool = False) -> FaceTrack:
-    """The clip's FaceTrack, from the cache when the same content was analysed before.
+def cached_analysis(video: str | os.PathLike, config: AnalysisConfig, workdir: str | os.PathLike,
+                    *, use_cache: bool = True, progress: bool = False) -> Path:
+    """Path of the clip's FaceTrack record, analysed now or found in the cache.
 
-    The key is the clip's sha256 and the analysis options; the cache file is written
-    atomically, so an interrupted run leaves no broken entry.
+    The cache key is the clip's sha256 and the analysis options; entries are written
+    atomically, so an interrupted run leaves no broken entry. Without the cache the record
+    is written into ``workdir``.
     """
     if not use_cache:
-        from ned.analysis import analyze
-
-        return analyze(video, config, progress)
+        path = Path(workdir) / f"track-{config.key()}-{Path(video).stem}.npz"
+        analyze_to_file(video, path, config, progress)
+        return path
     folder = cache_dir()
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{file_hash(video)[:24]}-{config.key()}.npz"
     if path.exists():
         try:
-            return FaceTrack.load(path)
+            load_fields(path, ("valid",), kind=FaceTrack.KIND)
+            return path
         except NedError:
             path.unlink()  # stale or foreign entry: analyse again
     analyze_to_file(video, path, config, progress)
-    return FaceTrack.load(path)
+    return path
+
+
+def cached_track(video: str | os.PathLike, config: AnalysisConfig | None = None, *,
+                 use_cache: bool = True, progress: bool = False) -> FaceTrack:
+    """The clip's whole FaceTrack (see :func:`cached_analysis`)."""
+    with tempfile.TemporaryDirectory(prefix="ned-") as work:
+        return FaceTrack.load(cached_analysis(video, config or AnalysisConfig(), work,
+                                              use_cache=use_cache, progress=progress))
+
+
+#: Small per-frame fields of a FaceTrack that the edit holds in memory.
+SMALL_FIELDS = ("valid", "blendshapes", "timestamps", "width", "height", "fps")
 
 
 def edit_weights(timestamps: np.ndarray, start: float | None, end: float | None,
@@ -231,55 +246,53 @@ def edit(video: str | os.PathLike, output: str | os.PathLike, *,
     if cfg.reference is not None and not Path(cfg.reference).is_file():
         raise NedError(f"no such reference clip: {cfg.reference}")
     timings: dict[str, float] = {}
-    with _sigint_as_interrupt():
+    with _sigint_as_interrupt(), tempfile.TemporaryDirectory(prefix="ned-") as work:
         t0 = time.perf_counter()
-        track = cached_track(video, AnalysisConfig(face_index=cfg.face_index),
-                             use_cache=cfg.use_cache, progress=progress)
+        track = cached_analysis(video, AnalysisConfig(face_index=cfg.face_index), work,
+                                use_cache=cfg.use_cache, progress=progress)
+        fields = load_fields(track, SMALL_FIELDS, kind=FaceTrack.KIND)
         timings["analyse"] = time.perf_counter() - t0
         t0 = time.perf_counter()
-        targets, weights = plan_edit(track, cfg, progress=progress)
-        timings["manipulate"] = time.perf_counter() - t0
+        geometry, weights = plan_edit(track, fields, cfg, work, progress=progress)
+        timings["manipulate+fit"] = time.perf_counter() - t0
         report = EditReport(output=output, preview=preview_path)
-        render_clip(video, output, track, targets, weights, cfg, report,
+        render_clip(video, output, fields, geometry, weights, cfg, report,
                     preview=preview_path, progress=progress)
     report.timings = {**timings, **report.timings}
     return report
 
 
-def plan_edit(track: FaceTrack, cfg: EditConfig,
-              progress: bool = False) -> tuple[np.ndarray | None, np.ndarray]:
-    """Translate the clip's expressions and turn them into per-frame target geometry.
+def plan_edit(track: Path, fields: dict, cfg: EditConfig, workdir: str | os.PathLike,
+              progress: bool = False) -> tuple[ClipGeometry | None, np.ndarray]:
+    """Translate the clip's expressions and fit the face model for the edited geometry.
 
     Args:
-        track: the clip's analysis.
+        track: the clip's FaceTrack record.
+        fields: its :data:`SMALL_FIELDS`.
         cfg: edit options.
-        progress: progress bars for the reference clip's analysis.
+        workdir: folder for temporary records (the reference's analysis without cache).
+        progress: progress bars.
 
     Returns:
-        (targets, weights): (T, 478, 3) float32 edited landmarks in pixels (None when the
-        clip has no valid frame) and (T,) float32 edit strength per frame.
+        (geometry, weights): a :class:`ClipGeometry` to stream edited landmarks from (None
+        when the clip has no valid frame) and (T,) float32 edit strength per frame.
     """
-    from ned.facemodel.fit import fit_track
     from ned.manipulator.infer import load_manipulator, translate
 
-    weights = edit_weights(track.timestamps, cfg.start, cfg.end, cfg.ramp)
-    if not track.valid.any():
+    weights = edit_weights(fields["timestamps"], cfg.start, cfg.end, cfg.ramp)
+    valid, old = fields["valid"], fields["blendshapes"]
+    if not valid.any():
         return None, weights * 0
     manip = load_manipulator(cfg.manipulator)
     kwargs: dict = {"emotion": cfg.emotion}
     if cfg.reference is not None:
-        ref = cached_track(cfg.reference, AnalysisConfig(), use_cache=cfg.use_cache,
-                           progress=progress)
-        if not ref.valid.any():
+        ref_path = cached_analysis(cfg.reference, AnalysisConfig(), workdir,
+                                   use_cache=cfg.use_cache, progress=progress)
+        ref = load_fields(ref_path, ("blendshapes", "valid"), kind=FaceTrack.KIND)
+        if not ref["valid"].any():
             raise NedError(f"the reference clip {cfg.reference} has no frame with a face")
-        kwargs = {"reference": ref.blendshapes, "reference_valid": ref.valid}
-    bar = tqdm(total=2, desc="manipulate", disable=not progress, leave=False)
-    new = translate(manip, track.blendshapes, track.valid, intensity=cfg.intensity,
-                    seed=cfg.seed, **kwargs)
-    bar.update(1)
-    new = track.blendshapes + weights[:, None] * (new - track.blendshapes)
-    fit = fit_track(track)
-    targets = fit.landmarks_for(new.astype(np.float32))
-    bar.update(1)
-    bar.close()
-    return targets.astype(np.float32), weights
+        kwargs = {"reference": ref["blendshapes"], "reference_valid": ref["valid"]}
+    new = translate(manip, old, valid, intensity=cfg.intensity, seed=cfg.seed, **kwargs)
+    new = (old + weights[:, None] * (new - old)).astype(np.float32)
+    fit = fit_subsample(track, fields)
+    return ClipGeometry(path=str(track), valid=valid, old=old, new=new, fit=fit), weights

@@ -14,7 +14,7 @@ from tqdm import tqdm
 from ned.analysis.mask import face_mask
 from ned.composite import composite
 from ned.io import Frame, VideoWriter, probe, read_frames
-from ned.records import FaceTrack
+from ned.pipeline_geometry import ClipGeometry, iter_geometry
 from ned.render.warp import WarpConfig, warp_face
 from ned.topology import inter_ocular
 
@@ -84,10 +84,22 @@ def edit_frame(image: np.ndarray, src: np.ndarray, dst: np.ndarray, *, grow: flo
     return composite(image, warped, mask, roi, levels)
 
 
-def render_clip(video: Path, output: Path, track: FaceTrack, targets: np.ndarray | None,
+def render_clip(video: Path, output: Path, fields: dict, geometry: ClipGeometry | None,
                 weights: np.ndarray, cfg, report, *, preview: Path | None = None,
                 progress: bool = False) -> None:
-    """Write the edited clip (and optional preview), filling ``report``."""
+    """Write the edited clip (and optional preview), filling ``report``.
+
+    Args:
+        video: the source clip.
+        output: the edited clip to write.
+        fields: the track's small fields (``valid`` ...).
+        geometry: streamed edited geometry (None: no face anywhere, copy every frame).
+        weights: (T,) edit strength per frame.
+        cfg: :class:`ned.pipeline.EditConfig`.
+        report: :class:`ned.pipeline.EditReport` to fill.
+        preview: also write original | edited side by side.
+        progress: progress bar.
+    """
     info = probe(video)
     timings = {"decode+render": 0.0, "encode": 0.0}
     passed = {"no face": 0, "outside range": 0}
@@ -96,7 +108,9 @@ def render_clip(video: Path, output: Path, track: FaceTrack, targets: np.ndarray
     if preview is not None:
         writers.append(VideoWriter(preview, fps=info.rate, size=(2 * info.width, info.height),
                                    crf=cfg.crf + 4))
-    n = track.n_frames
+    valid = fields["valid"]
+    n = len(valid)
+    geo = iter_geometry(geometry) if geometry is not None else None
     bar = tqdm(total=info.frame_count, unit="frame", desc="render", disable=not progress,
                leave=False)
     try:
@@ -106,12 +120,13 @@ def render_clip(video: Path, output: Path, track: FaceTrack, targets: np.ndarray
         for frame in _prefetch(read_frames(video)):
             i = frame.index
             out = frame.image
-            if i < n and track.valid[i] and targets is not None and weights[i] > 0:
-                out = edit_frame(frame.image, track.landmarks[i], targets[i],
+            src, dst = next(geo)[1:] if geo is not None and i < n else (None, None)
+            if i < n and valid[i] and src is not None and weights[i] > 0:
+                out = edit_frame(frame.image, src, dst,
                                  grow=cfg.mask_grow, feather=cfg.mask_feather,
                                  levels=cfg.blend_levels)
                 report.edited += 1
-            elif i < n and track.valid[i]:
+            elif i < n and valid[i]:
                 passed["outside range"] += 1
             else:
                 passed["no face"] += 1

@@ -253,3 +253,70 @@ class NpzSpool:
             with open(self._dir / f"{name}.raw", "rb") as src:
                 while chunk := src.read(1 << 22):
                     fh.write(chunk)
+
+
+def _open_member(z: zipfile.ZipFile, name: str):
+    fh = z.open(f"{name}.npy")
+    version = np.lib.format.read_magic(fh)
+    read = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+            else np.lib.format.read_array_header_2_0)
+    shape, fortran, dtype = read(fh)
+    if fortran:
+        raise NedError(f"{name}: Fortran-ordered arrays are not supported")
+    return fh, shape, dtype
+
+
+def load_fields(path: str | os.PathLike, names: list[str] | tuple[str, ...],
+                kind: str | None = None) -> dict[str, Any]:
+    """Read only some fields of a record file (arrays and scalar metadata).
+
+    Args:
+        path: a record ``.npz``.
+        names: field names to read.
+        kind: if given, the record kind the file must hold.
+
+    Returns:
+        name -> array (for array fields) or value (for metadata fields).
+    """
+    path = Path(path)
+    try:
+        with zipfile.ZipFile(path) as z:
+            members = {n[:-4] for n in z.namelist()}
+            meta = json.loads(str(np.load(z.open("__meta__.npy"))))
+            got = str(np.load(z.open("__kind__.npy")))
+            if kind is not None and got != kind:
+                raise NedError(f"{path} holds a {got}, expected a {kind}")
+            out: dict[str, Any] = {}
+            for n in names:
+                if n in members:
+                    out[n] = np.load(z.open(f"{n}.npy"), allow_pickle=False)
+                elif n in meta:
+                    out[n] = meta[n]
+                else:
+                    raise NedError(f"{path} has no field {n!r}")
+            return out
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile) as e:
+        raise NedError(f"{path} is not a ned record ({e.__class__.__name__})") from None
+
+
+def iter_rows(path: str | os.PathLike, name: str, chunk: int = 256):
+    """Stream an array field of a record file in chunks of rows, never loading it whole.
+
+    Args:
+        path: a record ``.npz``.
+        name: array field, e.g. ``"landmarks"``.
+        chunk: rows per chunk.
+
+    Yields:
+        (start, rows): the first row's index and a (n <= chunk, ...) array.
+    """
+    with zipfile.ZipFile(path) as z:
+        fh, shape, dtype = _open_member(z, name)
+        row = int(np.prod(shape[1:], dtype=np.int64)) * dtype.itemsize
+        start = 0
+        with fh:
+            while start < shape[0]:
+                n = min(chunk, shape[0] - start)
+                buf = fh.read(n * row)
+                yield start, np.frombuffer(buf, dtype).reshape(n, *shape[1:])
+                start += n

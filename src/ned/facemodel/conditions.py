@@ -1,0 +1,198 @@
+"""The paper's conditioning images in aligned crop space: NMFC, shape, eyes, face mask.
+
+``render_conditions(landmarks, matrices, size)`` draws, per frame:
+- NMFC: the canonical (mean-face) coordinates normalised to [0, 1] as vertex colours,
+  rasterised with a z-buffer, back faces culled, the mouth opening left empty (black);
+- shape: grey Lambert shading of the same geometry (light from the camera, ambient 0.2);
+- eyes: eyelid outlines (white, 1 px) and the irises as red disks (centre = iris centre
+  landmark, radius = (|p1 - p3| + |p2 - p4|) / 4 over the four iris boundary points),
+  clipped to the eye opening so a closed lid hides them;
+- mask: the filled face oval.
+All are float32 in [0, 1]; ``matrices`` map image pixels to the crop (T, 2, 3).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+from scipy.sparse import csr_matrix
+
+from ned import topology as tp
+from ned.errors import NedError
+from ned.facemodel.mesh import CanonicalMesh, aperture_triangles, load_canonical_mesh
+from ned.facemodel.raster import rasterize
+
+DEFAULT_SIZE = 256
+AMBIENT = 0.2
+
+
+@dataclass(frozen=True)
+class Conditions:
+    """Conditioning images of T frames, S x S, float32 in [0, 1].
+
+    Attributes:
+        nmfc: (T, S, S, 3).
+        shape: (T, S, S, 3) grey (three equal channels).
+        eyes: (T, S, S, 3) red iris disks, white lid outlines.
+        mask: (T, S, S) face region.
+        matrices: (T, 2, 3) image -> crop similarity used.
+    """
+
+    nmfc: np.ndarray
+    shape: np.ndarray
+    eyes: np.ndarray
+    mask: np.ndarray
+    matrices: np.ndarray
+
+
+def _similarity_2d(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+    """(T, K, 2) -> (K, 2) least-squares similarity per frame, as (T, 2, 3)."""
+    mu_s, mu_d = src.mean(1, keepdims=True), dst.mean(0, keepdims=True)
+    s0, d0 = src - mu_s, dst - mu_d
+    a = (s0 * d0[None]).sum((1, 2))
+    b = (s0[..., 0] * d0[None, :, 1] - s0[..., 1] * d0[None, :, 0]).sum(1)
+    n = (s0 ** 2).sum((1, 2))
+    ca, sb = a / n, b / n
+    m = np.zeros((len(src), 2, 3), np.float64)
+    m[:, 0, 0], m[:, 0, 1], m[:, 1, 0], m[:, 1, 1] = ca, -sb, sb, ca
+    m[:, :, 2] = mu_d[0] - np.einsum("tij,tj->ti", m[:, :, :2], mu_s[:, 0])
+    return m.astype(np.float32)
+
+
+def crop_matrices(landmarks: np.ndarray, size: int = DEFAULT_SIZE) -> np.ndarray:
+    """(T, 2, 3) image -> aligned-crop similarity per frame.
+
+    Uses ``ned.analysis.align.alignment_matrices`` when the analysis stage provides it;
+    otherwise a stand-in: eye centres and the mouth centre mapped to fixed template points
+    (eyes at 40% height, 30% of the width apart; mouth at 72% height).
+    """
+    landmarks = np.asarray(landmarks, np.float32)
+    if landmarks.ndim != 3 or landmarks.shape[1:] != (478, 3):
+        raise NedError(f"landmarks must be (T, 478, 3), got {landmarks.shape}")
+    try:
+        from ned.analysis.align import alignment_matrices  # type: ignore[import-not-found]
+    except ImportError:
+        alignment_matrices = None
+    if alignment_matrices is not None:
+        return np.asarray(alignment_matrices(landmarks, size=size), np.float32)
+    r, l = tp.eye_centres(landmarks[..., :2])
+    mouth = 0.5 * (landmarks[:, tp.MOUTH_CORNER_LEFT, :2] + landmarks[:, tp.MOUTH_CORNER_RIGHT, :2])
+    src = np.stack([r, l, mouth], 1)
+    dst = np.array([[0.35, 0.40], [0.65, 0.40], [0.5, 0.72]]) * size
+    return _similarity_2d(src.astype(np.float64), dst)
+
+
+def to_crop(points: np.ndarray, matrices: np.ndarray) -> np.ndarray:
+    """Image-space points (T, N, 3) -> crop space: x, y by the similarity, z scaled alike."""
+    xy = np.einsum("tij,tnj->tni", matrices[:, :, :2], points[..., :2]) + matrices[:, None, :, 2]
+    scale = np.sqrt(np.abs(np.linalg.det(matrices[:, :, :2])))
+    return np.concatenate([xy, points[..., 2:] * scale[:, None, None]], -1).astype(np.float32)
+
+
+class ConditionRenderer:
+    """Reusable renderer (holds the mesh, NMFC colours and normal-accumulation matrix)."""
+
+    def __init__(self, mesh: CanonicalMesh | None = None, size: int = DEFAULT_SIZE,
+                 chunk: int = 2) -> None:
+        if size < 16:
+            raise NedError(f"condition size must be at least 16, got {size}")
+        self.mesh = mesh or load_canonical_mesh()
+        self.size = int(size)
+        self.chunk = max(int(chunk), 1)
+        tri = self.mesh.triangles
+        self.triangles = tri[~aperture_triangles(tri)["mouth"]].astype(np.int64)
+        self.colors = self.mesh.nmfc_colors
+        rows = self.triangles.ravel()
+        cols = np.repeat(np.arange(len(self.triangles)), 3)
+        self._incidence = csr_matrix((np.ones(len(rows), np.float32), (rows, cols)),
+                                     shape=(468, len(self.triangles)))
+
+    def _shading(self, v: np.ndarray) -> np.ndarray:
+        """(T, 468, 3) crop-space vertices -> (T, 468) Lambert shade in [0, 1]."""
+        p = v[:, self.triangles]
+        n = np.cross(p[:, :, 1] - p[:, :, 0], p[:, :, 2] - p[:, :, 0])     # (T, F, 3)
+        t, f = n.shape[:2]
+        vn = (self._incidence @ n.transpose(1, 0, 2).reshape(f, -1)).reshape(468, t, 3)
+        vn = vn.transpose(1, 0, 2)
+        vn /= np.maximum(np.linalg.norm(vn, axis=-1, keepdims=True), 1e-9)
+        # front faces have negative signed area (y down), their normals point to -z (camera)
+        return AMBIENT + (1 - AMBIENT) * np.clip(-vn[..., 2], 0.0, 1.0)
+
+    def _eyes_and_mask(self, v: np.ndarray, eyes_out: np.ndarray, mask_out: np.ndarray) -> None:
+        """Draw eye images (T, S, S, 3) and masks (T, S, S) into float32 outputs."""
+        s, sh = self.size, 4
+        pts = np.round(v[..., :2] * (1 << sh)).astype(np.int32)
+        buf = np.zeros((4, s, s), np.uint8)             # mask, disk, opening, outline
+        for i in range(len(v)):
+            buf[:] = 0
+            cv2.fillPoly(buf[0], [pts[i, list(tp.FACE_OVAL)]], 255, cv2.LINE_AA, sh)
+            for loop, iris in ((tp.RIGHT_EYE, tp.RIGHT_IRIS), (tp.LEFT_EYE, tp.LEFT_IRIS)):
+                lid = pts[i, list(loop)]
+                q = v[i, list(iris), :2]
+                rad = (np.linalg.norm(q[1] - q[3]) + np.linalg.norm(q[2] - q[4])) / 4
+                disk = np.zeros((s, s), np.uint8)
+                cv2.circle(disk, (int(pts[i, iris[0], 0]), int(pts[i, iris[0], 1])),
+                           int(round(rad * (1 << sh))), 255, -1, cv2.LINE_AA, sh)
+                opening = np.zeros((s, s), np.uint8)
+                cv2.fillPoly(opening, [lid], 255, cv2.LINE_AA, sh)
+                np.maximum(buf[1], cv2.multiply(disk, opening, scale=1 / 255), out=buf[1])
+                cv2.polylines(buf[3], [lid], True, 255, 1, cv2.LINE_AA, sh)
+            np.multiply(buf[0], 1 / 255, out=mask_out[i], casting="unsafe")
+            lines = buf[3].astype(np.float32) * (1 / 255)
+            np.maximum(buf[1] * np.float32(1 / 255), lines, out=eyes_out[i, ..., 0])
+            eyes_out[i, ..., 1] = lines
+            eyes_out[i, ..., 2] = lines
+
+    def render(self, landmarks: np.ndarray, matrices: np.ndarray | None = None) -> Conditions:
+        """Conditioning images for image-space landmarks.
+
+        Args:
+            landmarks: (T, 478, 3) float pixels (x, y) and depth z (smaller = nearer), e.g.
+                a FaceTrack's landmarks or ``TrackFit.landmarks_for(new_expressions)``.
+            matrices: (T, 2, 3) image -> crop similarities (default :func:`crop_matrices`).
+
+        Returns:
+            :class:`Conditions` with S = ``self.size``.
+        """
+        landmarks = np.asarray(landmarks, np.float32)
+        if landmarks.ndim != 3 or landmarks.shape[1:] != (478, 3):
+            raise NedError(f"landmarks must be (T, 478, 3), got {landmarks.shape}")
+        if not np.isfinite(landmarks).all():
+            raise NedError("landmarks contain NaN or infinite values")
+        m = crop_matrices(landmarks, self.size) if matrices is None \
+            else np.asarray(matrices, np.float32)
+        if m.shape != (len(landmarks), 2, 3):
+            raise NedError(f"matrices must be ({len(landmarks)}, 2, 3), got {m.shape}")
+        v = to_crop(landmarks, m)
+        t, size = len(v), self.size
+        nmfc = np.empty((t, size, size, 3), np.float32)
+        shape = np.empty((t, size, size, 3), np.float32)
+        eyes = np.empty((t, size, size, 3), np.float32)
+        mask = np.empty((t, size, size), np.float32)
+        for i in range(0, t, self.chunk):
+            j = min(i + self.chunk, t)
+            mesh_v = v[i:j, :468]
+            attr = np.concatenate([np.broadcast_to(self.colors, (j - i, 468, 3)),
+                                   self._shading(mesh_v)[..., None]], -1)
+            r = rasterize(mesh_v, self.triangles, attr, size, cull=-1, chunk=self.chunk)
+            nmfc[i:j] = r.image[..., :3]
+            shape[i:j] = r.image[..., 3:]
+            self._eyes_and_mask(v[i:j], eyes[i:j], mask[i:j])
+        return Conditions(nmfc=nmfc, shape=shape, eyes=eyes, mask=mask, matrices=m)
+
+
+def render_conditions(landmarks: np.ndarray, matrices: np.ndarray | None = None,
+                      size: int = DEFAULT_SIZE) -> Conditions:
+    """Conditioning images (NMFC, shape, eyes, mask) in aligned crop space.
+
+    Args:
+        landmarks: (T, 478, 3) image pixels (x, y) and depth z, smaller = nearer.
+        matrices: (T, 2, 3) image -> crop similarities; default :func:`crop_matrices`.
+        size: crop side S in pixels.
+
+    Returns:
+        :class:`Conditions`, arrays float32 in [0, 1].
+    """
+    return ConditionRenderer(size=size).render(landmarks, matrices)

@@ -1,0 +1,158 @@
+"""Per-clip fit of a FaceTrack: pose per frame, the actor's identity and own offsets.
+
+``fit = fit_track(track)`` gives a :class:`TrackFit`; ``fit.landmarks_for(new (T, 52))``
+returns (T, 478, 3) image-pixel landmarks under new expressions: the measured landmarks
+plus the model's displacement between the new and the measured expressions, projected with
+each frame's pose. Re-using the measured expressions returns the measured landmarks
+exactly; ``fit.model_landmarks()`` is the model alone (identity + rig + pose).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ned import topology as tp
+from ned.errors import NedError
+from ned.facemodel.model import RigFaceModel
+from ned.facemodel.pose import Pose, fit_similarity
+from ned.facemodel.rig import Rig, fit_offsets, load_rig
+from ned.records import FaceTrack
+
+RIGID = np.array(tp.RIGID_POINTS)
+#: Ridge strength of the per-clip refit towards the shipped rig (summed squared coefficients).
+CLIP_LAMBDA = 0.5
+
+
+def align_shapes(landmarks: np.ndarray, targets: np.ndarray) -> tuple[Pose, np.ndarray]:
+    """Pose from rigid upper-face points and the pose-normalised shapes.
+
+    Args:
+        landmarks: (T, 478, 3) image pixels.
+        targets: (478, 3) or (T, 478, 3) model shapes (cm) to align the rigid points with.
+
+    Returns:
+        (pose, shapes): ``landmarks ~ pose.apply(shapes)``, shapes (T, 478, 3) cm.
+    """
+    t = np.broadcast_to(targets, landmarks.shape)
+    pose = fit_similarity(t[:, RIGID], landmarks[:, RIGID])
+    return pose, pose.invert(landmarks)
+
+
+def normalise_clip(landmarks: np.ndarray, coeffs: np.ndarray, rig: Rig,
+                   offsets: np.ndarray | None = None, identity: np.ndarray | None = None
+                   ) -> tuple[Pose, np.ndarray]:
+    """Align every frame to the model's own shape for that frame (identity + rig)."""
+    ident = rig.mean_shape if identity is None else identity
+    offs = rig.offsets if offsets is None else offsets
+    model = ident[None] + np.einsum("te,evc->tvc", coeffs, offs)
+    return align_shapes(landmarks, model)
+
+
+@dataclass
+class TrackFit:
+    """A FaceTrack explained by the rig.
+
+    Attributes:
+        model: the face model (rig backend with the actor's own offsets).
+        identity: (478, 3) float32 cm, the actor's neutral shape.
+        pose: per-frame pose (T frames; invalid frames hold the nearest valid pose).
+        expressions: (T, 52) float32 measured blendshapes.
+        landmarks: (T, 478, 3) float32 measured landmarks, pixels.
+        valid: (T,) bool.
+        size: (width, height) of the frames.
+    """
+
+    model: RigFaceModel
+    identity: np.ndarray
+    pose: Pose
+    expressions: np.ndarray
+    landmarks: np.ndarray
+    valid: np.ndarray
+    size: tuple[int, int]
+
+    @property
+    def n_frames(self) -> int:
+        return len(self.expressions)
+
+    def model_landmarks(self, expressions: np.ndarray | None = None) -> np.ndarray:
+        """(T, 478, 3) float32 pixels: identity + rig(expressions) under each frame's pose."""
+        e = self.expressions if expressions is None else self._check(expressions)
+        return self.model.vertices(self.identity, e, self.pose)
+
+    def displacement(self, expressions: np.ndarray) -> np.ndarray:
+        """(T, 478, 3) float32 pixels: model motion from the measured to new expressions
+        (zero on invalid frames)."""
+        e = self._check(expressions)
+        delta = np.einsum("te,evc->tvc", e - self.expressions, self.model.offsets)
+        out = self.pose.apply_vectors(delta)
+        out[~self.valid] = 0.0
+        return out
+
+    def landmarks_for(self, expressions: np.ndarray) -> np.ndarray:
+        """(T, 478, 3) float32 pixels: measured landmarks moved to new expressions (T, 52)."""
+        return self.landmarks + self.displacement(expressions)
+
+    def reprojection_error(self) -> np.ndarray:
+        """(T,) mean 2D distance of model landmarks to measured ones over the inter-ocular
+        distance (NaN on invalid frames)."""
+        m = self.model_landmarks()
+        err = np.linalg.norm(m[..., :2] - self.landmarks[..., :2], axis=-1).mean(-1)
+        err = err / np.maximum(tp.inter_ocular(self.landmarks), 1e-6)
+        return np.where(self.valid, err, np.nan)
+
+    def _check(self, expressions: np.ndarray) -> np.ndarray:
+        e = np.asarray(expressions, np.float32)
+        if e.shape != self.expressions.shape:
+            raise NedError(f"expressions must be {self.expressions.shape}, got {e.shape}")
+        return e
+
+
+def _fill_invalid(pose: Pose, valid: np.ndarray) -> Pose:
+    idx = np.flatnonzero(valid)
+    near = idx[np.abs(np.arange(len(valid))[:, None] - idx[None]).argmin(1)]
+    return Pose(pose.rotation[near], pose.scale[near], pose.translation[near])
+
+
+def fit_track(track: FaceTrack, rig: Rig | None = None, adapt: bool = True,
+              lam: float = CLIP_LAMBDA) -> TrackFit:
+    """Fit pose, identity and (if ``adapt``) the actor's own offsets to a FaceTrack.
+
+    Args:
+        track: the analysed clip (needs at least one valid frame).
+        rig: prior rig (default: the shipped one).
+        adapt: re-estimate the offsets from this clip, shrunk towards ``rig`` with ``lam``;
+            channels the clip does not exercise keep the rig's offsets.
+        lam: ridge strength of the adaptation.
+
+    Returns:
+        :class:`TrackFit`.
+    """
+    if not isinstance(track, FaceTrack):
+        raise NedError("fit_track needs a FaceTrack")
+    valid = np.asarray(track.valid, bool)
+    if not valid.any():
+        raise NedError("the track has no frame with a face")
+    rig = rig or load_rig()
+    lm = track.landmarks[valid].astype(np.float64)
+    b = np.clip(track.blendshapes[valid].astype(np.float64), 0.0, 1.0)
+    offsets, identity = rig.offsets, rig.mean_shape
+    for _ in range(2):
+        _, shapes = normalise_clip(lm, b, rig, offsets, identity)
+        if adapt:
+            offsets, ids = fit_offsets([shapes], [b], rig.weights, rig.offsets, lam)
+            identity = ids[0]
+        else:
+            identity = (shapes.mean(0) - np.einsum("e,evc->vc", b.mean(0), offsets))
+    pose_v, _ = normalise_clip(lm, b, rig, offsets, identity)
+    t = track.n_frames
+    full = Pose(np.tile(np.eye(3, dtype=np.float32), (t, 1, 1)), np.ones(t, np.float32),
+                np.zeros((t, 3), np.float32))
+    full.rotation[valid], full.scale[valid] = pose_v.rotation, pose_v.scale
+    full.translation[valid] = pose_v.translation
+    return TrackFit(model=RigFaceModel(rig, offsets), identity=identity.astype(np.float32),
+                    pose=_fill_invalid(full, valid),
+                    expressions=track.blendshapes.astype(np.float32),
+                    landmarks=track.landmarks.astype(np.float32), valid=valid,
+                    size=(track.width, track.height))

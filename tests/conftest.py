@@ -3,6 +3,7 @@ small generated videos."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import av
@@ -10,6 +11,12 @@ import numpy as np
 import pytest
 
 DATA = Path(__file__).parent / "data"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _analysis_cache(tmp_path_factory):
+    """Keep the analysis cache of every test run inside pytest's temporary folder."""
+    os.environ["NED_CACHE_DIR"] = str(tmp_path_factory.mktemp("ned-cache"))
 
 
 @pytest.fixture(scope="session")

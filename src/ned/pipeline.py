@@ -22,6 +22,7 @@ from ned.blendshapes import EMOTIONS
 from ned.errors import NedError
 from ned.pipeline_geometry import ClipGeometry, fit_subsample
 from ned.records import FaceTrack, load_fields
+from ned.robust import GuardConfig, gap_weights, keep_lid_state, pose_weights, segments
 
 INTENSITY_RANGE = (0.0, 1.5)
 
@@ -45,6 +46,7 @@ class EditConfig:
         blend_levels: Laplacian pyramid levels of the compositing.
         crf: x264 quality of the output (lower = better).
         use_cache: reuse a cached analysis of the same clip (content hash + options).
+        guards: head-pose, gap, cut and eyelid guards.
     """
 
     emotion: str | None = None
@@ -61,6 +63,7 @@ class EditConfig:
     blend_levels: int = 4
     crf: int = 16
     use_cache: bool = True
+    guards: GuardConfig = field(default_factory=GuardConfig)
 
     def check(self) -> None:
         """Raise NedError on inconsistent options."""
@@ -89,6 +92,7 @@ class EditReport:
         preview: the side-by-side preview, if written.
         frames: frames written.
         edited: frames whose face was changed.
+        unfolded: edited frames whose edit was shrunk so no mesh triangle folds over.
         passed: frames passed through, by reason.
         timings: seconds spent per stage.
     """
@@ -97,13 +101,14 @@ class EditReport:
     preview: Path | None
     frames: int = 0
     edited: int = 0
+    unfolded: int = 0
     passed: dict[str, int] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
 
     def summary(self) -> str:
         why = ", ".join(f"{k} {v}" for k, v in self.passed.items() if v) or "none"
         return (f"{self.output}: {self.frames} frames, {self.edited} edited; "
-                f"passed through: {why}")
+                f"passed through: {why}; edits shrunk against folds: {self.unfolded}")
 
 
 def cache_dir() -> Path:
@@ -145,7 +150,8 @@ def cached_track(video: str | os.PathLike, config: AnalysisConfig | None = None,
 
 
 #: Small per-frame fields of a FaceTrack that the edit holds in memory.
-SMALL_FIELDS = ("valid", "blendshapes", "timestamps", "width", "height", "fps")
+SMALL_FIELDS = ("valid", "blendshapes", "timestamps", "transforms", "cuts", "width", "height",
+                "fps")
 
 
 def edit_weights(timestamps: np.ndarray, start: float | None, end: float | None,
@@ -279,8 +285,10 @@ def plan_edit(track: Path, fields: dict, cfg: EditConfig, workdir: str | os.Path
     """
     from ned.manipulator.infer import load_manipulator, translate
 
-    weights = edit_weights(fields["timestamps"], cfg.start, cfg.end, cfg.ramp)
-    valid, old = fields["valid"], fields["blendshapes"]
+    valid, old, cuts = fields["valid"], fields["blendshapes"], fields["cuts"]
+    weights = (edit_weights(fields["timestamps"], cfg.start, cfg.end, cfg.ramp)
+               * pose_weights(fields["transforms"], valid, cfg.guards)
+               * gap_weights(valid, cuts, cfg.guards.gap_ramp))
     if not valid.any():
         return None, weights * 0
     manip = load_manipulator(cfg.manipulator)
@@ -292,7 +300,11 @@ def plan_edit(track: Path, fields: dict, cfg: EditConfig, workdir: str | os.Path
         if not ref["valid"].any():
             raise NedError(f"the reference clip {cfg.reference} has no frame with a face")
         kwargs = {"reference": ref["blendshapes"], "reference_valid": ref["valid"]}
-    new = translate(manip, old, valid, intensity=cfg.intensity, seed=cfg.seed, **kwargs)
+    new = old.copy()
+    for a, b in segments(valid, cuts):  # never translate across a gap or a cut
+        new[a:b] = translate(manip, old[a:b], valid[a:b], intensity=cfg.intensity,
+                             seed=cfg.seed, **kwargs)
+    new = keep_lid_state(old, new, cfg.guards)
     new = (old + weights[:, None] * (new - old)).astype(np.float32)
     fit = fit_subsample(track, fields)
     return ClipGeometry(path=str(track), valid=valid, old=old, new=new, fit=fit), weights

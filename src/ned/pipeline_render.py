@@ -16,6 +16,7 @@ from ned.composite import composite
 from ned.io import Frame, VideoWriter, probe, read_frames
 from ned.pipeline_geometry import ClipGeometry, iter_geometry
 from ned.render.warp import WarpConfig, warp_face
+from ned.robust import unfold
 from ned.topology import inter_ocular
 
 
@@ -100,9 +101,13 @@ def render_clip(video: Path, output: Path, fields: dict, geometry: ClipGeometry 
         preview: also write original | edited side by side.
         progress: progress bar.
     """
+    from ned.pipeline import edit_weights
+
     info = probe(video)
     timings = {"decode+render": 0.0, "encode": 0.0}
-    passed = {"no face": 0, "outside range": 0}
+    passed = {"no face": 0, "outside range": 0, "pose": 0, "cut": 0}
+    range_w = edit_weights(fields["timestamps"], cfg.start, cfg.end, cfg.ramp)
+    cut_set = {int(c) for c in fields["cuts"]}
     writers = [VideoWriter(output, like=video, audio_from=video if info.has_audio else None,
                            crf=cfg.crf)]
     if preview is not None:
@@ -122,12 +127,16 @@ def render_clip(video: Path, output: Path, fields: dict, geometry: ClipGeometry 
             out = frame.image
             src, dst = next(geo)[1:] if geo is not None and i < n else (None, None)
             if i < n and valid[i] and src is not None and weights[i] > 0:
+                dst, shrunk = unfold(src, dst)
+                report.unfolded += int(shrunk)
                 out = edit_frame(frame.image, src, dst,
                                  grow=cfg.mask_grow, feather=cfg.mask_feather,
                                  levels=cfg.blend_levels)
                 report.edited += 1
             elif i < n and valid[i]:
-                passed["outside range"] += 1
+                why = ("outside range" if range_w[i] == 0 else "cut" if i in cut_set
+                       else "pose")
+                passed[why] += 1
             else:
                 passed["no face"] += 1
             t1 = time.perf_counter()

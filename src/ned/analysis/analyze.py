@@ -12,6 +12,7 @@ import numpy as np
 from tqdm import tqdm
 
 from ned.analysis.landmarker import Detection, Landmarker
+from ned.analysis.shots import CutConfig, CutDetector
 from ned.analysis.smoothing import OneEuroConfig, OneEuroFilter, orthonormalise
 from ned.analysis.tracking import FaceSelector
 from ned.errors import NedError
@@ -34,6 +35,8 @@ class AnalysisConfig:
             any resolution).
         pose_filter: One-Euro parameters for the 4x4 pose (translation in cm).
         blendshape_filter: One-Euro parameters for blendshape scores.
+        detect_cuts: find shot cuts; tracking restarts and nothing is smoothed across one.
+        cuts: cut-detection thresholds.
     """
 
     face_index: int = 0
@@ -46,6 +49,8 @@ class AnalysisConfig:
         default_factory=lambda: OneEuroConfig(min_cutoff=1.0, beta=0.5, d_cutoff=1.0))
     blendshape_filter: OneEuroConfig = field(
         default_factory=lambda: OneEuroConfig(min_cutoff=8.0, beta=5.0, d_cutoff=1.0))
+    detect_cuts: bool = True
+    cuts: CutConfig = field(default_factory=CutConfig)
 
     def key(self) -> str:
         """A short stable hash of the options (for caches)."""
@@ -115,11 +120,15 @@ def analyze_to_file(path: str | os.PathLike, output: str | os.PathLike,
     with tempfile.TemporaryDirectory(prefix="ned-analyze-") as work, \
             Landmarker(max(cfg.max_faces, cfg.face_index + 1), cfg.min_confidence) as lmk:
         spool = NpzSpool(FaceTrack.KIND, _ROWS, work)
-        n_valid = 0
+        n_valid, cuts, cut_detector = 0, [], CutDetector(cfg.cuts)
         bar = tqdm(total=info.frame_count, unit="frame", desc="analyse", disable=not progress,
                    leave=False)
         for frame in read_frames(path):
-            d = selector.select(lmk.detect(frame.image, frame.time))
+            if cfg.detect_cuts and cut_detector(frame.image):
+                cuts.append(frame.index)
+                selector.cut()
+                smoother.reset()
+            d = selector.select(lmk.detect(frame.image, frame.time), frame.image)
             if d is None:
                 smoother.reset()
                 spool.append(landmarks=empty_lm, landmarks_raw=empty_lm, blendshapes=empty_bs,
@@ -138,8 +147,8 @@ def analyze_to_file(path: str | os.PathLike, output: str | os.PathLike,
         meta = {"width": info.width, "height": info.height, "fps": info.fps,
                 "source": str(path), "source_hash": file_hash(path),
                 "face_index": cfg.face_index}
-        spool.finish(output, meta, extra={"cuts": np.zeros(0, np.int64)})
-    return {"frames": int(spool.n), "valid": n_valid, "fps": info.fps}
+        spool.finish(output, meta, extra={"cuts": np.array(cuts, np.int64)})
+    return {"frames": int(spool.n), "valid": n_valid, "fps": info.fps, "cuts": len(cuts)}
 
 
 def analyze(path: str | os.PathLike, config: AnalysisConfig | None = None,

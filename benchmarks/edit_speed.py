@@ -1,0 +1,114 @@
+"""End-to-end speed and memory of `ned edit` (warp renderer).
+
+For a 640x360 clip (single_face.mp4 looped) and a 1920x1080 clip (the same, upscaled) it
+prints, measured in this run: the decode+encode floor (decode every frame, re-encode it
+with the same encoder settings and audio copy), the edit with a cold analysis cache and
+with a warm one, frames per second, the ratio to the floor, and each stage's share. Then
+the peak resident memory of a cold edit of a 1-minute and a 10-minute 640x360 clip, each in
+a fresh process.
+
+    python benchmarks/edit_speed.py [--seconds 10] [--minutes 1 10] [--skip-memory]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import cv2
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLE = ROOT / "tests/data/single_face.mp4"
+
+CHILD = """
+import resource, sys, ned
+r = ned.edit(sys.argv[1], sys.argv[2], emotion="happy")
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, r.frames)
+"""
+
+
+def make_clip(path: Path, seconds: float, size: tuple[int, int]) -> None:
+    """single_face.mp4 looped back and forth to ``seconds``, resized to ``size``, 30 fps."""
+    from ned.io import VideoWriter, read_frames
+
+    frames = [f.image for f in read_frames(SAMPLE)]
+    if size != (640, 360):
+        frames = [cv2.resize(f, size, interpolation=cv2.INTER_CUBIC) for f in frames]
+    loop = frames + frames[::-1]
+    with VideoWriter(path, fps=30, size=size, crf=18, preset="veryfast") as w:
+        for i in range(int(seconds * 30)):
+            w.write(loop[i % len(loop)])
+
+
+def floor(clip: Path, out: Path) -> float:
+    from ned.io import VideoWriter, read_frames
+
+    t = time.perf_counter()
+    with VideoWriter(out, like=clip, audio_from=clip) as w:
+        for f in read_frames(clip):
+            w.write(f.image, f.pts)
+    return time.perf_counter() - t
+
+
+def speed(seconds: float) -> None:
+    import ned
+    from ned.io import probe
+
+    with tempfile.TemporaryDirectory() as d:
+        os.environ["NED_CACHE_DIR"] = str(Path(d) / "cache")
+        for size in [(640, 360), (1920, 1080)]:
+            clip = Path(d) / f"clip_{size[0]}.mp4"
+            make_clip(clip, seconds, size)
+            n = probe(clip).frame_count
+            t_floor = min(floor(clip, Path(d) / "floor.mp4") for _ in range(2))
+            t = time.perf_counter()
+            cold = ned.edit(clip, Path(d) / "cold.mp4", emotion="happy")
+            t_cold = time.perf_counter() - t
+            t = time.perf_counter()
+            warm = ned.edit(clip, Path(d) / "warm.mp4", emotion="happy")
+            t_warm = time.perf_counter() - t
+            print(f"\n{size[0]}x{size[1]}, {n} frames")
+            print(f"  decode+encode floor   {n / t_floor:7.1f} fps  ({t_floor:.2f} s)")
+            for name, tt in (("edit, cold cache", t_cold), ("edit, warm cache", t_warm)):
+                print(f"  {name:<21} {n / tt:7.1f} fps  ({tt:.2f} s, {tt / t_floor:.2f}x floor)")
+            for name, rep, tt in (("cold", cold, t_cold), ("warm", warm, t_warm)):
+                share = ", ".join(f"{k} {100 * v / tt:.0f}%" for k, v in rep.timings.items())
+                print(f"  stages ({name}): {share}")
+
+
+def memory(minutes: list[float]) -> None:
+    peaks = []
+    with tempfile.TemporaryDirectory() as d:
+        for m in minutes:
+            clip = Path(d) / f"clip_{m}.mp4"
+            make_clip(clip, m * 60, (640, 360))
+            env = {**os.environ, "NED_CACHE_DIR": str(Path(d) / f"cache{m}")}
+            r = subprocess.run([sys.executable, "-c", CHILD, str(clip), str(Path(d) / "o.mp4")],
+                               capture_output=True, text=True, check=True, env=env)
+            rss, frames = r.stdout.split()[-2:]
+            peaks.append(float(rss))
+            print(f"{m:5.1f} min 640x360 ({frames} frames): peak RSS {float(rss):.0f} MB")
+            clip.unlink()
+    if len(peaks) > 1:
+        ratio = peaks[-1] / peaks[0]
+        print(f"peak RSS ratio {minutes[-1]:g} min / {minutes[0]:g} min: {ratio:.2f}")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--seconds", type=float, default=10.0, help="length of the speed clips")
+    ap.add_argument("--minutes", type=float, nargs="+", default=[1.0, 10.0])
+    ap.add_argument("--skip-memory", action="store_true")
+    args = ap.parse_args()
+    speed(args.seconds)
+    if not args.skip_memory:
+        memory(args.minutes)
+
+
+if __name__ == "__main__":
+    main()

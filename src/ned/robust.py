@@ -1,0 +1,145 @@
+"""Guards that keep edits safe on real footage: head pose, lost faces, cuts, closed eyes
+and folded geometry. Pure functions over per-frame arrays."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ned.blendshapes import index_of
+
+BLINKS = (index_of("eyeBlinkLeft"), index_of("eyeBlinkRight"))
+#: Per eye: channels that open or narrow the lids (limited while the eye is closed).
+LID_CHANNELS = ((index_of("eyeWideLeft"), index_of("eyeSquintLeft")),
+                (index_of("eyeWideRight"), index_of("eyeSquintRight")))
+
+
+@dataclass(frozen=True)
+class GuardConfig:
+    """Thresholds of the guards.
+
+    Attributes:
+        yaw_limits: |yaw| in degrees where the edit starts fading and where it is gone.
+        pitch_limits: the same for |pitch|.
+        gap_ramp: frames over which an edit fades in after / out before a frame without
+            a face or a shot cut.
+        closed_lid: eyeBlink score from which an eye counts as closing (lid edits fade
+            out between this and ``closed_lid + 0.25``).
+    """
+
+    yaw_limits: tuple[float, float] = (25.0, 40.0)
+    pitch_limits: tuple[float, float] = (20.0, 35.0)
+    gap_ramp: int = 4
+    closed_lid: float = 0.35
+
+
+def head_angles(transforms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Yaw and pitch (degrees) from the landmarker's face transformation matrices.
+
+    Args:
+        transforms: (T, 4, 4) canonical-face -> camera transforms.
+
+    Returns:
+        (yaw, pitch), each (T,) degrees; 0 for a frontal face.
+    """
+    r = np.asarray(transforms, np.float64)[:, :3, :3]
+    r = r / np.maximum(np.cbrt(np.abs(np.linalg.det(r)))[:, None, None], 1e-9)
+    yaw = np.degrees(np.arctan2(r[:, 0, 2], r[:, 2, 2]))
+    pitch = np.degrees(np.arcsin(np.clip(-r[:, 1, 2], -1.0, 1.0)))
+    return yaw, pitch
+
+
+def _fade(x: np.ndarray, limits: tuple[float, float]) -> np.ndarray:
+    lo, hi = limits
+    t = np.clip((hi - np.abs(x)) / max(hi - lo, 1e-6), 0.0, 1.0)
+    return 0.5 - 0.5 * np.cos(np.pi * t)
+
+
+def pose_weights(transforms: np.ndarray, valid: np.ndarray, cfg: GuardConfig) -> np.ndarray:
+    """(T,) in [0, 1]: 1 for a frontal face, fading smoothly to 0 past the pose limits."""
+    yaw, pitch = head_angles(transforms)
+    w = np.minimum(_fade(yaw, cfg.yaw_limits), _fade(pitch, cfg.pitch_limits))
+    return np.where(valid, w, 0.0).astype(np.float32)
+
+
+def segments(valid: np.ndarray, cuts: np.ndarray | None = None) -> list[tuple[int, int]]:
+    """Runs [a, b) of consecutive valid frames, also split at shot cuts.
+
+    Args:
+        valid: (T,) bool.
+        cuts: frame indices where a new shot starts.
+
+    Returns:
+        The runs, in order.
+    """
+    v = np.asarray(valid, bool)
+    split = np.zeros(len(v) + 1, bool)
+    if cuts is not None and len(cuts):
+        split[np.clip(np.asarray(cuts, int), 0, len(v))] = True
+    runs, start = [], None
+    for i, ok in enumerate(v):
+        if start is not None and (not ok or split[i]):
+            runs.append((start, i))
+            start = None
+        if ok and start is None:
+            start = i
+    if start is not None:
+        runs.append((start, len(v)))
+    return runs
+
+
+def gap_weights(valid: np.ndarray, cuts: np.ndarray | None, ramp: int) -> np.ndarray:
+    """(T,) in [0, 1]: edits fade in after and out before every gap or cut over ``ramp``
+    frames (a run shorter than the ramps peaks below 1)."""
+    w = np.zeros(len(valid), np.float32)
+    for a, b in segments(valid, cuts):
+        i = np.arange(a, b)
+        d = np.minimum(i - a + 1, b - i).astype(np.float32)
+        w[a:b] = 0.5 - 0.5 * np.cos(np.pi * np.clip(d / (ramp + 1), 0, 1)) if ramp else 1.0
+    return w
+
+
+def keep_lid_state(old: np.ndarray, new: np.ndarray, cfg: GuardConfig) -> np.ndarray:
+    """Keep blinks as measured and stop lid edits on closing eyes.
+
+    Blinks are kept like speech (the eyeBlink channels are copied from the input); the
+    lid-opening and narrowing channels of an eye fade back to the input as its blink
+    score rises past ``closed_lid``, so a closed eye stays closed.
+
+    Args:
+        old: (T, 52) measured blendshapes.
+        new: (T, 52) edited blendshapes.
+        cfg: thresholds.
+
+    Returns:
+        (T, 52) float32 edited blendshapes with the lid guards applied.
+    """
+    out = np.array(new, np.float32, copy=True)
+    for blink, lids in zip(BLINKS, LID_CHANNELS):
+        out[:, blink] = old[:, blink]
+        closed = np.clip((old[:, blink] - cfg.closed_lid) / 0.25, 0.0, 1.0)[:, None]
+        out[:, lids] = out[:, lids] * (1 - closed) + old[:, lids] * closed
+    return out
+
+
+def unfold(src: np.ndarray, dst: np.ndarray, steps: int = 4) -> tuple[np.ndarray, bool]:
+    """Shrink an edit until no front-facing mesh triangle folds over.
+
+    Args:
+        src: (478, 3) measured landmarks.
+        dst: (478, 3) edited landmarks.
+        steps: halvings tried before giving up (then the edit is dropped).
+
+    Returns:
+        (landmarks, changed): a fold-free target and whether it had to be shrunk.
+    """
+    from ned.render.warp import fold_fraction
+
+    scale = 1.0
+    for _ in range(steps + 1):
+        cand = src + (dst - src) * scale
+        if fold_fraction(cand, src) == 0.0:
+            return cand, scale < 1.0
+        scale *= 0.5
+    return src.copy(), True

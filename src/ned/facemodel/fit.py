@@ -21,33 +21,46 @@ from ned.facemodel.rig import Rig, fit_offsets, load_rig
 from ned.records import FaceTrack
 
 RIGID = np.array(tp.RIGID_POINTS)
+#: Weight of the rigid upper-face points relative to the others in per-frame pose fits.
+RIGID_WEIGHT = 3.0
 #: Ridge strength of the per-clip refit towards the shipped rig (summed squared coefficients).
 CLIP_LAMBDA = 0.5
 
 
-def align_shapes(landmarks: np.ndarray, targets: np.ndarray) -> tuple[Pose, np.ndarray]:
-    """Pose from rigid upper-face points and the pose-normalised shapes.
+def align_shapes(landmarks: np.ndarray, targets: np.ndarray,
+                 rigid_weight: float | None = None) -> tuple[Pose, np.ndarray]:
+    """Per-frame pose and the pose-normalised shapes.
 
     Args:
         landmarks: (T, 478, 3) image pixels.
-        targets: (478, 3) or (T, 478, 3) model shapes (cm) to align the rigid points with.
+        targets: (478, 3) or (T, 478, 3) model shapes (cm) to align with.
+        rigid_weight: None aligns only the rigid upper-face points (use with a neutral
+            template: jaw and cheek points would leak speech into the pose); a number
+            aligns all points with the rigid ones weighted that much more (use with
+            per-frame model shapes that already contain the expression).
 
     Returns:
         (pose, shapes): ``landmarks ~ pose.apply(shapes)``, shapes (T, 478, 3) cm.
     """
     t = np.broadcast_to(targets, landmarks.shape)
-    pose = fit_similarity(t[:, RIGID], landmarks[:, RIGID])
+    if rigid_weight is None:
+        pose = fit_similarity(t[:, RIGID], landmarks[:, RIGID])
+    else:
+        w = np.ones(landmarks.shape[1])
+        w[RIGID] = rigid_weight
+        pose = fit_similarity(t, landmarks, w)
     return pose, pose.invert(landmarks)
 
 
 def normalise_clip(landmarks: np.ndarray, coeffs: np.ndarray, rig: Rig,
                    offsets: np.ndarray | None = None, identity: np.ndarray | None = None
                    ) -> tuple[Pose, np.ndarray]:
-    """Align every frame to the model's own shape for that frame (identity + rig)."""
+    """Align every frame to the model's own shape for that frame (identity + rig), all
+    points weighted, rigid points :data:`RIGID_WEIGHT` times more."""
     ident = rig.mean_shape if identity is None else identity
     offs = rig.offsets if offsets is None else offsets
     model = ident[None] + np.einsum("te,evc->tvc", coeffs, offs)
-    return align_shapes(landmarks, model)
+    return align_shapes(landmarks, model, RIGID_WEIGHT)
 
 
 @dataclass
@@ -137,7 +150,9 @@ def fit_track(track: FaceTrack, rig: Rig | None = None, adapt: bool = True,
     rig = rig or load_rig()
     lm = track.landmarks[valid].astype(np.float64)
     b = np.clip(track.blendshapes[valid].astype(np.float64), 0.0, 1.0)
-    offsets, identity = rig.offsets, rig.mean_shape
+    offsets = rig.offsets
+    _, shapes = align_shapes(lm, rig.mean_shape)
+    identity = shapes.mean(0) - np.einsum("e,evc->vc", b.mean(0), offsets)
     for _ in range(2):
         _, shapes = normalise_clip(lm, b, rig, offsets, identity)
         if adapt:

@@ -43,7 +43,7 @@ def test_segments_and_gap_weights():
     w = gap_weights(valid, np.array([14]), ramp=2)
     assert w[6] == 0 and w[7] == 0
     assert w[8] < w[9] < w[10] == 1.0  # fades in after the gap
-    assert w[13] < w[12] == 1.0 and w[14] < 1  # fades out before, and in after, the cut
+    assert w[13] < w[12] < w[11] == 1.0 and w[14] < 1  # fades out before, in after, the cut
 
 
 def test_keep_lid_state():

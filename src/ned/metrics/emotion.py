@@ -142,7 +142,7 @@ def load_expression_model(path: str | None = None) -> FaceExpressionNet:
                                  input_size=cfg["input_size"], labels=tuple(cfg["labels"]))
     model = FaceExpressionNet(config)
     model.load_state_dict(load_file(str(weights)))
-    return model.eval()
+    return model.eval().to(memory_format=torch.channels_last)
 
 
 def face_box(points: np.ndarray, size: tuple[int, int]) -> tuple[int, int, int, int]:
@@ -230,6 +230,7 @@ def classify_crops(crops: list[np.ndarray], model: FaceExpressionNet | None = No
     with torch.inference_mode():
         for i in range(0, len(crops), batch):
             x = torch.from_numpy(np.stack([preprocess(c) for c in crops[i:i + batch]]))
+            x = x.contiguous(memory_format=torch.channels_last)
             outs.append(torch.softmax(model(x), dim=1).numpy())
     probs = np.concatenate(outs)
     return probs[:, list(NED_ORDER)].astype(np.float32)

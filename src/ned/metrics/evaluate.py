@@ -1,0 +1,355 @@
+"""Evaluate an edited clip against its source: one streamed pass over both videos.
+
+Both clips are analysed (``ned.analysis.analyze``), then decoded in lockstep, one frame pair
+at a time (never a whole clip in memory), feeding the pixel metrics, the emotion classifier
+and the identity embedder. The result is a plain dict (JSON-ready, see :func:`evaluate`).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+from tqdm import tqdm
+
+from ned.analysis import analyze
+from ned.blendshapes import EMOTIONS
+from ned.errors import NedError
+from ned.io.video import VideoInfo, probe, read_frames
+from ned.metrics import emotion as emo
+from ned.metrics import identity as idm
+from ned.metrics.pixel import PixelAccumulator, PixelConfig
+from ned.metrics.speech import speech_metrics, temporal_metrics
+from ned.records import FaceTrack
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    """Options of :func:`evaluate`.
+
+    Attributes:
+        target: the emotion the edit aimed at (one of ``EMOTIONS``) or None.
+        identity: compute identity metrics; None = when the extra is installed.
+        identity_stride: embed every n-th frame (1 = all).
+        emotion: run the emotion classifier.
+        segment_seconds: length of the segments in the per-segment emotion summary.
+        pixel: pixel-metric options.
+    """
+
+    target: str | None = None
+    identity: bool | None = None
+    identity_stride: int = 1
+    emotion: bool = True
+    segment_seconds: float = 1.0
+    pixel: PixelConfig = field(default_factory=PixelConfig)
+
+    def __post_init__(self) -> None:
+        if self.target is not None and self.target not in EMOTIONS:
+            raise NedError(f"unknown target emotion {self.target!r}; choose from "
+                           f"{', '.join(EMOTIONS)}")
+        if self.identity_stride < 1:
+            raise NedError(f"identity stride must be >= 1, got {self.identity_stride}")
+        if self.segment_seconds <= 0:
+            raise NedError("segment length must be > 0 seconds")
+
+
+def check_pair(source: str | os.PathLike, edited: str | os.PathLike
+               ) -> tuple[VideoInfo, VideoInfo]:
+    """Probe both clips and check they can be compared frame by frame (same size, length)."""
+    a, b = probe(source), probe(edited)
+    if (a.width, a.height) != (b.width, b.height):
+        raise NedError(f"videos differ in size: {source} is {a.width}x{a.height}, {edited} is "
+                       f"{b.width}x{b.height}")
+    if a.frame_count != b.frame_count:
+        raise NedError(f"videos differ in length: {source} has {a.frame_count} frames, "
+                       f"{edited} has {b.frame_count}")
+    return a, b
+
+
+def _track(path: str | os.PathLike, given: FaceTrack | None, progress: bool) -> FaceTrack:
+    track = given if given is not None else analyze(path, progress=progress)
+    if not track.valid.any():
+        raise NedError(f"no face found in {path}")
+    return track
+
+
+@dataclass
+class SourceCache:
+    """Per-frame results on a source clip, reused when one source is evaluated against many
+    edits (the protocols). Filled by :func:`evaluate_detailed`.
+
+    Attributes:
+        probs: (T, 7) emotion probabilities (NaN rows: no face).
+        embeds: (T, 128) identity embeddings (NaN rows: not computed).
+        identity_stride: the stride the embeddings were computed with.
+        identity: whether embeddings were computed.
+    """
+
+    probs: np.ndarray
+    embeds: np.ndarray
+    identity_stride: int
+    identity: bool
+
+    def fits(self, t: int, config: EvalConfig) -> bool:
+        """Whether the cache holds what ``config`` needs for a T-frame clip."""
+        want_id = config.identity if config.identity is not None else idm.available()
+        return (len(self.probs) == t and (not want_id or (
+            self.identity and self.identity_stride == config.identity_stride)))
+
+
+class _Collector:
+    """Per-frame emotion crops (classified in batches) and identity embeddings."""
+
+    def __init__(self, config: EvalConfig, t: int, source_cache: SourceCache | None) -> None:
+        self.config = config
+        self.probs = {k: np.full((t, len(EMOTIONS)), np.nan, np.float32) for k in ("src", "edt")}
+        self.embeds = {k: np.full((t, idm.EMBEDDING_DIM), np.nan, np.float32)
+                       for k in ("src", "edt")}
+        self._pending: dict[str, list[tuple[int, np.ndarray]]] = {"src": [], "edt": []}
+        use_id = config.identity if config.identity is not None else idm.available()
+        self.embedder = idm.DlibEmbedder() if use_id else None
+        self.cached = source_cache is not None and source_cache.fits(t, config)
+        if self.cached:
+            self.probs["src"], self.embeds["src"] = source_cache.probs, source_cache.embeds
+
+    def add(self, key: str, index: int, image: np.ndarray, points: np.ndarray | None) -> None:
+        if points is None or (key == "src" and self.cached):
+            return
+        if self.config.emotion:
+            crop = emo.crop_face(image, points)
+            if crop.size:
+                self._pending[key].append((index, crop))
+                if len(self._pending[key]) >= 32:
+                    self.flush(key)
+        if self.embedder is not None and index % self.config.identity_stride == 0:
+            self.embeds[key][index] = self.embedder.embed(image, points)
+
+    def flush(self, key: str) -> None:
+        items = self._pending[key]
+        if items:
+            p = emo.classify_crops([c for _, c in items])
+            self.probs[key][[i for i, _ in items]] = p
+        self._pending[key] = []
+
+
+def _points(track: FaceTrack, i: int) -> np.ndarray | None:
+    return track.landmarks[i] if track.valid[i] else None
+
+
+def _stream(source: str | os.PathLike, edited: str | os.PathLike, src: FaceTrack,
+            edt: FaceTrack, config: EvalConfig, progress: bool,
+            source_cache: SourceCache | None) -> tuple[PixelAccumulator, _Collector]:
+    pix = PixelAccumulator(config.pixel)
+    col = _Collector(config, src.n_frames, source_cache)
+    bar = tqdm(total=src.n_frames, unit="frame", desc="evaluate", disable=not progress,
+               leave=False)
+    n = 0
+    for fs, fe in zip(read_frames(source), read_frames(edited)):
+        i = fs.index
+        if i >= src.n_frames:
+            break
+        ps, pe = _points(src, i), _points(edt, i)
+        pix.update(fs.image, fe.image, ps, pe)
+        col.add("src", i, fs.image, ps)
+        col.add("edt", i, fe.image, pe)
+        n += 1
+        bar.update(1)
+    bar.close()
+    col.flush("src")
+    col.flush("edt")
+    if n != src.n_frames:
+        raise NedError(f"decoded {n} frame pairs but the tracks hold {src.n_frames} frames")
+    return pix, col
+
+
+def evaluate(source: str | os.PathLike, edited: str | os.PathLike,
+             config: EvalConfig | None = None, *, progress: bool = False,
+             source_track: FaceTrack | None = None, edited_track: FaceTrack | None = None
+             ) -> dict:
+    """All metrics of an edited clip against its source.
+
+    Args:
+        source, edited: video files of one size and length.
+        config: options (target emotion, identity, ...).
+        progress: progress bars on stderr.
+        source_track, edited_track: analyses to reuse (else both clips are analysed).
+
+    Returns:
+        A JSON-ready dict: ``pixel`` (APD, FAPD, MAPD, face PSNR/SSIM, outside difference),
+        ``identity`` (per-frame distance, Frechet distance; None if not computed),
+        ``speech`` (jaw / lip-gap correlation, mouth error), ``temporal`` (jitter),
+        ``emotion`` (target fraction, mean target probability, fractions per class,
+        source->edited transition counts, per-segment summary), ``per_frame`` series and
+        ``timing`` (seconds, frames per second).
+
+    Raises:
+        NedError: clips of different size or length, no face in either clip.
+    """
+    return evaluate_detailed(source, edited, config, progress=progress,
+                             source_track=source_track, edited_track=edited_track)[0]
+
+
+def evaluate_detailed(source: str | os.PathLike, edited: str | os.PathLike,
+                      config: EvalConfig | None = None, *, progress: bool = False,
+                      source_track: FaceTrack | None = None,
+                      edited_track: FaceTrack | None = None,
+                      source_cache: SourceCache | None = None
+                      ) -> tuple[dict, dict[str, np.ndarray], SourceCache]:
+    """:func:`evaluate`, also returning the per-frame arrays and a reusable source cache.
+
+    Returns:
+        (report, arrays, cache): arrays holds ``source_probs``, ``edited_probs`` (T, 7) and
+        ``source_embeds``, ``edited_embeds`` (T, 128), NaN rows where not measured.
+    """
+    cfg = config or EvalConfig()
+    t0 = time.perf_counter()
+    info, _ = check_pair(source, edited)
+    src = _track(source, source_track, progress)
+    edt = _track(edited, edited_track, progress)
+    if src.n_frames != edt.n_frames:
+        raise NedError(f"analyses differ in length: {src.n_frames} vs {edt.n_frames} frames")
+    t1 = time.perf_counter()
+    pix, col = _stream(source, edited, src, edt, cfg, progress, source_cache)
+    t2 = time.perf_counter()
+    report = {"source": str(source), "edited": str(edited), "frames": src.n_frames,
+              "width": info.width, "height": info.height, "fps": info.fps,
+              "target": cfg.target, "config": asdict(cfg),
+              "valid_frames": {"source": int(src.valid.sum()), "edited": int(edt.valid.sum())},
+              "pixel": pix.result(), "identity": _identity(col),
+              "speech": speech_metrics(src, edt), "temporal": temporal_metrics(src, edt),
+              "emotion": emotion_summary(col.probs["src"], col.probs["edt"], cfg.target,
+                                         src.timestamps, cfg.segment_seconds)
+              if cfg.emotion else None}
+    report["per_frame"] = _per_frame(pix, col, cfg.target)
+    total = time.perf_counter() - t0
+    report["timing"] = {"seconds": total, "analysis_seconds": t1 - t0,
+                        "metrics_seconds": t2 - t1, "fps": src.n_frames / max(total, 1e-9)}
+    arrays = {"source_probs": col.probs["src"], "edited_probs": col.probs["edt"],
+              "source_embeds": col.embeds["src"], "edited_embeds": col.embeds["edt"]}
+    cache = SourceCache(col.probs["src"], col.embeds["src"], cfg.identity_stride,
+                        col.embedder is not None)
+    return report, arrays, cache
+
+
+def _identity(col: _Collector) -> dict | None:
+    if col.embedder is None:
+        return None
+    a, b = col.embeds["src"], col.embeds["edt"]
+    ok = ~np.isnan(a).any(1) & ~np.isnan(b).any(1)
+    if ok.sum() < 2:
+        return {"distance_mean": None, "distance_max": None, "frechet": None,
+                "frames": int(ok.sum())}
+    d = idm.identity_distances(a[ok], b[ok])
+    return {"distance_mean": float(d.mean()), "distance_max": float(d.max()),
+            "frechet": idm.frechet_distance(a[ok], b[ok]), "frames": int(ok.sum())}
+
+
+def _per_frame(pix: PixelAccumulator, col: _Collector, target: str | None) -> dict:
+    out: dict[str, list] = {"fapd": pix.fapd_per_frame}
+    if col.embedder is not None:
+        a, b = col.embeds["src"], col.embeds["edt"]
+        out["identity_distance"] = np.linalg.norm(a - b, axis=1).tolist()
+    for key, name in (("src", "source_emotion"), ("edt", "edited_emotion")):
+        p = col.probs[key]
+        out[name] = [None if np.isnan(r).any() else EMOTIONS[int(r.argmax())] for r in p]
+    if target is not None:
+        out["target_prob"] = col.probs["edt"][:, EMOTIONS.index(target)].tolist()
+    return out
+
+
+def emotion_summary(src_probs: np.ndarray, edt_probs: np.ndarray, target: str | None,
+                    timestamps: np.ndarray, segment_seconds: float = 1.0) -> dict:
+    """Emotion metrics from per-frame probabilities.
+
+    Args:
+        src_probs, edt_probs: (T, 7) probabilities in ``EMOTIONS`` order, NaN rows where a
+            clip has no face.
+        target: the aimed emotion or None.
+        timestamps: (T,) seconds, for the segments.
+
+    Returns:
+        Fractions of frames per predicted class for both clips, target fraction and mean
+        target probability (edited and, as a baseline, source), the 7x7 transition counts
+        (rows: source prediction, columns: edited prediction) and per-segment mean
+        probabilities with the dominant class.
+    """
+    vs, ve = ~np.isnan(src_probs).any(1), ~np.isnan(edt_probs).any(1)
+    ps, pe = src_probs.argmax(1), edt_probs.argmax(1)
+    trans = np.zeros((len(EMOTIONS), len(EMOTIONS)), np.int64)
+    both = vs & ve
+    np.add.at(trans, (ps[both], pe[both]), 1)
+
+    def frac(pred: np.ndarray, v: np.ndarray) -> dict[str, float | None]:
+        n = int(v.sum())
+        return {e: (float((pred[v] == k).sum() / n) if n else None)
+                for k, e in enumerate(EMOTIONS)}
+
+    out = {"labels": list(EMOTIONS), "frames": {"source": int(vs.sum()), "edited": int(ve.sum())},
+           "source_fraction": frac(ps, vs), "edited_fraction": frac(pe, ve),
+           "transition": trans.tolist(),
+           "segments": segments(src_probs, edt_probs, timestamps, segment_seconds)}
+    if target is not None:
+        k = EMOTIONS.index(target)
+        out["target_fraction"] = out["edited_fraction"][target]
+        out["target_prob_mean"] = float(edt_probs[ve, k].mean()) if ve.any() else None
+        out["source_target_fraction"] = out["source_fraction"][target]
+        out["source_target_prob_mean"] = float(src_probs[vs, k].mean()) if vs.any() else None
+    return out
+
+
+def segments(src_probs: np.ndarray, edt_probs: np.ndarray, timestamps: np.ndarray,
+             seconds: float) -> list[dict]:
+    """Per-segment mean probabilities and dominant class of both clips.
+
+    Returns:
+        One dict per segment: start, end (s), frames, source / edited (dominant class or
+        None) and source_probs / edited_probs (mean per class, or None).
+    """
+    ts = np.asarray(timestamps, np.float64)
+    if not len(ts):
+        return []
+    seg = np.floor((ts - ts[0]) / seconds).astype(int)
+    out = []
+    for s in np.unique(seg):
+        idx = seg == s
+        row: dict = {"start": float(ts[idx][0]), "end": float(ts[idx][-1]),
+                     "frames": int(idx.sum())}
+        for key, p in (("source", src_probs[idx]), ("edited", edt_probs[idx])):
+            p = p[~np.isnan(p).any(1)]
+            m = p.mean(0) if len(p) else None
+            row[key] = EMOTIONS[int(m.argmax())] if m is not None else None
+            row[f"{key}_probs"] = ({e: float(v) for e, v in zip(EMOTIONS, m)}
+                                   if m is not None else None)
+        out.append(row)
+    return out
+
+
+def classify_video(path: str | os.PathLike, track: FaceTrack | None = None,
+                   progress: bool = False) -> tuple[np.ndarray, FaceTrack]:
+    """Emotion probabilities of every frame of one clip (streamed).
+
+    Returns:
+        ((T, 7) float32 probabilities in ``EMOTIONS`` order, NaN rows where no face; the
+        clip's FaceTrack).
+    """
+    track = _track(path, track, progress)
+    probs = np.full((track.n_frames, len(EMOTIONS)), np.nan, np.float32)
+    pending: list[tuple[int, np.ndarray]] = []
+
+    def flush() -> None:
+        if pending:
+            probs[[i for i, _ in pending]] = emo.classify_crops([c for _, c in pending])
+            pending.clear()
+
+    for frame in read_frames(path):
+        i = frame.index
+        if i < track.n_frames and track.valid[i]:
+            crop = emo.crop_face(frame.image, track.landmarks[i])
+            if crop.size:
+                pending.append((i, crop))
+        if len(pending) >= 32:
+            flush()
+    flush()
+    return probs, track

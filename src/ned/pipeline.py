@@ -47,6 +47,7 @@ class EditConfig:
         crf: x264 quality of the output (lower = better).
         use_cache: reuse a cached analysis of the same clip (content hash + options).
         guards: head-pose, gap, cut and eyelid guards.
+        occlusion: keep occluded face pixels (hands, microphones) from the source.
     """
 
     emotion: str | None = None
@@ -64,6 +65,7 @@ class EditConfig:
     crf: int = 16
     use_cache: bool = True
     guards: GuardConfig = field(default_factory=GuardConfig)
+    occlusion: bool = True
 
     def check(self) -> None:
         """Raise NedError on inconsistent options."""
@@ -93,6 +95,7 @@ class EditReport:
         frames: frames written.
         edited: frames whose face was changed.
         unfolded: edited frames whose edit was shrunk so no mesh triangle folds over.
+        occluded: frames where part of the face was covered (kept from the source).
         passed: frames passed through, by reason.
         timings: seconds spent per stage.
     """
@@ -102,13 +105,15 @@ class EditReport:
     frames: int = 0
     edited: int = 0
     unfolded: int = 0
+    occluded: int = 0
     passed: dict[str, int] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
 
     def summary(self) -> str:
         why = ", ".join(f"{k} {v}" for k, v in self.passed.items() if v) or "none"
         return (f"{self.output}: {self.frames} frames, {self.edited} edited; "
-                f"passed through: {why}; edits shrunk against folds: {self.unfolded}")
+                f"passed through: {why}; partly occluded: {self.occluded}; "
+                f"edits shrunk against folds: {self.unfolded}")
 
 
 def cache_dir() -> Path:

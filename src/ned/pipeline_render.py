@@ -13,6 +13,7 @@ from tqdm import tqdm
 
 from ned.analysis.mask import face_mask
 from ned.composite import composite
+from ned.composite.occlusion import OcclusionDetector, protect
 from ned.io import Frame, VideoWriter, probe, read_frames
 from ned.pipeline_geometry import ClipGeometry, iter_geometry
 from ned.render.warp import WarpConfig, warp_face
@@ -63,7 +64,8 @@ def _prefetch(it: Iterator[Frame], depth: int = 4) -> Iterator[Frame]:
 
 
 def edit_frame(image: np.ndarray, src: np.ndarray, dst: np.ndarray, *, grow: float,
-               feather: float, levels: int, warp: WarpConfig | None = None) -> np.ndarray:
+               feather: float, levels: int, warp: WarpConfig | None = None,
+               occlusion: np.ndarray | None = None) -> np.ndarray:
     """Move one frame's face from geometry ``src`` to ``dst`` and blend it in.
 
     Args:
@@ -74,6 +76,8 @@ def edit_frame(image: np.ndarray, src: np.ndarray, dst: np.ndarray, *, grow: flo
         feather: mask feather in inter-ocular distances.
         levels: Laplacian pyramid levels.
         warp: warp options.
+        occlusion: (H, W) float32 occlusion mask; occluded pixels (grown by the edit's
+            largest displacement) keep the source's pixels.
 
     Returns:
         (H, W, 3) uint8 frame; identical to ``image`` outside the warp's box.
@@ -82,6 +86,11 @@ def edit_frame(image: np.ndarray, src: np.ndarray, dst: np.ndarray, *, grow: flo
     iod = float(inter_ocular(src))
     mask = face_mask(src, image.shape[:2], dilate=max(1, round(grow * iod)),
                      feather=max(1, round(feather * iod)))
+    if occlusion is not None and occlusion.any():
+        reach = int(np.ceil(np.abs(dst[:, :2] - src[:, :2]).max())) + 2
+        mask = protect(mask, occlusion, reach)
+        keep = protect(np.ones_like(mask), occlusion, reach) < 0.5
+        warped[keep] = image[keep]
     return composite(image, warped, mask, roi, levels)
 
 
@@ -108,6 +117,7 @@ def render_clip(video: Path, output: Path, fields: dict, geometry: ClipGeometry 
     passed = {"no face": 0, "outside range": 0, "pose": 0, "cut": 0}
     range_w = edit_weights(fields["timestamps"], cfg.start, cfg.end, cfg.ramp)
     cut_set = {int(c) for c in fields["cuts"]}
+    occluder = OcclusionDetector() if cfg.occlusion else None
     writers = [VideoWriter(output, like=video, audio_from=video if info.has_audio else None,
                            crf=cfg.crf)]
     if preview is not None:
@@ -126,10 +136,16 @@ def render_clip(video: Path, output: Path, fields: dict, geometry: ClipGeometry 
             i = frame.index
             out = frame.image
             src, dst = next(geo)[1:] if geo is not None and i < n else (None, None)
+            occ = None
+            if occluder is not None and i < n and valid[i] and src is not None:
+                if i in cut_set:
+                    occluder.reset()
+                occ = occluder(frame.image, src)
+                report.occluded += int(occ.any())
             if i < n and valid[i] and src is not None and weights[i] > 0:
                 dst, shrunk = unfold(src, dst)
                 report.unfolded += int(shrunk)
-                out = edit_frame(frame.image, src, dst,
+                out = edit_frame(frame.image, src, dst, occlusion=occ,
                                  grow=cfg.mask_grow, feather=cfg.mask_feather,
                                  levels=cfg.blend_levels)
                 report.edited += 1

@@ -98,3 +98,16 @@ def test_cli_bad_inputs(tmp_path, capsys, single_face_track):
                  "--video", str(tmp_path / "missing.mp4")]) == 1
     assert "source video not found" in capsys.readouterr().err
     assert not list(tmp_path.glob("*.mp4"))
+
+
+def test_uint8_conditioner_matches_render_conditions(conditions):
+    from ned.facemodel.conditions import conditioner
+
+    lm, c = conditions
+    crop = to_crop(lm[:1], c.matrices[:1])[0]
+    img, mask = conditioner(crop, 256)
+    assert img.shape == (256, 256, 9) and img.dtype == np.uint8 and mask.dtype == np.uint8
+    ref = np.concatenate([c.nmfc[0], c.shape[0], c.eyes[0]], -1)
+    assert np.abs(img.astype(float) / 255 - ref).mean() < 0.01
+    with pytest.raises(NedError, match="478, 3"):
+        conditioner(crop[:468], 256)

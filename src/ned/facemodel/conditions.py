@@ -173,12 +173,12 @@ class ConditionRenderer:
             mesh_v = v[i:j, :468]
             fr = fragments(mesh_v, self.triangles, size, cull=-1)
             px = fr.pixels + i * size * size
-            nmfc.reshape(-1, 3)[px] = fr.interpolate(self.colors)
-            shape.reshape(-1, 3)[px] = fr.interpolate(self._shading(mesh_v).reshape(-1, 1))
+            attr = np.concatenate([np.broadcast_to(self.colors, (j - i, 468, 3)),
+                                   self._shading(mesh_v)[..., None]], -1).reshape(-1, 4)
+            val = np.clip(fr.interpolate(attr), 0.0, 1.0)
+            nmfc.reshape(-1, 3)[px] = val[:, :3]
+            shape.reshape(-1, 3)[px] = val[:, 3:]
             self._eyes_and_mask(v[i:j], eyes[i:j], mask[i:j])
-        np.clip(nmfc, 0.0, 1.0, out=nmfc)
-        np.clip(shape, 0.0, 1.0, out=shape)
-        np.clip(eyes, 0.0, 1.0, out=eyes)
         return Conditions(nmfc=nmfc, shape=shape, eyes=eyes, mask=mask, matrices=m)
 
 

@@ -97,3 +97,19 @@ def test_non_speech_channels_keep_the_inner_lip_opening(single_face_fit, carphon
     smile = float(np.abs(_gap(after) - _gap(before)).mean())
     print(f"mouthSmileLeft +{STEP}: inner-lip opening changes {smile:.3f} IOD")
     assert smile < 0.05
+
+
+def test_a_full_blink_does_not_cross_the_lids(single_face_fit):
+    from ned.facemodel.fit import lid_gaps
+
+    fit = single_face_fit
+    e = fit.expressions.copy()
+    e[:, INDEX["eyeBlinkLeft"]] = e[:, INDEX["eyeBlinkRight"]] = 1.5
+    gap_raw = lid_gaps(fit.landmarks_for(e, limit_lids=False))
+    gap_lim = lid_gaps(fit.landmarks_for(e))
+    limit = np.minimum(lid_gaps(fit.landmarks), 0.0)
+    print(f"\neyeBlink 1.5: most crossed lid pair {gap_raw.min():.2f} px without the limit, "
+          f"{(gap_lim - limit).min():.2f} px with it")
+    assert (gap_raw < -0.5).any()                    # the linear rig overshoots ...
+    assert (gap_lim - limit).min() > -1e-3           # ... the limit stops at closed lids
+    np.testing.assert_array_equal(fit.landmarks_for(fit.expressions), fit.landmarks)

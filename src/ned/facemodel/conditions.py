@@ -129,18 +129,29 @@ class ConditionRenderer:
         for i in range(len(v)):
             cv2.fillPoly(mask_out[i], [pts[i, list(tp.FACE_OVAL)]], 1.0, cv2.LINE_AA, sh)
             for loop, iris in ((tp.RIGHT_EYE, tp.RIGHT_IRIS), (tp.LEFT_EYE, tp.LEFT_IRIS)):
-                q = v[i, list(iris), :2]
-                rad = (np.linalg.norm(q[1] - q[3]) + np.linalg.norm(q[2] - q[4])) / 4
-                circle = cv2.ellipse2Poly((int(pts[i, iris[0], 0]), int(pts[i, iris[0], 1])),
-                                          (max(int(rad * one), 1),) * 2, 0, 0, 360, 15)[:-1]
-                hull = cv2.convexHull(pts[i, list(loop)])
-                area, inter = cv2.intersectConvexConvex(circle.astype(np.float32),
-                                                        hull.astype(np.float32))
-                if area > 0 and inter is not None:
-                    cv2.fillPoly(eyes_out[i], [np.round(inter).astype(np.int32)], (1.0, 0.0, 0.0),
-                                 cv2.LINE_AA, sh)
+                self._iris(eyes_out[i], v[i], pts[i], loop, iris)
             lids = [pts[i, list(tp.RIGHT_EYE)], pts[i, list(tp.LEFT_EYE)]]
             cv2.polylines(eyes_out[i], lids, True, (1.0, 1.0, 1.0), 1, cv2.LINE_AA, sh)
+
+    def _iris(self, out: np.ndarray, v: np.ndarray, pts: np.ndarray, loop: tuple,
+              iris: tuple) -> None:
+        """Red iris disk clipped to the eye opening, drawn in a small box around the eye."""
+        s, sh = self.size, 4
+        q = v[list(iris), :2]
+        rad = (np.linalg.norm(q[1] - q[3]) + np.linalg.norm(q[2] - q[4])) / 4
+        lid = v[list(loop), :2]
+        x0, y0 = np.maximum(np.floor(lid.min(0)).astype(int) - 1, 0)
+        x1, y1 = np.minimum(np.ceil(lid.max(0)).astype(int) + 2, s)
+        if x1 <= x0 or y1 <= y0:
+            return
+        off = np.array([x0, y0]) << sh
+        disk = np.zeros((y1 - y0, x1 - x0), np.uint8)
+        cv2.circle(disk, tuple(int(c) for c in pts[iris[0]] - off), max(int(rad * (1 << sh)), 1),
+                   255, -1, cv2.LINE_AA, sh)
+        opening = np.zeros_like(disk)
+        cv2.fillPoly(opening, [pts[list(loop)] - off], 255, cv2.LINE_AA, sh)
+        red = cv2.multiply(disk, opening, scale=1 / 255).astype(np.float32) * (1 / 255)
+        np.maximum(out[y0:y1, x0:x1, 0], red, out=out[y0:y1, x0:x1, 0])
 
     def render(self, landmarks: np.ndarray, matrices: np.ndarray | None = None) -> Conditions:
         """Conditioning images for image-space landmarks.

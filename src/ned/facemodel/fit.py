@@ -103,9 +103,14 @@ class TrackFit:
         out[~self.valid] = 0.0
         return out
 
-    def landmarks_for(self, expressions: np.ndarray) -> np.ndarray:
-        """(T, 478, 3) float32 pixels: measured landmarks moved to new expressions (T, 52)."""
-        return self.landmarks + self.displacement(expressions)
+    def landmarks_for(self, expressions: np.ndarray, limit_lids: bool = True) -> np.ndarray:
+        """(T, 478, 3) float32 pixels: measured landmarks moved to new expressions (T, 52).
+
+        With ``limit_lids`` an eyelid pushed past the other one (a linear rig driven beyond
+        a closed eye) stops where the lids meet; open lids are never changed.
+        """
+        out = self.landmarks + self.displacement(expressions)
+        return close_lids(out, self.landmarks) if limit_lids else out
 
     def reprojection_error(self) -> np.ndarray:
         """(T,) mean 2D distance of model landmarks to measured ones over the inter-ocular
@@ -120,6 +125,57 @@ class TrackFit:
         if e.shape != self.expressions.shape:
             raise NedError(f"expressions must be {self.expressions.shape}, got {e.shape}")
         return e
+
+
+#: (upper, lower) eyelid point pairs of the subject's right and left eye.
+LID_PAIRS = ((246, 7), (161, 163), (160, 144), (159, 145), (158, 153), (157, 154), (173, 155),
+             (466, 249), (388, 390), (387, 373), (386, 374), (385, 380), (384, 381), (398, 382))
+
+
+def lid_gaps(points: np.ndarray) -> np.ndarray:
+    """(T, 14) opening of each (upper, lower) lid pair of :data:`LID_PAIRS` in pixels,
+    measured along the eye's downward axis (perpendicular to the line through the eye
+    corners); negative = crossed."""
+    pairs = np.array(LID_PAIRS)
+    gaps = []
+    for eye, side in enumerate((slice(0, 7), slice(7, 14))):
+        u, low = pairs[side, 0], pairs[side, 1]
+        gaps.append(((points[:, low, :2] - points[:, u, :2]) *
+                     _down_axis(points, eye)[:, None]).sum(-1))
+    return np.concatenate(gaps, 1)
+
+
+#: Eye corners (outer, inner) of the subject's right and left eye: they define each eye's axis.
+EYE_CORNERS = ((tp.RIGHT_EYE_OUTER, tp.RIGHT_EYE_INNER), (tp.LEFT_EYE_OUTER, tp.LEFT_EYE_INNER))
+
+
+def _down_axis(points: np.ndarray, eye: int) -> np.ndarray:
+    a, b = points[:, EYE_CORNERS[eye][0], :2], points[:, EYE_CORNERS[eye][1], :2]
+    along = (b - a) / np.maximum(np.linalg.norm(b - a, axis=-1, keepdims=True), 1e-6)
+    down = np.stack([-along[:, 1], along[:, 0]], -1)
+    return down * np.sign(down[:, 1:2] + 1e-12)               # image y points down
+
+
+def close_lids(points: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    """Stop eyelids at the point where they meet.
+
+    Where a lid pair's opening (:func:`lid_gaps`) is below ``min(0, reference opening)``,
+    both points move along the eye's down axis to restore that limit; other points are
+    untouched. Args: (T, 478, 3) edited and reference (measured) landmarks, pixels.
+    Returns a new (T, 478, 3) float32 array.
+    """
+    out = np.array(points, np.float32, copy=True)
+    pairs = np.array(LID_PAIRS)
+    limit = np.minimum(lid_gaps(reference), 0.0)
+    gap = lid_gaps(out)
+    for eye, side in enumerate((slice(0, 7), slice(7, 14))):
+        u, low = pairs[side, 0], pairs[side, 1]
+        down = _down_axis(out, eye)
+        short = np.minimum(gap[:, side] - limit[:, side], 0.0)     # (T, 7) <= 0
+        fix = (0.5 * short)[..., None] * down[:, None]
+        out[:, u, :2] += fix
+        out[:, low, :2] -= fix
+    return out
 
 
 def _fill_invalid(pose: Pose, valid: np.ndarray) -> Pose:

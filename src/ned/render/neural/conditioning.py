@@ -10,6 +10,7 @@ when the warp renderer (``ned.render.warp``) is not installed.
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 
 import cv2
 import numpy as np
@@ -98,17 +99,20 @@ def fallback_warp(src: np.ndarray, src_points: np.ndarray, dst_points: np.ndarra
     return cv2.remap(src, m[..., 0], m[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
 
-def default_warp_fn() -> tuple[str, object]:
-    """The warp used for the warp conditioning: ``ned.render.warp`` when it provides
-    ``warp_crop(src, src_points, dst_points)``, else :func:`fallback_warp`.
+def default_warp_fn() -> tuple[str, Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]]:
+    """The warp used for the warp conditioning: the warp renderer
+    (``ned.render.warp.warp_face``) applied in crop space when it is installed, else
+    :func:`fallback_warp`.
 
-    Returns (name, function).
+    Returns (name, warp(src (S,S,3) uint8, src_points (478,3), dst_points (478,3)) -> (S,S,3)).
     """
     try:
-        from ned.render import warp as warp_mod  # type: ignore[attr-defined]
+        from ned.render.warp import warp_face
     except ImportError:
         return "fallback_piecewise_affine", fallback_warp
-    fn = getattr(warp_mod, "warp_crop", None)
-    if fn is None:
-        return "fallback_piecewise_affine", fallback_warp
-    return "ned.render.warp", fn
+
+    def warp(src: np.ndarray, src_points: np.ndarray, dst_points: np.ndarray) -> np.ndarray:
+        return warp_face(src, np.asarray(src_points, np.float64),
+                         np.asarray(dst_points, np.float64))[0]
+
+    return "ned.render.warp", warp

@@ -25,7 +25,7 @@ from ned.records import Record
 from ned.render.neural.config import FACE_CHANNELS, RendererConfig, TrainConfig
 from ned.topology import LIPS_OUTER
 
-#: warp(src_image (S,S,3) uint8, src_points (478,2), dst_points (478,2)) -> (S,S,3) uint8
+#: warp(src_image (S,S,3) uint8, src_points (478,3), dst_points (478,3)) -> (S,S,3) uint8
 WarpFn = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
 
 
@@ -37,7 +37,8 @@ class RendererClip(Record):
         images: (T, S, S, 3) uint8 RGB aligned crops.
         conditions: (T, S, S, 9) uint8: NMFC (3), shape (3), eyes (3) images.
         masks: (T, S, S) uint8 face mask, 255 inside.
-        points: (T, 478, 2) float32 landmarks in crop pixels.
+        points: (T, 478, 3) float32 landmarks in crop pixels (x, y; depth in the same
+            scale, smaller is nearer).
         valid: (T,) bool, frames with a face.
         name: actor / clip name.
         conditioner: which conditioning function made ``conditions``.
@@ -56,7 +57,7 @@ class RendererClip(Record):
     def __post_init__(self) -> None:
         t, s = self.images.shape[:2]
         want = {"images": (t, s, s, 3), "conditions": (t, s, s, FACE_CHANNELS),
-                "masks": (t, s, s), "points": (t, 478, 2), "valid": (t,)}
+                "masks": (t, s, s), "points": (t, 478, 3), "valid": (t,)}
         for k, shape in want.items():
             if getattr(self, k).shape != shape:
                 raise NedError(f"RendererClip.{k} has shape {getattr(self, k).shape}, "
@@ -77,8 +78,8 @@ class RendererClip(Record):
 
 
 def mouth_centres(points: np.ndarray) -> np.ndarray:
-    """(..., 478, 2) crop landmarks -> (..., 2) mouth centres (mean of the outer lip)."""
-    return points[..., list(LIPS_OUTER), :].mean(-2)
+    """(..., 478, 2+) crop landmarks -> (..., 2) mouth centres (mean of the outer lip)."""
+    return points[..., list(LIPS_OUTER), :2].mean(-2)
 
 
 def to_unit(x: np.ndarray) -> torch.Tensor:

@@ -57,7 +57,7 @@ def prepare_clip(path: str | os.PathLike, size: int, *, conditioner: Conditioner
     images = np.zeros((t_all, size, size, 3), np.uint8)
     conds = np.zeros((t_all, size, size, 9), np.uint8)
     masks = np.zeros((t_all, size, size), np.uint8)
-    points = np.zeros((t_all, 478, 2), np.float32)
+    points = np.zeros((t_all, 478, 3), np.float32)
     frames = read_frames(path)
     if progress:
         from tqdm import tqdm
@@ -69,6 +69,6 @@ def prepare_clip(path: str | os.PathLike, size: int, *, conditioner: Conditioner
         pts = transform_points(track.landmarks[t], mats[t])
         images[t] = warp_to_crop(fr.image, mats[t], size)
         conds[t], masks[t] = cond_fn(pts, size)
-        points[t] = pts[:, :2]
+        points[t] = pts
     return RendererClip(images=images, conditions=conds, masks=masks, points=points,
                         valid=valid, name=name or path.stem, conditioner=cname)

@@ -30,6 +30,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-emotion", action="store_true", help="skip the emotion classifier")
     p.add_argument("--intensity", type=float, default=1.0, help="edit intensity (emotions)")
     p.add_argument("--seed", type=int, default=0, help="edit seed (protocols)")
+    p.add_argument("--no-cache", action="store_true",
+                   help="analyse the source afresh instead of using the analysis cache")
     p.add_argument("--progress", action="store_true", help="progress bars on stderr")
     p.set_defaults(func=run)
 
@@ -39,7 +41,8 @@ def run(args: argparse.Namespace) -> int:
     from ned.metrics.evaluate import EvalConfig
 
     cfg = EvalConfig(target=args.target, identity=False if args.no_identity else None,
-                     identity_stride=args.identity_stride, emotion=not args.no_emotion)
+                     identity_stride=args.identity_stride, emotion=not args.no_emotion,
+                     use_cache=not args.no_cache)
     if args.protocol is None:
         if len(args.clips) != 2:
             raise NedError("give SOURCE and EDITED (or --protocol with clips)")

@@ -35,6 +35,8 @@ class EvalConfig:
         identity_stride: embed every n-th frame (1 = all).
         emotion: run the emotion classifier.
         segment_seconds: length of the segments in the per-segment emotion summary.
+        use_cache: take the source's analysis from the edit pipeline's cache (written there
+            if missing); the edited clip is always analysed afresh.
         pixel: pixel-metric options.
     """
 
@@ -43,6 +45,7 @@ class EvalConfig:
     identity_stride: int = 1
     emotion: bool = True
     segment_seconds: float = 1.0
+    use_cache: bool = True
     pixel: PixelConfig = field(default_factory=PixelConfig)
 
     def __post_init__(self) -> None:
@@ -68,8 +71,20 @@ def check_pair(source: str | os.PathLike, edited: str | os.PathLike
     return a, b
 
 
-def _track(path: str | os.PathLike, given: FaceTrack | None, progress: bool) -> FaceTrack:
-    track = given if given is not None else analyze(path, progress=progress)
+def _track(path: str | os.PathLike, given: FaceTrack | None, progress: bool,
+           cached: bool = False) -> FaceTrack:
+    """The clip's analysis: ``given``, else the edit pipeline's cached one (``cached``; an
+    edited clip's source usually is in the cache already), else analysed now."""
+    track = given
+    if track is None and cached:
+        try:
+            from ned.pipeline import cached_track
+        except ImportError:
+            cached = False
+        else:
+            track = cached_track(path, progress=progress)
+    if track is None:
+        track = analyze(path, progress=progress)
     if not track.valid.any():
         raise NedError(f"no face found in {path}")
     return track
@@ -206,7 +221,7 @@ def evaluate_detailed(source: str | os.PathLike, edited: str | os.PathLike,
     cfg = config or EvalConfig()
     t0 = time.perf_counter()
     info, _ = check_pair(source, edited)
-    src = _track(source, source_track, progress)
+    src = _track(source, source_track, progress, cached=cfg.use_cache)
     edt = _track(edited, edited_track, progress)
     if src.n_frames != edt.n_frames:
         raise NedError(f"analyses differ in length: {src.n_frames} vs {edt.n_frames} frames")

@@ -60,10 +60,10 @@ def _edit(clip: Path, out: Path, **kwargs: object) -> None:
     edit(clip, out, **kwargs)
 
 
-def _source_track(clip: Path, progress: bool):
+def _source_track(clip: Path, cfg: EvalConfig, progress: bool):
     from ned.pipeline import cached_track
 
-    return cached_track(clip, progress=progress)
+    return cached_track(clip, use_cache=cfg.use_cache, progress=progress)
 
 
 def _majority(probs: np.ndarray) -> str:
@@ -91,7 +91,7 @@ def self_translation(clips: list[Clip], out_dir: str | os.PathLike, *,
     for clip in clips:
         edited = videos / f"{clip.path.stem}_self.mp4"
         _edit(clip.path, edited, reference=clip.path, seed=seed, progress=progress)
-        track = _source_track(clip.path, progress)
+        track = _source_track(clip.path, cfg, progress)
         report, arrays, _ = evaluate_detailed(clip.path, edited, replace(cfg, target=None),
                                               source_track=track, progress=progress)
         label = clip.label or _majority(arrays["source_probs"])
@@ -143,7 +143,7 @@ def emotions(clips: list[Clip], out_dir: str | os.PathLike, *,
     confusion = np.zeros((len(EMOTIONS), len(EMOTIONS)), np.int64)
     t0 = time.perf_counter()
     for clip in clips:
-        track, cache = _source_track(clip.path, progress), None
+        track, cache = _source_track(clip.path, cfg, progress), None
         for emotion in EMOTIONS:
             edited = videos / f"{clip.path.stem}_{emotion}.mp4"
             _edit(clip.path, edited, emotion=emotion, intensity=intensity, seed=seed,

@@ -1,0 +1,131 @@
+"""Quality benchmark: classifier check, evaluation speed, and the emotions protocol.
+
+1. The emotion classifier on the bundled clips, per segment (dominant class and mean
+   probabilities of the source frames).
+2. Evaluation speed: ``ned.metrics.evaluate`` of each bundled clip against itself (all
+   metrics, analyses included), with and without the identity embedder, in frames/s.
+3. The emotions protocol (each bundled clip edited to all seven emotions with the default
+   edit, then measured) when the edit pipeline and its default manipulator are installed.
+
+Prints the tables and writes them between the ``quality`` markers of docs/evaluation.md
+(``--no-docs`` to only print)::
+
+    nice python benchmarks/quality.py [--segment 0.5] [--skip-protocol] [--no-docs]
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+CLIPS = [ROOT / "tests/data/single_face.mp4", ROOT / "tests/data/carphone.mp4"]
+DOC = ROOT / "docs/evaluation.md"
+BEGIN, END = "<!-- quality:begin -->", "<!-- quality:end -->"
+
+
+def classifier_segments(seconds: float) -> str:
+    from ned.blendshapes import EMOTIONS
+    from ned.metrics.evaluate import classify_video, segments
+    from ned.metrics.report import markdown_table
+
+    out = []
+    for clip in CLIPS:
+        probs, track = classify_video(clip)
+        rows = []
+        for s in segments(probs, probs, track.timestamps, seconds):
+            p = s["source_probs"] or {}
+            rows.append([f"{s['start']:.2f}-{s['end']:.2f}", s["frames"], s["source"],
+                         *[p.get(e) for e in EMOTIONS]])
+        ok = ~np.isnan(probs).any(1)
+        counts = np.bincount(probs[ok].argmax(1), minlength=7) / ok.sum()
+        summary = ", ".join(f"{e} {c:.0%}" for e, c in zip(EMOTIONS, counts) if c > 0)
+        out.append(f"**{clip.name}** ({track.n_frames} frames; frames per class: {summary})\n\n"
+                   + markdown_table(["seconds", "frames", "dominant", *EMOTIONS], rows,
+                                    "{:.2f}"))
+    return "\n\n".join(out)
+
+
+def speed() -> str:
+    from ned.metrics import identity as idm
+    from ned.metrics.evaluate import EvalConfig, evaluate
+    from ned.metrics.report import markdown_table
+
+    rows = []
+    for clip in CLIPS:
+        for use_id in ((True, False) if idm.available() else (False,)):
+            r = evaluate(clip, clip, EvalConfig(identity=use_id))
+            t = r["timing"]
+            rows.append([clip.name, r["frames"], "yes" if use_id else "no", t["seconds"],
+                         t["analysis_seconds"], t["fps"]])
+    return markdown_table(["clip", "frames", "identity", "seconds", "of which analysis",
+                           "frames/s"], rows, "{:.2f}")
+
+
+def protocol(intensity: float) -> str:
+    from ned.errors import NedError
+    from ned.metrics import protocols
+    from ned.metrics.report import markdown_table
+
+    try:
+        from ned.manipulator.infer import load_manipulator
+
+        load_manipulator()
+    except (ImportError, NedError) as e:
+        return f"Not run: the default edit is not available here ({e})."
+    with tempfile.TemporaryDirectory(prefix="ned-quality-") as d:
+        t0 = time.perf_counter()
+        res = protocols.emotions([protocols.Clip(c) for c in CLIPS], Path(d), seed=0,
+                                 intensity=intensity)
+        secs = time.perf_counter() - t0
+    conf = res["confusion"]
+    return (f"{len(CLIPS)} clips x 7 emotions, intensity {intensity}, seed 0, "
+            f"{secs:.0f} s in all.\n\n" + markdown_table(res["header"], res["rows"])
+            + "\n\nConfusion (rows: target, columns: predicted class of edited frames):\n\n"
+            + markdown_table(["target", *conf["cols_predicted"]],
+                             [[t, *map(str, c)] for t, c in zip(conf["rows_target"],
+                                                                 conf["counts"])]))
+
+
+def write_doc(text: str) -> None:
+    doc = DOC.read_text() if DOC.exists() else f"# Evaluation\n\n{BEGIN}\n{END}\n"
+    if BEGIN not in doc:
+        doc += f"\n{BEGIN}\n{END}\n"
+    new = re.sub(re.escape(BEGIN) + ".*?" + re.escape(END),
+                 lambda _: f"{BEGIN}\n{text}\n{END}", doc, flags=re.S)
+    DOC.write_text(new)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--segment", type=float, default=0.5, help="segment length, seconds")
+    parser.add_argument("--intensity", type=float, default=1.0)
+    parser.add_argument("--skip-protocol", action="store_true")
+    parser.add_argument("--no-docs", action="store_true")
+    args = parser.parse_args()
+    import torch
+
+    torch.set_num_threads(1)
+    stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    parts = [f"Measured by `benchmarks/quality.py` on {stamp} (2-core CPU, shared).",
+             "### Emotion classifier on the bundled clips (per segment)",
+             classifier_segments(args.segment),
+             "### Evaluation speed (each clip against itself, all metrics)", speed()]
+    if not args.skip_protocol:
+        parts += ["### Emotions protocol with the default edit", protocol(args.intensity)]
+    text = "\n\n".join(parts)
+    print(text)
+    if not args.no_docs:
+        write_doc(text)
+        print(f"\nwrote {DOC}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

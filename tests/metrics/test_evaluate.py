@@ -90,3 +90,10 @@ def test_cli_pair_prints_table_and_writes_json(clips, tmp_path, capsys):
 def test_cli_usage_errors(clips, capsys):
     assert main(["evaluate", str(clips["source"])]) == 1
     assert "SOURCE and EDITED" in capsys.readouterr().err
+
+
+def test_cli_refuses_to_overwrite_an_input(clips, capsys):
+    src = clips["source"]
+    size = src.stat().st_size
+    assert main(["evaluate", str(src), str(src), "-o", str(src)]) == 1
+    assert "overwrite" in capsys.readouterr().err and src.stat().st_size == size

@@ -61,6 +61,8 @@ def _pair(args: argparse.Namespace, cfg) -> int:
     out = args.output or edited.with_name(edited.name + ".eval.json")
     if out.is_dir() or not out.resolve().parent.is_dir():
         raise NedError(f"cannot write the report to {out}")
+    if out.resolve() in (source.resolve(), edited.resolve()):
+        raise NedError(f"the report would overwrite an input video: {out}")
     result = evaluate(source, edited, cfg, progress=args.progress)
     print(rep.pair_table(result))
     rep.write_json(out, result)

@@ -88,8 +88,8 @@ def self_translation(clips: list[Clip], out_dir: str | os.PathLike, *,
     cfg = config or EvalConfig()
     per_clip, pooled = [], {}
     t0 = time.perf_counter()
-    for clip in clips:
-        edited = videos / f"{clip.path.stem}_self.mp4"
+    for n, clip in enumerate(clips):
+        edited = videos / f"{n:02d}_{clip.path.stem}_self.mp4"
         _edit(clip.path, edited, reference=clip.path, seed=seed, progress=progress)
         track = _source_track(clip.path, cfg, progress)
         report, arrays, _ = evaluate_detailed(clip.path, edited, replace(cfg, target=None),
@@ -142,10 +142,10 @@ def emotions(clips: list[Clip], out_dir: str | os.PathLike, *,
     per_edit = []
     confusion = np.zeros((len(EMOTIONS), len(EMOTIONS)), np.int64)
     t0 = time.perf_counter()
-    for clip in clips:
+    for n, clip in enumerate(clips):
         track, cache = _source_track(clip.path, cfg, progress), None
         for emotion in EMOTIONS:
-            edited = videos / f"{clip.path.stem}_{emotion}.mp4"
+            edited = videos / f"{n:02d}_{clip.path.stem}_{emotion}.mp4"
             _edit(clip.path, edited, emotion=emotion, intensity=intensity, seed=seed,
                   progress=progress)
             report, arrays, cache = evaluate_detailed(

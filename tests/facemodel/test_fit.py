@@ -87,3 +87,11 @@ def test_fit_similarity_recovers_a_known_pose():
     np.testing.assert_allclose(pose.invert(target.astype(np.float32))[0], pts, atol=1e-3)
     with pytest.raises(NedError, match="target must be"):
         fit_similarity(pts, target[0])
+
+
+def test_nearest_valid_frame():
+    from ned.facemodel.fit import nearest_valid
+
+    valid = np.array([False, True, False, False, False, True, False])
+    np.testing.assert_array_equal(nearest_valid(valid), [1, 1, 1, 1, 5, 5, 5])
+    np.testing.assert_array_equal(nearest_valid(np.ones(3, bool)), [0, 1, 2])

@@ -67,14 +67,14 @@ def run(args: argparse.Namespace) -> int:
     import cv2
 
     from ned.facemodel.conditions import ConditionRenderer, crop_matrices
+    from ned.facemodel.fit import nearest_valid
     from ned.io.video import VideoWriter, read_frames
 
     track, video = _inputs(args)
     lm = _landmarks(track, args.model)
     valid = track.valid
     idx = np.flatnonzero(valid)
-    near = idx[np.abs(np.arange(track.n_frames)[:, None] - idx[None]).argmin(1)]
-    lm = lm[near]                                  # invalid frames: nearest valid geometry
+    lm = lm[nearest_valid(valid)]                  # invalid frames: nearest valid geometry
     mats = crop_matrices(lm, args.size)
     renderer = ConditionRenderer(size=args.size)
     s = args.size

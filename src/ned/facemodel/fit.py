@@ -178,9 +178,21 @@ def close_lids(points: np.ndarray, reference: np.ndarray) -> np.ndarray:
     return out
 
 
-def _fill_invalid(pose: Pose, valid: np.ndarray) -> Pose:
+def nearest_valid(valid: np.ndarray) -> np.ndarray:
+    """(T,) index of the nearest valid frame for every frame (ties: the earlier one).
+
+    Needs at least one valid frame; O(T log T) memory-light.
+    """
     idx = np.flatnonzero(valid)
-    near = idx[np.abs(np.arange(len(valid))[:, None] - idx[None]).argmin(1)]
+    t = np.arange(len(valid))
+    right = np.clip(np.searchsorted(idx, t), 0, len(idx) - 1)
+    left = np.clip(right - 1, 0, len(idx) - 1)
+    pick_left = np.abs(t - idx[left]) <= np.abs(idx[right] - t)
+    return np.where(pick_left, idx[left], idx[right])
+
+
+def _fill_invalid(pose: Pose, valid: np.ndarray) -> Pose:
+    near = nearest_valid(valid)
     return Pose(pose.rotation[near], pose.scale[near], pose.translation[near])
 
 

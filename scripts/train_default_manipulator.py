@@ -1,0 +1,128 @@
+"""Reproduce the shipped default manipulator (src/ned/assets/manipulator_default.*).
+
+    nice .venv/bin/python scripts/train_default_manipulator.py [--run-dir runs/manip_default]
+
+Data: the synthetic generator (ned.manipulator.synthetic) over the real speech track of
+tests/data/carphone.mp4 (its blendshapes, committed as tests/manipulator/data/
+speech_tracks.npz; ``--extract`` re-measures them from the clips). tests/data/single_face.mp4
+is held out for the acceptance numbers, which the script prints and writes to
+<run-dir>/eval.json. One thread (torch.set_num_threads(1)); see docs/manipulator.md for
+the measured wall time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ned.manipulator.evaluate import (
+    facs_shifts,
+    reference_shift,
+    self_vs_cross,
+    speech_correlations,
+)
+from ned.manipulator.infer import load_manipulator, translate
+from ned.manipulator.losses import LossWeights
+from ned.manipulator.nets import NetConfig
+from ned.manipulator.synthetic import SyntheticEmotionData, synthetic_batch
+from ned.manipulator.train import TrainConfig, export_manipulator, train_manipulator
+
+ROOT = Path(__file__).resolve().parents[1]
+TRACKS = ROOT / "tests" / "manipulator" / "data" / "speech_tracks.npz"
+ASSET = ROOT / "src" / "ned" / "assets" / "manipulator_default"
+TRAIN_CLIP, HELD_OUT = "carphone", "single_face"
+
+#: The shipped configuration (docs/manipulator.md explains each departure from the reference).
+CONFIG = TrainConfig(
+    net=NetConfig(g_hidden=256, g_decoder=512, residual=True),
+    warmup_iters=1400, warmup_lr=1e-3, iters=1800, decay_iters=200, lr=1e-4, batch=64,
+    weights=LossWeights(sty=1.0, cyc=1.0, speech=1.0, paired=10.0), seed=777,
+    log_every=20, ckpt_every=100, data=f"synthetic over the speech of {TRAIN_CLIP}.mp4")
+
+
+def extract_tracks(path: Path) -> None:
+    """Re-measure the speech-track fixture from the sample clips (MediaPipe, video mode)."""
+    from ned.analysis import analyze  # the analysis stage (FaceLandmarker in video mode)
+    from ned.topology import inner_lip_gap
+
+    out = {}
+    for name in (TRAIN_CLIP, HELD_OUT):
+        tr = analyze(str(ROOT / "tests" / "data" / f"{name}.mp4"))
+        out[f"{name}_blendshapes"] = tr.blendshapes.astype(np.float32)
+        out[f"{name}_lip_gap"] = inner_lip_gap(tr.landmarks_raw).astype(np.float32)
+        out[f"{name}_valid"] = tr.valid
+        out[f"{name}_fps"] = np.float32(tr.fps)
+    np.savez_compressed(path, **out)
+
+
+def evaluate(stem: Path, z: np.lib.npyio.NpzFile) -> dict:
+    """Acceptance numbers of a checkpoint on the held-out and the training clip."""
+    manip = load_manipulator(stem)
+    res: dict = {}
+    for name in (HELD_OUT, TRAIN_CLIP):
+        x = z[f"{name}_blendshapes"].astype(np.float32)
+        v = z[f"{name}_valid"].astype(bool)
+        res[name] = {"speech_r": speech_correlations(manip, x, v),
+                     "facs_shift": facs_shifts(manip, x, v),
+                     "mean_abs_change": self_vs_cross(manip, x, v)}
+    # reference mode: the talking, near-neutral carphone clip toward single_face's smile
+    xc = z[f"{TRAIN_CLIP}_blendshapes"].astype(np.float32)
+    ref = z[f"{HELD_OUT}_blendshapes"].astype(np.float32)
+    res["reference_mode"] = reference_shift(manip, xc, np.ones(len(xc), bool), ref,
+                                            ("mouthSmileLeft", "mouthSmileRight"))
+    return res
+
+
+def float16_loss(run_dir: Path, z: np.lib.npyio.NpzFile) -> float:
+    """Max |output(float16 weights) - output(float32 weights)| on the held-out clip."""
+    x = z[f"{HELD_OUT}_blendshapes"].astype(np.float32)
+    v = np.ones(len(x), bool)
+    outs = [translate(load_manipulator(p), x, v, emotion=e)
+            for p in (run_dir / "export32", ASSET) for e in ("happy", "angry")]
+    return float(max(np.abs(outs[0] - outs[2]).max(), np.abs(outs[1] - outs[3]).max()))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--run-dir", type=Path, default=ROOT / "runs" / "manipulator_default")
+    ap.add_argument("--out", type=Path, default=ASSET, help="exported checkpoint stem")
+    ap.add_argument("--extract", action="store_true", help="re-measure the speech tracks")
+    ap.add_argument("--resume", action="store_true")
+    ap.add_argument("--eval-only", action="store_true")
+    args = ap.parse_args()
+    torch.set_num_threads(1)
+    if args.extract:
+        extract_tracks(TRACKS)
+    z = np.load(TRACKS)
+    if not args.eval_only:
+        data = SyntheticEmotionData([z[f"{TRAIN_CLIP}_blendshapes"][z[f"{TRAIN_CLIP}_valid"]]])
+        t0 = time.time()
+        nets = train_manipulator(args.run_dir, CONFIG, lambda r, b: synthetic_batch(data, r, b),
+                                 resume=args.resume)
+        wall = time.time() - t0
+        extra = {"train_wall_seconds": round(wall, 1), "held_out_clip": f"{HELD_OUT}.mp4"}
+        export_manipulator(nets, CONFIG, args.run_dir / "export32", torch.float32, extra)
+        export_manipulator(nets, CONFIG, args.out, torch.float16, extra)
+        print(f"trained in {wall / 60:.1f} min")
+    res = evaluate(args.out, z)
+    if (args.run_dir / "export32.safetensors").exists() and args.out == ASSET:
+        res["float16_max_abs_diff"] = float16_loss(args.run_dir, z)
+    (args.run_dir / "eval.json").write_text(json.dumps(res, indent=1))
+    for name in (HELD_OUT, TRAIN_CLIP):
+        r = res[name]
+        jaw = {e: round(v["jawOpen"], 3) for e, v in r["speech_r"].items()}
+        print(f"{name}: jawOpen r per target {jaw}")
+        print(f"{name}: FACS shifts " + json.dumps(
+            {e: {c: round(d, 3) for c, d in v.items()} for e, v in r["facs_shift"].items()}))
+        print(f"{name}: mean |change| " + json.dumps(
+            {k: round(v, 4) for k, v in r["mean_abs_change"].items()}))
+    print("reference mode", res["reference_mode"], "float16 diff", res.get("float16_max_abs_diff"))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,258 @@
+"""Inference: translate a clip's expression vectors to an emotion or a reference's style.
+
+Library API used by the edit pipeline::
+
+    manip = load_manipulator()                       # the shipped default
+    out = translate(manip, expressions, valid, emotion="happy", intensity=1.0, seed=0)
+    out = translate(manip, expressions, valid, reference=ref_expressions)
+    out = translate(manip, expressions, valid,
+                    targets=[Target(0, 60, emotion="sad"), Target(60, 120, emotion="happy")])
+
+Windows of N frames slide with stride 1 over each run of valid frames; every window's
+output is weighted by a Gaussian (``cv2.getGaussianKernel(N, -1)``) and the overlaps are
+normalised by the summed weights, as in the reference. Invalid frames pass through
+unchanged. The style of a window is ``E(window) + intensity * (s_target - E(window))``:
+intensity 0 reproduces the clip's own style (self-translation), 1 the target, up to 1.5
+extrapolates.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+
+from ned.blendshapes import EMOTIONS
+from ned.errors import NedError
+from ned.manipulator.nets import Generator, MappingNetwork, NetConfig, StyleEncoder
+from ned.manipulator.speech import speech_indices
+from ned.training import load_checkpoint, read_checkpoint_meta
+
+INTENSITY_RANGE = (0.0, 1.5)
+DEFAULT_NAME = "manipulator_default"
+
+
+@dataclass
+class Manipulator:
+    """A loaded inference model: G, E, M plus its metadata."""
+
+    G: Generator
+    E: StyleEncoder
+    M: MappingNetwork
+    net: NetConfig
+    names: tuple[str, ...]
+    speech_channels: tuple[str, ...]
+    window: int
+    meta: dict
+    path: Path
+
+    @property
+    def speech_idx(self) -> list[int]:
+        return speech_indices(self.names, self.speech_channels)
+
+
+@dataclass(frozen=True)
+class Target:
+    """One target over frames [start, stop): an emotion name or reference expressions."""
+
+    start: int
+    stop: int
+    emotion: str | None = None
+    reference: np.ndarray | None = None
+    intensity: float = 1.0
+
+
+def default_path() -> Path:
+    """Path (stem, no suffix) of the shipped default checkpoint."""
+    return Path(str(resources.files("ned") / "assets" / DEFAULT_NAME))
+
+
+def load_manipulator(path: str | os.PathLike | None = None) -> Manipulator:
+    """Load a manipulator checkpoint (``.safetensors`` + ``.json``); None = shipped default.
+
+    Raises:
+        NedError: missing file, not a manipulator checkpoint, or weights that do not fit.
+    """
+    stem = default_path() if path is None else Path(path)
+    if stem.suffix in (".safetensors", ".json"):
+        stem = stem.with_suffix("")
+    meta = read_checkpoint_meta(stem)
+    if meta.get("format") != "ned-manipulator":
+        raise NedError(f"{stem}.json is not a ned manipulator checkpoint")
+    net = NetConfig(**meta["net"])
+    mods = {"G": Generator(net), "E": StyleEncoder(net), "M": MappingNetwork(net)}
+    load_checkpoint(stem, mods)
+    for m in mods.values():
+        m.eval()
+    return Manipulator(G=mods["G"], E=mods["E"], M=mods["M"], net=net,  # type: ignore[arg-type]
+                       names=tuple(meta["names"]), speech_channels=tuple(meta["speech_channels"]),
+                       window=int(meta["window"]), meta=meta, path=stem)
+
+
+def geometric_median(points: np.ndarray, eps: float = 1e-5, max_iter: int = 500) -> np.ndarray:
+    """Geometric median (Weiszfeld), starting at the mean, as in the reference.
+
+    Args:
+        points: (K, D) float points, K >= 1.
+        eps: stop when the estimate moves less than this.
+
+    Returns:
+        (D,) float64 point minimising the summed Euclidean distance to ``points``.
+    """
+    pts = np.asarray(points, np.float64)
+    if pts.ndim != 2 or len(pts) == 0:
+        raise NedError(f"geometric median needs (K>=1, D) points, got shape {pts.shape}")
+    y = pts.mean(axis=0)
+    for _ in range(max_iter):
+        d = np.linalg.norm(pts - y, axis=1)
+        off = d > 1e-12
+        if not off.any():
+            return y
+        inv = 1.0 / d[off]
+        t = (pts[off] * inv[:, None]).sum(0) / inv.sum()
+        n_on = int((~off).sum())
+        if n_on == 0:
+            y_new = t
+        else:  # the estimate sits on data points (Vardi-Zhang step)
+            r = float(np.linalg.norm((t - y) * inv.sum()))
+            rinv = 0.0 if r == 0 else n_on / r
+            y_new = max(0.0, 1 - rinv) * t + min(1.0, rinv) * y
+        if np.linalg.norm(y_new - y) < eps:
+            return y_new
+        y = y_new
+    return y
+
+
+def _runs(valid: np.ndarray) -> list[tuple[int, int]]:
+    """[start, stop) runs of consecutive True values."""
+    v = np.r_[False, valid, False].astype(np.int8)
+    edges = np.flatnonzero(np.diff(v))
+    return list(zip(edges[::2].tolist(), edges[1::2].tolist()))
+
+
+def _windows(x: np.ndarray, n: int) -> np.ndarray:
+    """(T, E) -> (T-n+1, n, E) stride-1 windows (T >= n)."""
+    return np.lib.stride_tricks.sliding_window_view(x, n, axis=0).transpose(0, 2, 1)
+
+
+@torch.no_grad()
+def window_styles(manip: Manipulator, expressions: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """E of every full window inside the valid runs: (K, S) float32 (K may be 0)."""
+    n, out = manip.window, []
+    for a, b in _runs(valid):
+        if b - a >= n:
+            w = torch.from_numpy(np.array(_windows(expressions[a:b], n)))
+            out.append(manip.E(w).numpy())
+    return np.concatenate(out) if out else np.zeros((0, manip.net.style_dim), np.float32)
+
+
+def reference_style(manip: Manipulator, reference: np.ndarray,
+                    valid: np.ndarray | None = None) -> np.ndarray:
+    """Style of a reference clip: geometric median of its window styles. (S,) float32."""
+    ref = _check_expressions(manip, reference, "reference")
+    v = np.ones(len(ref), bool) if valid is None else np.asarray(valid, bool)
+    styles = window_styles(manip, ref, v)
+    if len(styles) == 0:
+        raise NedError(f"the reference has no run of {manip.window} valid frames "
+                       f"({int(v.sum())} valid frames)")
+    return geometric_median(styles).astype(np.float32)
+
+
+@torch.no_grad()
+def label_style(manip: Manipulator, emotion: str, seed: int = 0) -> np.ndarray:
+    """Style of an emotion from the mapping network with a seeded latent. (S,) float32."""
+    if emotion not in EMOTIONS:
+        raise NedError(f"unknown emotion {emotion!r}; choose one of {', '.join(EMOTIONS)}")
+    g = torch.Generator().manual_seed(int(seed))
+    z = torch.randn(1, manip.net.latent_dim, generator=g)
+    y = torch.tensor([EMOTIONS.index(emotion)])
+    return manip.M(z, y)[0].numpy()
+
+
+def _check_expressions(manip: Manipulator, x: np.ndarray, what: str) -> np.ndarray:
+    x = np.asarray(x)
+    if x.ndim != 2 or x.shape[1] != manip.net.exp_dim:
+        raise NedError(f"{what} has shape {x.shape}; this manipulator expects (T, "
+                       f"{manip.net.exp_dim})")
+    if not np.isfinite(x).all():
+        raise NedError(f"{what} contains NaN or infinite values")
+    return x.astype(np.float32)
+
+
+@torch.no_grad()
+def _translate_run(manip: Manipulator, x: np.ndarray, s_trg: np.ndarray,
+                   intensity: float) -> np.ndarray:
+    """Translate one valid run (T >= 1, padded by edge repetition when T < N)."""
+    n, t = manip.window, len(x)
+    xp = np.concatenate([x, np.repeat(x[-1:], n - t, axis=0)]) if t < n else x
+    w = torch.from_numpy(np.array(_windows(xp, n)))
+    s_own = manip.E(w)
+    s = s_own + float(intensity) * (torch.from_numpy(s_trg)[None] - s_own)
+    y = manip.G(w, s).numpy()
+    g = cv2.getGaussianKernel(n, -1).astype(np.float64)[:, 0]
+    acc = np.zeros((len(xp), x.shape[1]))
+    wsum = np.zeros((len(xp), 1))
+    for k in range(len(y)):
+        acc[k:k + n] += g[:, None] * y[k]
+        wsum[k:k + n] += g[:, None]
+    return (acc / wsum)[:t].astype(np.float32)
+
+
+def translate(manip: Manipulator, expressions: np.ndarray, valid: np.ndarray, *,
+              emotion: str | None = None, reference: np.ndarray | None = None,
+              reference_valid: np.ndarray | None = None, intensity: float = 1.0, seed: int = 0,
+              targets: Sequence[Target] | None = None, clip: bool = True) -> np.ndarray:
+    """Translate a clip's expression vectors.
+
+    Args:
+        manip: a loaded manipulator (:func:`load_manipulator`).
+        expressions: (T, E) float32 expression vectors (E = manip.net.exp_dim).
+        valid: (T,) bool; invalid frames are returned unchanged and split the clip into runs.
+        emotion: target emotion name (label mode), or
+        reference: (T2, E) expressions of a reference clip (reference mode; style =
+            geometric median of its window styles), with optional ``reference_valid`` (T2,).
+        intensity: in [0, 1.5]; 0 = the clip's own style, 1 = the target style.
+        seed: seed of the latent in label mode (same seed, same output, bit for bit).
+        targets: several targets over frame ranges instead of emotion/reference.
+        clip: clip the output to [0, 1] (blendshape scores).
+
+    Returns:
+        (T, E) float32 translated expressions.
+    """
+    x = _check_expressions(manip, expressions, "expressions")
+    v = np.asarray(valid, bool)
+    if v.shape != (len(x),):
+        raise NedError(f"valid has shape {v.shape}, expected ({len(x)},)")
+    if targets is None:
+        if (emotion is None) == (reference is None):
+            raise NedError("give exactly one of an emotion or a reference")
+        targets = [Target(0, len(x), emotion=emotion, reference=reference, intensity=intensity)]
+    out = x.copy()
+    for tg in targets:
+        _check_target(tg, len(x))
+        if tg.emotion is not None:
+            s = label_style(manip, tg.emotion, seed)
+        else:
+            s = reference_style(manip, tg.reference, reference_valid)
+        for a, b in _runs(v[tg.start:tg.stop]):
+            a, b = a + tg.start, b + tg.start
+            out[a:b] = _translate_run(manip, x[a:b], s, tg.intensity)
+    return np.clip(out, 0.0, 1.0) if clip else out
+
+
+def _check_target(tg: Target, t: int) -> None:
+    lo, hi = INTENSITY_RANGE
+    if not lo <= float(tg.intensity) <= hi:
+        raise NedError(f"intensity {tg.intensity} is outside [{lo}, {hi}]")
+    if not 0 <= tg.start < tg.stop <= t:
+        raise NedError(f"target range [{tg.start}, {tg.stop}) is not inside [0, {t})")
+    if (tg.emotion is None) == (tg.reference is None):
+        raise NedError("each target needs exactly one of an emotion or a reference")
+    if tg.emotion is not None and tg.emotion not in EMOTIONS:
+        raise NedError(f"unknown emotion {tg.emotion!r}; choose one of {', '.join(EMOTIONS)}")

@@ -199,7 +199,9 @@ def render_conditions(landmarks: np.ndarray, matrices: np.ndarray | None = None,
 
     Args:
         landmarks: (T, 478, 3) image pixels (x, y) and depth z, smaller = nearer.
-        matrices: (T, 2, 3) image -> crop similarities; default :func:`crop_matrices`.
+        matrices: (T, 2, 3) image -> crop similarities; default :func:`crop_matrices` of
+            ``landmarks``. For edited geometry pass the matrices of the *measured*
+            landmarks, so the crop follows the head and not the edit.
         size: crop side S in pixels.
 
     Returns:

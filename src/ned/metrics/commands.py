@@ -30,6 +30,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-emotion", action="store_true", help="skip the emotion classifier")
     p.add_argument("--intensity", type=float, default=1.0, help="edit intensity (emotions)")
     p.add_argument("--seed", type=int, default=0, help="edit seed (protocols)")
+    p.add_argument("--manipulator", default=None,
+                   help="manipulator checkpoint for the protocols' edits (default: shipped)")
     p.add_argument("--no-cache", action="store_true",
                    help="analyse the source afresh instead of using the analysis cache")
     p.add_argument("--progress", action="store_true", help="progress bars on stderr")
@@ -78,10 +80,12 @@ def _protocol(args: argparse.Namespace, cfg) -> int:
     out = args.output or Path(f"eval-{args.protocol}")
     if args.protocol == "self-translation":
         result = protocols.self_translation(clips, out, config=cfg, seed=args.seed,
+                                            manipulator=args.manipulator,
                                             progress=args.progress)
     else:
         result = protocols.emotions(clips, out, config=cfg, intensity=args.intensity,
-                                    seed=args.seed, progress=args.progress)
+                                    seed=args.seed, manipulator=args.manipulator,
+                                    progress=args.progress)
     print(rep.grid_table(result["header"], result["rows"]))
     print(f"wrote {out}/table.csv, table.json, table.md, chart.png ({result['seconds']:.0f} s)")
     return 0

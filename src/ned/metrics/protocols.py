@@ -81,16 +81,18 @@ def _mean(values: list) -> float | None:
 
 def self_translation(clips: list[Clip], out_dir: str | os.PathLike, *,
                      config: EvalConfig | None = None, seed: int = 0,
-                     progress: bool = False) -> dict:
+                     manipulator: str | None = None, progress: bool = False) -> dict:
     """The paper's self-translation protocol (see module doc). Returns the table as a dict
-    and writes it (CSV, JSON, markdown, PNG) into ``out_dir``."""
+    and writes it (CSV, JSON, markdown, PNG) into ``out_dir``. ``manipulator``: a checkpoint
+    for the edit (None = the shipped default)."""
     out, videos = _prepare(out_dir)
     cfg = config or EvalConfig()
     per_clip, pooled = [], {}
     t0 = time.perf_counter()
     for n, clip in enumerate(clips):
         edited = videos / f"{n:02d}_{clip.path.stem}_self.mp4"
-        _edit(clip.path, edited, reference=clip.path, seed=seed, progress=progress)
+        _edit(clip.path, edited, reference=clip.path, seed=seed, manipulator=manipulator,
+              progress=progress)
         track = _source_track(clip.path, cfg, progress)
         report, arrays, _ = evaluate_detailed(clip.path, edited, replace(cfg, target=None),
                                               source_track=track, progress=progress)
@@ -105,7 +107,8 @@ def self_translation(clips: list[Clip], out_dir: str | os.PathLike, *,
         pb.append(b[ok])
     rows = _self_rows(per_clip, pooled)
     header = ["emotion", "clips", "APD", "FAPD", "MAPD", "FID"]
-    result = {"protocol": "self-translation", "header": header, "rows": rows,
+    result = {"protocol": "self-translation", "manipulator": manipulator or "default",
+              "header": header, "rows": rows,
               "clips": per_clip, "seconds": time.perf_counter() - t0,
               "fid_features": "dlib 128-D face recognition" if idm.available() else None}
     _write(out, result, header, rows, "Self-translation (paper Table 1 layout)",
@@ -134,7 +137,7 @@ def _self_rows(per_clip: list[dict], pooled: dict) -> list[list]:
 
 def emotions(clips: list[Clip], out_dir: str | os.PathLike, *,
              config: EvalConfig | None = None, intensity: float = 1.0, seed: int = 0,
-             progress: bool = False) -> dict:
+             manipulator: str | None = None, progress: bool = False) -> dict:
     """Edit every clip to all seven emotions and measure each edit (see module doc).
     Returns the table as a dict and writes it into ``out_dir``."""
     out, videos = _prepare(out_dir)
@@ -147,7 +150,7 @@ def emotions(clips: list[Clip], out_dir: str | os.PathLike, *,
         for emotion in EMOTIONS:
             edited = videos / f"{n:02d}_{clip.path.stem}_{emotion}.mp4"
             _edit(clip.path, edited, emotion=emotion, intensity=intensity, seed=seed,
-                  progress=progress)
+                  manipulator=manipulator, progress=progress)
             report, arrays, cache = evaluate_detailed(
                 clip.path, edited, replace(cfg, target=emotion), source_track=track,
                 source_cache=cache, progress=progress)
@@ -160,7 +163,8 @@ def emotions(clips: list[Clip], out_dir: str | os.PathLike, *,
     header = ["emotion", "edits", "accuracy", "source acc.", "target prob", "jaw corr",
               "lip corr", "identity dist", "FAPD"]
     rows = _emotion_rows(per_edit)
-    result = {"protocol": "emotions", "intensity": intensity, "seed": seed, "header": header,
+    result = {"protocol": "emotions", "manipulator": manipulator or "default",
+              "intensity": intensity, "seed": seed, "header": header,
               "rows": rows, "confusion": {"rows_target": list(EMOTIONS),
                                           "cols_predicted": list(EMOTIONS),
                                           "counts": confusion.tolist()},

@@ -130,10 +130,12 @@ def test_cli_trains_and_writes_a_renderer(tmp_path, capsys, single_face_path):
     out = tmp_path / "actor.safetensors"
     code, cap = _cli(capsys, "train-renderer", str(single_face_path), "-o", str(out),
                      "--config", "tiny", "--size", "32", "--steps", "2", "--quiet",
-                     "--no-warp", "--threads", "1")
+                     "--no-warp", "--threads", "1", "--eval-every", "1")
     assert code == 0, cap.err
     assert out.is_file() and "held-out FAPD" in cap.out
-    assert (tmp_path / "actor.run" / "stats.jsonl").is_file()
+    stats = [json.loads(x) for x in
+             (tmp_path / "actor.run" / "stats.jsonl").read_text().splitlines()]
+    assert [s["step"] for s in stats if "val_fapd" in s] == [0, 1, 2, 2]
     from ned.render.neural.infer import NeuralRenderer
     assert NeuralRenderer.load(out).size == 32
 

@@ -38,6 +38,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--resume", action="store_true", help="continue the run in --run-dir")
     p.add_argument("--sample-every", type=int, default=200, help="PNG sample grid period")
     p.add_argument("--checkpoint-every", type=int, default=200)
+    p.add_argument("--eval-every", type=int, default=0,
+                   help="held-out FAPD every N steps into stats.jsonl (0: start and end)")
     p.add_argument("--seed", type=int, default=777)
     p.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: cuda if available)")
     p.add_argument("--no-amp", action="store_true", help="no mixed precision on a GPU")
@@ -65,7 +67,7 @@ def _configs(args: argparse.Namespace):  # noqa: ANN202 - (RendererConfig, Train
     tcfg = TrainConfig(steps=args.steps, batch_size=args.batch_size, seq_len=args.seq_len,
                        lr=args.lr, vgg_path=args.vgg, val_fraction=args.val_fraction,
                        amp=amp, seed=args.seed, sample_every=args.sample_every,
-                       checkpoint_every=args.checkpoint_every)
+                       checkpoint_every=args.checkpoint_every, eval_every=args.eval_every)
     return cfg, tcfg
 
 

@@ -119,6 +119,7 @@ class TrainConfig:
         amp: automatic mixed precision (float16 on CUDA, bfloat16 on CPU).
         seed: seed of weights, sampling and augmentation.
         log_every, sample_every, checkpoint_every: periods in steps (0 = never).
+        eval_every: period in steps of the held-out FAPD (0 = only at start and end).
         val_fraction: the last fraction of each clip held out for evaluation.
     """
 
@@ -140,6 +141,7 @@ class TrainConfig:
     log_every: int = 10
     sample_every: int = 200
     checkpoint_every: int = 200
+    eval_every: int = 0
     val_fraction: float = 0.2
 
     def __post_init__(self) -> None:

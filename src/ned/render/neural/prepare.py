@@ -17,11 +17,17 @@ Conditioner = Callable[[np.ndarray, int], tuple[np.ndarray, np.ndarray]]
 
 
 def default_conditioner() -> tuple[str, Conditioner]:
-    """The conditioning function used for training: the landmark-mesh painter
+    """The conditioning function used for training: the face model's
+    ``ned.facemodel.conditions.conditioner`` (the same images the edit pipeline renders),
+    else the landmark-mesh painter
     (:func:`~ned.render.neural.conditioning.landmark_conditions`)."""
-    from ned.render.neural.conditioning import landmark_conditions
+    try:
+        from ned.facemodel.conditions import conditioner
+    except ImportError:
+        from ned.render.neural.conditioning import landmark_conditions
 
-    return "landmark_mesh", landmark_conditions
+        return "landmark_mesh", landmark_conditions
+    return "ned.facemodel.conditions", conditioner
 
 
 def prepare_clip(path: str | os.PathLike, size: int, *, conditioner: Conditioner | None = None,

@@ -266,6 +266,9 @@ def train_renderer(clips: Sequence[RendererClip], cfg: RendererConfig, tcfg: Tra
         if run is not None:
             window = _periodic(run, tcfg, step, window, t0, batch, fake, cfg, nets, opts,
                                scalers, gen)
+            if evaluate_held_out and tcfg.eval_every and step % tcfg.eval_every == 0:
+                m = evaluate_held_out_fapd(nets["G"], cfg, clips, tcfg.val_fraction, warp_fn)
+                run.log(step, **{f"val_{k}": v for k, v in m.items()})
     if bar is not None:
         bar.close()
     res.step, res.seconds = step, time.time() - t0
@@ -289,7 +292,7 @@ def _open_run(run_dir: str | os.PathLike, cfg: RendererConfig, tcfg: TrainConfig
     from ned.training import RunDir
 
     t = dataclasses.asdict(tcfg)
-    for k in ("steps", "log_every", "sample_every", "checkpoint_every"):
+    for k in ("steps", "log_every", "sample_every", "checkpoint_every", "eval_every"):
         t.pop(k)
     return RunDir(run_dir, {"renderer": dataclasses.asdict(cfg), "train": t}, resume=resume)
 

@@ -12,11 +12,11 @@ import numpy as np
 from tqdm import tqdm
 
 from ned.analysis.mask import face_mask
-from ned.composite import composite
+from ned.composite.blend import composite_patch
 from ned.composite.occlusion import OcclusionDetector, protect
 from ned.io import Frame, VideoWriter, probe, read_frames
 from ned.pipeline_geometry import ClipGeometry, iter_geometry
-from ned.render.warp import WarpConfig, warp_face
+from ned.render.warp import WarpConfig, warp_patch
 from ned.robust import unfold
 from ned.topology import inter_ocular
 
@@ -65,8 +65,10 @@ def _prefetch(it: Iterator[Frame], depth: int = 4) -> Iterator[Frame]:
 
 def edit_frame(image: np.ndarray, src: np.ndarray, dst: np.ndarray, *, grow: float,
                feather: float, levels: int, warp: WarpConfig | None = None,
-               occlusion: np.ndarray | None = None) -> np.ndarray:
+               occluder: OcclusionDetector | None = None) -> tuple[np.ndarray, bool]:
     """Move one frame's face from geometry ``src`` to ``dst`` and blend it in.
+
+    Everything runs inside the warp's box; the rest of the frame is not touched.
 
     Args:
         image: (H, W, 3) uint8 frame.
@@ -76,22 +78,29 @@ def edit_frame(image: np.ndarray, src: np.ndarray, dst: np.ndarray, *, grow: flo
         feather: mask feather in inter-ocular distances.
         levels: Laplacian pyramid levels.
         warp: warp options.
-        occlusion: (H, W) float32 occlusion mask; occluded pixels (grown by the edit's
+        occluder: occlusion detector of the track; occluded pixels (grown by the edit's
             largest displacement) keep the source's pixels.
 
     Returns:
-        (H, W, 3) uint8 frame; identical to ``image`` outside the warp's box.
+        (frame, occluded): (H, W, 3) uint8, identical to ``image`` outside the warp's
+        box, and whether an occluder was found.
     """
-    warped, roi = warp_face(image, src, dst, warp)
+    patch, roi = warp_patch(image, src, dst, warp)
+    x0, y0, x1, y1 = roi
+    if x1 <= x0 or y1 <= y0:
+        return image, False
     iod = float(inter_ocular(src))
-    mask = face_mask(src, image.shape[:2], dilate=max(1, round(grow * iod)),
+    local = src - (x0, y0, 0)
+    mask = face_mask(local, (y1 - y0, x1 - x0), dilate=max(1, round(grow * iod)),
                      feather=max(1, round(feather * iod)))
-    if occlusion is not None and occlusion.any():
+    occ = occluder(image, src, roi) if occluder is not None else None
+    found = occ is not None and bool(occ.any())
+    if found:
         reach = int(np.ceil(np.abs(dst[:, :2] - src[:, :2]).max())) + 2
-        mask = protect(mask, occlusion, reach)
-        keep = protect(np.ones_like(mask), occlusion, reach) < 0.5
-        warped[keep] = image[keep]
-    return composite(image, warped, mask, roi, levels)
+        mask = protect(mask, occ, reach)
+        keep = protect(np.ones_like(mask), occ, reach) < 0.5
+        patch[keep] = image[y0:y1, x0:x1][keep]
+    return composite_patch(image, patch, mask, roi, levels), found
 
 
 def render_clip(video: Path, output: Path, fields: dict, geometry: ClipGeometry | None,
@@ -136,19 +145,16 @@ def render_clip(video: Path, output: Path, fields: dict, geometry: ClipGeometry 
             i = frame.index
             out = frame.image
             src, dst = next(geo)[1:] if geo is not None and i < n else (None, None)
-            occ = None
-            if occluder is not None and i < n and valid[i] and src is not None:
-                if i in cut_set:
-                    occluder.reset()
-                occ = occluder(frame.image, src)
-                report.occluded += int(occ.any())
+            if occluder is not None and i in cut_set:
+                occluder.reset()
             if i < n and valid[i] and src is not None and weights[i] > 0:
                 dst, shrunk = unfold(src, dst)
                 report.unfolded += int(shrunk)
-                out = edit_frame(frame.image, src, dst, occlusion=occ,
+                out, occluded = edit_frame(frame.image, src, dst, occluder=occluder,
                                  grow=cfg.mask_grow, feather=cfg.mask_feather,
-                                 levels=cfg.blend_levels)
+                                           levels=cfg.blend_levels)
                 report.edited += 1
+                report.occluded += int(occluded)
             elif i < n and valid[i]:
                 why = ("outside range" if range_w[i] == 0 else "cut" if i in cut_set
                        else "pose")

@@ -71,12 +71,30 @@ def composite(frame: np.ndarray, rendered: np.ndarray, mask: np.ndarray,
         (H, W, 3) uint8 composited frame.
     """
     x0, y0, x1, y1 = roi
+    return composite_patch(frame, rendered[y0:y1, x0:x1], mask[y0:y1, x0:x1], roi, levels)
+
+
+def composite_patch(frame: np.ndarray, patch: np.ndarray, mask: np.ndarray,
+                    roi: tuple[int, int, int, int], levels: int = 4) -> np.ndarray:
+    """:func:`composite` with the render and the mask given for ``roi`` only.
+
+    Args:
+        frame: (H, W, 3) uint8 source frame.
+        patch: (y1 - y0, x1 - x0, 3) uint8 rendered pixels of ``roi``.
+        mask: (y1 - y0, x1 - x0) float32 blend mask of ``roi``.
+        roi: (x0, y0, x1, y1).
+        levels: pyramid levels.
+
+    Returns:
+        (H, W, 3) uint8 new frame.
+    """
+    x0, y0, x1, y1 = roi
     out = frame.copy()
     if x1 <= x0 or y1 <= y0:
         return out
-    sub = laplacian_blend(frame[y0:y1, x0:x1], rendered[y0:y1, x0:x1], mask[y0:y1, x0:x1],
-                          levels)
-    reach = cv2.dilate((mask[y0:y1, x0:x1] > 1e-3).astype(np.uint8),
+    src = frame[y0:y1, x0:x1]
+    sub = laplacian_blend(src, patch, mask, levels)
+    reach = cv2.dilate((mask > 1e-3).astype(np.uint8),
                        np.ones((2 ** levels + 1, 2 ** levels + 1), np.uint8)) > 0
-    out[y0:y1, x0:x1] = np.where(reach[..., None], sub, frame[y0:y1, x0:x1])
+    out[y0:y1, x0:x1] = np.where(reach[..., None], sub, src)
     return out

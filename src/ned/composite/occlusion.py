@@ -69,16 +69,21 @@ class OcclusionDetector:
         self._ref: np.ndarray | None = None
         self._n = 0
 
-    def __call__(self, image: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
+    def __call__(self, image: np.ndarray, landmarks: np.ndarray,
+                 roi: tuple[int, int, int, int] | None = None) -> np.ndarray:
         """Occlusion mask of one frame.
 
         Args:
             image: (H, W, 3) uint8 RGB frame.
             landmarks: (478, 3) tracked landmarks, pixels.
+            roi: (x0, y0, x1, y1): return the mask of this box only (None = whole frame).
 
         Returns:
-            (H, W) float32 in [0, 1]: 1 where the face is covered by something else.
+            (H, W) (or the box's (h, w)) float32 in [0, 1]: 1 where the face is covered
+            by something else.
         """
+        x0, y0, x1, y1 = roi or (0, 0, image.shape[1], image.shape[0])
+        out_shape = (y1 - y0, x1 - x0)
         cfg = self.config
         s = cfg.size
         m = alignment_matrices(landmarks, s)
@@ -95,7 +100,7 @@ class OcclusionDetector:
         if self._ref is None or self._n < cfg.warmup:
             self._ref = crop if self._ref is None else (self._ref * self._n + crop) / (self._n + 1)
             self._n += 1
-            return np.zeros(image.shape[:2], np.float32)
+            return np.zeros(out_shape, np.float32)
         dist = np.linalg.norm(cv2.GaussianBlur(crop - self._ref, (5, 5), 0), axis=2)
         occ = ((dist > cfg.threshold) & face & ~ignore).astype(np.uint8)
         occ = cv2.morphologyEx(occ, cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
@@ -106,8 +111,10 @@ class OcclusionDetector:
         self._ref = (1 - rate) * self._ref + rate * crop
         self._n += 1
         if not occ.any():
-            return np.zeros(image.shape[:2], np.float32)
-        return np.clip(warp_from_crop(occ.astype(np.float32), m, image.shape[:2]), 0.0, 1.0)
+            return np.zeros(out_shape, np.float32)
+        shifted = m.copy()
+        shifted[:, 2] += m[:, :2] @ np.array([x0, y0], np.float64)
+        return np.clip(warp_from_crop(occ.astype(np.float32), shifted, out_shape), 0.0, 1.0)
 
     @staticmethod
     def _keep_large(mask: np.ndarray, min_pixels: float) -> np.ndarray:

@@ -30,11 +30,14 @@ class WarpConfig:
         anchors_per_side: anchors on each side of the box (corners included once).
         max_shift: largest allowed displacement of a landmark, in inter-ocular distances;
             larger edits are scaled down (no tearing on outliers).
+        map_step: the backward map is computed every ``map_step`` pixels and upsampled
+            (0 = automatic: about 240 map points across the face box).
     """
 
     anchor_scale: float = 1.7
     anchors_per_side: int = 4
     max_shift: float = 0.35
+    map_step: int = 0
 
 
 @functools.lru_cache(maxsize=1)
@@ -129,6 +132,21 @@ def warp_face(image: np.ndarray, src: np.ndarray, dst: np.ndarray,
         (warped, roi): the warped frame (H, W, 3) uint8, equal to ``image`` outside
         ``roi`` = (x0, y0, x1, y1), the pixel box where anything may have changed.
     """
+    patch, roi = warp_patch(image, src, dst, config)
+    out = image.copy()
+    x0, y0, x1, y1 = roi
+    out[y0:y1, x0:x1] = patch
+    return out, roi
+
+
+def warp_patch(image: np.ndarray, src: np.ndarray, dst: np.ndarray,
+               config: WarpConfig | None = None
+               ) -> tuple[np.ndarray, tuple[int, int, int, int]]:
+    """Like :func:`warp_face` but returns only the changed box.
+
+    Returns:
+        (patch, roi): (y1 - y0, x1 - x0, 3) uint8 warped pixels of ``roi`` = (x0, y0, x1, y1).
+    """
     cfg = config or WarpConfig()
     src, dst = np.asarray(src, np.float64), np.asarray(dst, np.float64)
     if image.ndim != 3 or src.shape != (478, 3) or dst.shape != (478, 3):
@@ -139,30 +157,49 @@ def warp_face(image: np.ndarray, src: np.ndarray, dst: np.ndarray,
     anchors = anchor_points(src, (h, w), cfg)
     x0, y0 = np.floor(np.maximum(anchors.min(0), 0)).astype(int)
     x1, y1 = np.ceil(np.minimum(anchors.max(0) + 1, [w, h])).astype(int)
-    if x1 - x0 < 2 or y1 - y0 < 2:
-        return image.copy(), (0, 0, 0, 0)
+    x1, y1 = max(x1, x0), max(y1, y0)
+    roi = (int(x0), int(y0), int(x1), int(y1))
+    if x1 - x0 < 2 or y1 - y0 < 2 or np.array_equal(src[:, :2], dst[:, :2]):
+        return image[y0:y1, x0:x1].copy(), roi
+    step = cfg.map_step or max(1, round(max(x1 - x0, y1 - y0) / 240))
+    mapx, mapy = _backward_map(src, dst, anchors, roi, step)
+    patch = cv2.remap(image, mapx, mapy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    return patch, roi
+
+
+def _backward_map(src: np.ndarray, dst: np.ndarray, anchors: np.ndarray,
+                  roi: tuple[int, int, int, int], step: int) -> tuple[np.ndarray, np.ndarray]:
+    """Source position of every ROI pixel: (h, w) float32 maps for ``cv2.remap``.
+
+    The map is piecewise affine, hence continuous: it is computed on a grid of every
+    ``step`` pixels and bilinearly upsampled (exact inside triangles, smooth across edges).
+    """
+    x0, y0, x1, y1 = roi
     tris = mesh_triangles()
     oval = list(FACE_OVAL)
     ring = ring_triangles(dst[oval, :2], anchors)
-    # vertices: 468 mesh points, then the oval copy and anchors used by the ring
     v_src = np.concatenate([src[:468, :2], src[oval, :2], anchors])
     v_dst = np.concatenate([dst[:468, :2], dst[oval, :2], anchors])
-    depth = dst[tris, 2].mean(1)
-    order = np.argsort(-depth, kind="stable")  # far first, near painted last
+    order = np.argsort(-dst[tris, 2].mean(1), kind="stable")  # far first, near painted last
     all_tris = np.concatenate([ring + 468, tris[order]])
-    ids = _raster_ids(v_dst[all_tris] - (x0, y0), (y1 - y0, x1 - x0))
+    gw, gh = -(-(x1 - x0 - 1) // step) + 1, -(-(y1 - y0 - 1) // step) + 1
+    ids = _raster_ids((v_dst[all_tris] - (x0, y0)) / step, (gh, gw))
     aff = _affines(v_src[all_tris], v_dst[all_tris])
-    gy, gx = np.mgrid[y0:y1, x0:x1].astype(np.float32)
+    gy, gx = np.mgrid[0:gh, 0:gw].astype(np.float32)
+    gx, gy = gx * step + x0, gy * step + y0
     mapx, mapy = gx.copy(), gy.copy()
     sel = ids > 0
     a = aff[ids[sel] - 1].astype(np.float32)
     px, py = gx[sel], gy[sel]
     mapx[sel] = a[:, 0, 0] * px + a[:, 0, 1] * py + a[:, 0, 2]
     mapy[sel] = a[:, 1, 0] * px + a[:, 1, 1] * py + a[:, 1, 2]
-    out = image.copy()
-    out[y0:y1, x0:x1] = cv2.remap(image, mapx, mapy, cv2.INTER_LINEAR,
-                                  borderMode=cv2.BORDER_REPLICATE)
-    return out, (int(x0), int(y0), int(x1), int(y1))
+    if step > 1:  # corner-aligned upsampling: fine (x, y) reads coarse (x / step, y / step)
+        up = np.array([[1.0 / step, 0, 0], [0, 1.0 / step, 0]])
+        size = (x1 - x0, y1 - y0)
+        flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
+        mapx = cv2.warpAffine(mapx, up, size, flags=flags, borderMode=cv2.BORDER_REPLICATE)
+        mapy = cv2.warpAffine(mapy, up, size, flags=flags, borderMode=cv2.BORDER_REPLICATE)
+    return mapx, mapy
 
 
 def _raster_ids(tri_xy: np.ndarray, shape: tuple[int, int]) -> np.ndarray:

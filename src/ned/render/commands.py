@@ -41,7 +41,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--eval-every", type=int, default=0,
                    help="held-out FAPD every N steps into stats.jsonl (0: start and end)")
     p.add_argument("--seed", type=int, default=777)
-    p.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: cuda if available)")
+    p.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: cuda if available; "
+                   "under torchrun each process takes the GPU of its LOCAL_RANK)")
     p.add_argument("--no-amp", action="store_true", help="no mixed precision on a GPU")
     p.add_argument("--threads", type=int, help="CPU threads for torch")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -86,24 +87,29 @@ def run_train(args: argparse.Namespace) -> int:
 
     from ned.render.neural.conditioning import default_warp_fn
     from ned.render.neural.prepare import prepare_clip
-    from ned.render.neural.train import train_renderer
+    from ned.render.neural.train import init_distributed_from_env, train_renderer
 
     if args.threads:
         torch.set_num_threads(args.threads)
+    rank, world, device = init_distributed_from_env(args.device)
     if args.vgg:
         from ned.render.neural.losses import load_vgg19
         load_vgg19(args.vgg)  # fail before the slow preparation
-    clips = [prepare_clip(c, cfg.size, progress=not args.quiet) for c in args.clips]
+    quiet = args.quiet or rank > 0
+    clips = [prepare_clip(c, cfg.size, progress=not quiet) for c in args.clips]
     warp_name, warp_fn = default_warp_fn()
     run_dir = args.run_dir or str(out.with_suffix(".run"))
     res = train_renderer(clips, cfg, tcfg, out=out, run_dir=run_dir, init=args.init,
                          resume=args.resume, mode="meta" if args.meta else "actor",
-                         warp_fn=warp_fn if cfg.use_warp else None, device=args.device,
-                         max_minutes=args.minutes, progress=not args.quiet)
+                         warp_fn=warp_fn if cfg.use_warp else None, device=device,
+                         max_minutes=args.minutes, progress=not quiet)
+    if rank > 0:
+        return 0
     m = res.metrics
     warp = f"warp conditioning: {warp_name}" if cfg.use_warp else "no warp conditioning"
+    procs = f", {world} processes" if world > 1 else ""
     print(f"trained {res.step} steps in {res.seconds / 60:.1f} min ({cfg.name}, {cfg.size} px, "
-          f"{warp}); wrote {res.path}; run directory {run_dir}")
+          f"{warp}{procs}); wrote {res.path}; run directory {run_dir}")
     if "fapd" in m:
         print(f"held-out FAPD ({int(m['frames'])} frames): {m.get('fapd_start', float('nan')):.2f}"
               f" at the start -> {m['fapd']:.2f} trained")

@@ -50,6 +50,24 @@ def dist_info() -> tuple[int, int]:
     return 0, 1
 
 
+def init_distributed_from_env(device: str | None = None) -> tuple[int, int, str | None]:
+    """Join the process group that ``torchrun`` describes in the environment (WORLD_SIZE,
+    RANK, LOCAL_RANK, MASTER_ADDR/PORT): NCCL with one GPU per process when CUDA is
+    available, gloo on CPUs. Returns (rank, world size, device for this process); a plain
+    single-process run returns (0, 1, ``device``)."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1 or not dist.is_available():
+        return 0, 1, device
+    cuda = torch.cuda.is_available() and (device is None or device.startswith("cuda"))
+    if not dist.is_initialized():
+        dist.init_process_group("nccl" if cuda else "gloo")
+    if cuda:
+        local = int(os.environ.get("LOCAL_RANK", "0"))
+        torch.cuda.set_device(local)
+        device = f"cuda:{local}"
+    return dist.get_rank(), dist.get_world_size(), device or "cpu"
+
+
 def autocast(device: torch.device, enabled: bool) -> contextlib.AbstractContextManager:
     """Mixed precision: float16 on CUDA, bfloat16 on the CPU."""
     dtype = torch.float16 if device.type == "cuda" else torch.bfloat16

@@ -170,7 +170,9 @@ def emotions(clips: list[Clip], out_dir: str | os.PathLike, *,
                                           "counts": confusion.tolist()},
               "edits": per_edit, "seconds": time.perf_counter() - t0}
     _write(out, result, header, rows, f"Emotions protocol (intensity {intensity})",
-           {"accuracy": 2, "lip corr": 6, "identity dist": 7})
+           {"emotion accuracy": {"edited": 2, "source": 3},
+            "speech correlation": {"jawOpen": 5, "inner lip": 6},
+            "identity distance": 7})
     return result
 
 
@@ -206,7 +208,7 @@ def _slim(report: dict) -> dict:
 
 
 def _write(out: Path, result: dict, header: list[str], rows: list[list], title: str,
-           chart: dict[str, int]) -> None:
+           chart: dict[str, int | dict[str, int]]) -> None:
     rep.write_json(out / "table.json", result)
     rep.write_csv(out / "table.csv", header, rows)
     md = rep.markdown_table(header, rows)
@@ -216,6 +218,10 @@ def _write(out: Path, result: dict, header: list[str], rows: list[list], title: 
         md += rep.markdown_table(["target", *EMOTIONS],
                                  [[e, *map(str, c)] for e, c in zip(EMOTIONS, conf)])
     rep.write_text(out / "table.md", md + "\n")
-    labels = [r[0] for r in rows]
-    rep.bar_chart(out / "chart.png", labels, {k: [r[i] for r in rows] for k, i in chart.items()},
-                  title)
+
+    def column(i: int) -> list:
+        return [r[i] for r in rows]
+
+    series = {k: ({g: column(i) for g, i in v.items()} if isinstance(v, dict) else column(v))
+              for k, v in chart.items()}
+    rep.bar_chart(out / "chart.png", [r[0] for r in rows], series, title)

@@ -140,19 +140,28 @@ def markdown_table(header: Sequence[str], rows: Sequence[Sequence[object]],
 
 
 def bar_chart(path: str | os.PathLike, labels: Sequence[str],
-              series: dict[str, Sequence[float | None]], title: str) -> Path:
-    """One panel per series, bars per label; written atomically as PNG."""
+              series: dict[str, Sequence[float | None] | dict[str, Sequence[float | None]]],
+              title: str) -> Path:
+    """One panel per series, bars per label (a dict value draws grouped bars with a legend);
+    written atomically as PNG."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import numpy as np
 
     n = len(series)
-    fig, axes = plt.subplots(1, n, figsize=(3.6 * n, 3.4), squeeze=False)
+    fig, axes = plt.subplots(1, n, figsize=(3.8 * n, 3.5), squeeze=False)
+    x = np.arange(len(labels))
     for ax, (name, values) in zip(axes[0], series.items()):
-        vals = [float("nan") if v is None else float(v) for v in values]
-        ax.bar(range(len(labels)), vals, color="#4a7fb5")
-        ax.set_xticks(range(len(labels)))
+        groups = values if isinstance(values, dict) else {name: values}
+        width = 0.8 / len(groups)
+        for k, (gname, vals) in enumerate(groups.items()):
+            v = [float("nan") if e is None else float(e) for e in vals]
+            ax.bar(x - 0.4 + width * (k + 0.5), v, width, label=gname)
+        if len(groups) > 1:
+            ax.legend(fontsize=7, framealpha=0.7)
+        ax.set_xticks(x)
         ax.set_xticklabels(labels, rotation=45, ha="right", fontsize=8)
         ax.set_title(name, fontsize=9)
         ax.grid(axis="y", alpha=0.3)

@@ -55,6 +55,20 @@ def test_generator_output_is_limited_to_the_mask(micro_cfg):
     assert out[:, :, 8:24, 8:24].std() > 0
 
 
+def test_warp_blend_can_pass_the_warp_through(micro_cfg):
+    """With the blend weight saturated at 1 the output is the current frame's warp."""
+    torch.manual_seed(0)
+    g = build_nets(micro_cfg)["G"]
+    with torch.no_grad():
+        g.dec[-1].bias[3] = 50.0
+    s = micro_cfg.size
+    cond = torch.rand(1, micro_cfg.cond_channels, s, s) * 2 - 1
+    out = g(cond, torch.zeros(1, 6, s, s), torch.ones(1, 1, s, s))
+    torch.testing.assert_close(out, cond[:, 9:12], atol=1e-4, rtol=0)
+    plain = build_nets(dataclasses.replace(micro_cfg, warp_blend=False))["G"]
+    assert plain.dec[-1].out_channels == 3 and g.dec[-1].out_channels == 4
+
+
 def test_config_errors():
     with pytest.raises(NedError, match="divisible"):
         RendererConfig(size=100)

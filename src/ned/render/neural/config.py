@@ -27,6 +27,9 @@ class RendererConfig:
         name: preset name ("paper", "tiny" or "custom").
         size: side of the aligned square crop in pixels (input and output).
         use_warp: add the warp renderer's output (3 channels) to each frame's conditioning.
+        warp_blend: with ``use_warp``, the generator also predicts a per-pixel weight and
+            blends its image with the current frame's warp (vid2vid-style composition), so
+            it only has to learn what the warp cannot show.
         n_cond_frames: conditioning frames seen per step (current + previous ones).
         n_prev_outputs: previous generated frames fed back to the generator.
         ngf: generator base width; channels double at each downsampling.
@@ -42,6 +45,7 @@ class RendererConfig:
     name: str = "custom"
     size: int = 256
     use_warp: bool = True
+    warp_blend: bool = True
     n_cond_frames: int = 3
     n_prev_outputs: int = 2
     ngf: int = 64

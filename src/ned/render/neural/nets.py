@@ -11,7 +11,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ned.render.neural.config import RendererConfig
+from ned.render.neural.config import FACE_CHANNELS, RendererConfig
 
 
 class ResnetBlock(nn.Module):
@@ -38,14 +38,14 @@ def _encoder(in_ch: int, ngf: int, n_down: int, n_blocks: int) -> nn.Sequential:
     return nn.Sequential(*layers)
 
 
-def _decoder(ngf: int, n_down: int, n_blocks: int) -> nn.Sequential:
+def _decoder(ngf: int, n_down: int, n_blocks: int, out_ch: int = 3) -> nn.Sequential:
     top = ngf * 2 ** n_down
     layers: list[nn.Module] = [ResnetBlock(top) for _ in range(n_blocks)]
     for i in range(n_down, 0, -1):
         c = ngf * 2 ** i
         layers += [nn.ConvTranspose2d(c, c // 2, 3, stride=2, padding=1, output_padding=1),
                    nn.InstanceNorm2d(c // 2), nn.ReLU(True)]
-    layers += [nn.ReflectionPad2d(3), nn.Conv2d(ngf, 3, 7), nn.Tanh()]
+    layers += [nn.ReflectionPad2d(3), nn.Conv2d(ngf, out_ch, 7)]
     return nn.Sequential(*layers)
 
 
@@ -59,6 +59,10 @@ class Generator(nn.Module):
             [-1, 1] (black = -1 outside the face mask, or all -1 when there is no history).
         mask: (B, 1, S, S) face mask in [0, 1].
 
+    With ``cfg.use_warp and cfg.warp_blend`` the decoder also predicts a weight
+    ``a`` in (0, 1) and the image is ``a * warp + (1 - a) * generated``, where ``warp`` is
+    the current frame's warp conditioning (channels 9:12 of ``cond``).
+
     Returns (B, 3, S, S) in [-1, 1]: the face inside the mask, black (-1) outside.
     """
 
@@ -69,7 +73,9 @@ class Generator(nn.Module):
         self.enc_cond = _encoder(cfg.cond_channels, cfg.ngf, cfg.n_downsampling, n_enc)
         self.enc_prev = (_encoder(3 * cfg.n_prev_outputs, cfg.ngf, cfg.n_downsampling, n_enc)
                          if cfg.n_prev_outputs else None)
-        self.dec = _decoder(cfg.ngf, cfg.n_downsampling, cfg.n_blocks // 2)
+        self.blend = cfg.use_warp and cfg.warp_blend
+        self.dec = _decoder(cfg.ngf, cfg.n_downsampling, cfg.n_blocks // 2,
+                            4 if self.blend else 3)
 
     def forward(self, cond: torch.Tensor, prev: torch.Tensor | None,
                 mask: torch.Tensor) -> torch.Tensor:
@@ -77,7 +83,11 @@ class Generator(nn.Module):
         if self.enc_prev is not None:
             h = h + self.enc_prev(prev)
         out = self.dec(h)
-        return (out + 1.0) * mask - 1.0
+        img = torch.tanh(out[:, :3])
+        if self.blend:
+            a = torch.sigmoid(out[:, 3:4])
+            img = a * cond[:, FACE_CHANNELS:FACE_CHANNELS + 3] + (1.0 - a) * img
+        return (img + 1.0) * mask - 1.0
 
 
 class PatchDiscriminator(nn.Module):

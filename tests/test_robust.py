@@ -102,3 +102,47 @@ def test_signature_separates_people(single_face_track, carphone_track, single_fa
     same = max(signature_distance(sa[0], s) for s in sa[1:])
     other = min(signature_distance(sa[0], s) for s in sb)
     assert same < 0.3 < other
+
+
+# edit-level guards (need the shipped manipulator)
+def test_edit_leaves_second_persons_shot_unchanged(two_shots, tmp_path):
+    import ned
+
+    out = tmp_path / "edited.mp4"
+    rep = ned.edit(two_shots, out, emotion="happy")
+    assert rep.edited > 60 and rep.passed["no face"] >= 119
+    src = [f.image.astype(int) for f in read_frames(two_shots)]
+    got = [f.image.astype(int) for f in read_frames(out)]
+    diffs = np.array([np.abs(a - b).mean() for a, b in zip(src, got)])
+    print(f"first shot mean change {diffs[:72].mean():.2f}, second {diffs[72:].max():.2f} max")
+    assert diffs[72:].max() < 1.0  # second person untouched (re-encode noise only)
+    assert diffs.max() < 6.0  # no frame blends the two shots
+
+
+def test_pose_limit_fades_edit(single_face_path, tmp_path):
+    """With a pose limit below the clip's own head angles, every frame is passed through."""
+    from ned.pipeline import EditConfig, edit
+
+    yaw, _ = head_angles(analyze(single_face_path).transforms)
+    limit = float(np.abs(yaw).min()) * 0.5
+    cfg = EditConfig(emotion="happy", guards=GuardConfig(yaw_limits=(limit / 2, limit)))
+    rep = edit(single_face_path, tmp_path / "o.mp4", config=cfg)
+    assert rep.edited == 0 and rep.passed["pose"] == rep.frames
+
+
+def test_closed_eyes_stay_closed(single_face_path, single_face_track, tmp_path):
+    """Frames around the blink, edited to surprised and fear, keep their eyes closed."""
+    import ned
+
+    blink = single_face_track.blendshapes[:, [index_of("eyeBlinkLeft"),
+                                              index_of("eyeBlinkRight")]].mean(1)
+    closed = blink >= 0.4
+    assert closed.sum() >= 2
+    for emo in ("surprised", "fear"):
+        out = tmp_path / f"{emo}.mp4"
+        ned.edit(single_face_path, out, emotion=emo)
+        got = analyze(out).blendshapes[:, [index_of("eyeBlinkLeft"),
+                                           index_of("eyeBlinkRight")]].mean(1)
+        err = np.abs(got[closed] - blink[closed])
+        print(f"{emo}: eyeBlink when closed {blink[closed].round(2)} -> {got[closed].round(2)}")
+        assert err.max() <= 0.1

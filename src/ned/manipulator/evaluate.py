@@ -83,3 +83,34 @@ def reference_shift(manip: Manipulator, x: np.ndarray, valid: np.ndarray, ref: n
     after = float(np.abs(y[valid][:, idx].mean(0) - r).mean())
     shift = float((y[valid][:, idx] - x[valid][:, idx]).mean())
     return {"before": before, "after": after, "shift": shift}
+
+
+def fit_lip_gap_model(blendshapes: np.ndarray, lip_gap: np.ndarray, names: tuple[str, ...],
+                      ridge: float = 1e-3) -> tuple[np.ndarray, np.ndarray]:
+    """Linear model of the inner-lip opening from every jaw/mouth channel (ridge fit).
+
+    Args:
+        blendshapes: (T, E) scores of a clip; lip_gap: (T,) inner-lip gap / IOD.
+
+    Returns:
+        (channel indices, weights with the intercept last), for :func:`predict_lip_gap`.
+    """
+    idx = np.array([i for i, n in enumerate(names) if n.startswith(("jaw", "mouth"))])
+    a = np.c_[blendshapes[:, idx], np.ones(len(blendshapes))]
+    w = np.linalg.solve(a.T @ a + ridge * np.eye(a.shape[1]), a.T @ lip_gap)
+    return idx, w
+
+
+def predict_lip_gap(model: tuple[np.ndarray, np.ndarray], x: np.ndarray) -> np.ndarray:
+    """(T,) predicted inner-lip gap / IOD of expressions (T, E)."""
+    idx, w = model
+    return x[:, idx] @ w[:-1] + w[-1]
+
+
+def lip_gap_correlations(manip: Manipulator, model: tuple[np.ndarray, np.ndarray],
+                         x: np.ndarray, valid: np.ndarray, seed: int = 0) -> dict[str, float]:
+    """Per target emotion: r of the predicted inner-lip gap, input vs output (valid frames)."""
+    g_in = predict_lip_gap(model, x[valid])
+    return {e: pearson(g_in, predict_lip_gap(model, translate(manip, x, valid, emotion=e,
+                                                             seed=seed)[valid]))
+            for e in EMOTIONS}

@@ -160,6 +160,7 @@ def save_checkpoint(stem: str | os.PathLike, modules: Mapping[str, torch.nn.Modu
     st_path, js_path = stem.with_suffix(".safetensors"), stem.with_suffix(".json")
     tmp = atomic_path(st_path)
     save_file(tensors, str(tmp))
+    os.chmod(tmp, 0o644)  # safetensors creates the file owner-only
     os.replace(tmp, st_path)
     doc = {"meta": to_jsonable(dict(meta or {})), "modules": sorted(modules),
            "optimizers": opt_meta}

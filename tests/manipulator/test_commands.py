@@ -76,9 +76,19 @@ def test_other_schema_version(files, tmp_path, capsys):
 def test_train_manipulator_cli(files, tmp_path):
     rc = main(["train-manipulator", "--synthetic", str(files / "clip.npz"), "--run-dir",
                str(tmp_path / "run"), "--iters", "2", "--batch", "2", "--g-hidden", "8",
-               "--residual", "--export", str(tmp_path / "m")])
+               "--residual", "--warmup-iters", "1", "--export", str(tmp_path / "m")])
     assert rc == 0
     assert (tmp_path / "run" / "stats.jsonl").exists()
     assert (tmp_path / "m.safetensors").exists() and (tmp_path / "m.json").exists()
     assert main(["manipulate", str(files / "clip.npz"), "--emotion", "fear", "--model",
                  str(tmp_path / "m"), "-o", str(tmp_path / "e.npz")]) == 0
+
+
+def test_train_manipulator_cli_errors(files, tmp_path, capsys):
+    assert main(["train-manipulator", "--labels", str(tmp_path / "none.json"), "--run-dir",
+                 str(tmp_path / "r")]) == 1
+    assert "labels file not found" in capsys.readouterr().err
+    (tmp_path / "l.json").write_text('{"format": "ned-emotion-labels", "clips": []}')
+    assert main(["train-manipulator", "--labels", str(tmp_path / "l.json"), "--run-dir",
+                 str(tmp_path / "r"), "--warmup-iters", "5"]) == 1
+    assert "need --synthetic" in capsys.readouterr().err

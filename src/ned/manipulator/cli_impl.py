@@ -108,15 +108,17 @@ def train_from_args(args: argparse.Namespace) -> None:
         paired = 10.0 if args.paired_weight is None else args.paired_weight
         desc = "synthetic:" + ",".join(Path(p).name for p in args.synthetic)
     else:
+        if args.paired_weight or args.warmup_iters:
+            raise NedError("--paired-weight and --warmup-iters need --synthetic (real data has "
+                           "no paired target)")
         ds = SequenceDataset.from_labels(args.labels)
         sampler, paired, desc = ds.sample, 0.0, f"labels:{args.labels}"
-        if args.paired_weight:
-            raise NedError("--paired-weight needs --synthetic (real data has no paired target)")
     h = args.g_hidden
     cfg = TrainConfig(net=NetConfig(g_hidden=h, g_decoder=2 * h, residual=args.residual),
                       iters=args.iters, batch=args.batch, lr=args.lr, seed=args.seed,
                       decay_iters=args.iters // 2 if args.decay_iters is None else args.decay_iters,
-                      weights=LossWeights(paired=paired), data=desc)
+                      weights=LossWeights(paired=paired), data=desc,
+                      warmup_iters=args.warmup_iters, warmup_lr=args.warmup_lr)
     cfg = replace(cfg, ckpt_every=max(1, min(cfg.ckpt_every, cfg.iters)))
     nets = train_manipulator(args.run_dir, cfg, sampler, resume=args.resume,
                              max_seconds=args.max_minutes * 60 if args.max_minutes else None)

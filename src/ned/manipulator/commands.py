@@ -44,6 +44,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--residual", action="store_true", help="G predicts x + offset")
     t.add_argument("--paired-weight", type=float, default=None,
                    help="paired L1 weight (synthetic only; default 10 there, 0 for real data)")
+    t.add_argument("--warmup-iters", type=int, default=0,
+                   help="supervised warm-up iterations first (synthetic only; default 0)")
+    t.add_argument("--warmup-lr", type=float, default=1e-3)
     t.add_argument("--seed", type=int, default=777)
     t.add_argument("--resume", action="store_true", help="continue run-dir/last")
     t.add_argument("--max-minutes", type=float, default=None)

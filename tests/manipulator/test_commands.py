@@ -50,6 +50,7 @@ def test_manipulate_reference(files, tmp_path):
     (["--reference", "{d}/empty.npz"], "no valid frame"),
     (["--reference", "{d}/missing.npz"], "not found"),
     (["--emotion", "sad", "--model", "{d}/nothing"], "not found"),
+    (["--emotion", "sad", "--plot", "{d}/no/dir/p.png"], "output folder does not exist"),
 ])
 def test_bad_inputs(files, tmp_path, capsys, args, message):
     out = tmp_path / "bad.npz"

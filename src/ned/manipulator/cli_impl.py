@@ -36,6 +36,9 @@ def manipulate_file(track: Path, output: Path, *, emotion: str | None = None,
     from ned.manipulator.infer import load_manipulator, translate
 
     _check_args(emotion, reference, intensity)
+    for out in (output, plot):
+        if out is not None and not Path(out).parent.is_dir():
+            raise NedError(f"output folder does not exist: {Path(out).parent}")
     ft = FaceTrack.load(track)
     if not ft.valid.any():
         raise NedError(f"{track} has no frame with a face")

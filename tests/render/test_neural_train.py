@@ -140,13 +140,19 @@ def test_cli_trains_and_writes_a_renderer(tmp_path, capsys, single_face_path):
     assert NeuralRenderer.load(out).size == 32
 
 
-@pytest.mark.parametrize("case", ["no_face", "vgg", "init", "output"])
+@pytest.mark.parametrize("case", ["no_face", "short", "vgg", "init", "output"])
 def test_cli_bad_inputs(case, tmp_path, capsys, single_face_path, no_face_path, micro_cfg):
     args = ["train-renderer", str(single_face_path), "-o", str(tmp_path / "a.safetensors"),
             "--config", "tiny", "--size", "32", "--steps", "1", "--quiet"]
     if case == "no_face":
         args[1] = str(no_face_path)
         expect = "no face"
+    elif case == "short":                      # 4 face frames: not enough to train
+        from ned.io.video import read_frames
+        from tests.conftest import make_video
+        frames = [f.image for f in read_frames(single_face_path, stop=4)]
+        args[1] = str(make_video(tmp_path / "short.mp4", frames))
+        expect = "too few valid frames"
     elif case == "vgg":
         args += ["--vgg", str(tmp_path / "vgg19.pth")]
         expect = "VGG19 weights not found"

@@ -258,6 +258,11 @@ def test_checkpoint_roundtrip_and_wrong_files(tmp_path, micro_cfg):
         NeuralRenderer.load(tmp_path / "junk.safetensors")
     with pytest.raises(NedError, match="not found"):
         NeuralRenderer.load(tmp_path / "none.safetensors")
+    # a file whose weights are of another architecture than its header says
+    wide = dataclasses.replace(micro_cfg, ngf=12)
+    save_renderer(tmp_path / "lie.safetensors", build_nets(wide), micro_cfg)
+    with pytest.raises(NedError, match="weights of G do not fit"):
+        NeuralRenderer.load(tmp_path / "lie.safetensors")
 
 
 # metric

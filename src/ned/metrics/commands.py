@@ -22,7 +22,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--target", choices=EMOTIONS, default=None,
                    help="the emotion the edit aimed at")
     p.add_argument("-o", "--output", type=Path, default=None,
-                   help="JSON report (pair; default EDITED.eval.json) or output folder "
+                   help="JSON report (pair; default EDITED with .eval.json appended) or folder "
                         "(protocol; default eval-<protocol>)")
     p.add_argument("--no-identity", action="store_true", help="skip the identity metrics")
     p.add_argument("--identity-stride", type=int, default=1,

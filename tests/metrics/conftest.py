@@ -1,5 +1,6 @@
 """Generated clip pairs for the metric tests: a 24-frame cut of single_face.mp4 and
-copies of it shifted by 2 px, blurred, or one frame shorter (written once per session)."""
+copies of it shifted by 2 px, blurred, one frame shorter, or at another frame rate (written
+once per session)."""
 
 from __future__ import annotations
 
@@ -33,6 +34,7 @@ def clips(tmp_path_factory) -> dict[str, Path]:
         "shift2": make_video(d / "shift2.mp4", [shift_right(f, 2) for f in frames]),
         "blur": make_video(d / "blur.mp4", [cv2.GaussianBlur(f, (0, 0), 2.0) for f in frames]),
         "short": make_video(d / "short.mp4", frames[:-1]),
+        "slow": make_video(d / "slow.mp4", frames, fps=12),
     }
 
 
@@ -40,4 +42,4 @@ def clips(tmp_path_factory) -> dict[str, Path]:
 def tracks(clips):
     from ned.analysis import analyze
 
-    return {k: analyze(p) for k, p in clips.items() if k != "short"}
+    return {k: analyze(p) for k, p in clips.items() if k not in ("short", "slow")}

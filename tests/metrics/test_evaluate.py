@@ -53,6 +53,8 @@ def test_bad_inputs(clips, single_face_path, carphone_path, no_face_path):
         check_pair(clips["source"], clips["short"])
     with pytest.raises(NedError, match="differ in size"):
         check_pair(single_face_path, carphone_path)
+    with pytest.raises(NedError, match="differ in frame rate"):
+        check_pair(clips["source"], clips["slow"])
     with pytest.raises(NedError, match="no face found"):
         evaluate(no_face_path, no_face_path, EvalConfig(identity=False))
     with pytest.raises(NedError, match="unknown target"):

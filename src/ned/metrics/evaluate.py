@@ -60,7 +60,8 @@ class EvalConfig:
 
 def check_pair(source: str | os.PathLike, edited: str | os.PathLike
                ) -> tuple[VideoInfo, VideoInfo]:
-    """Probe both clips and check they can be compared frame by frame (same size, length)."""
+    """Probe both clips and check they can be compared frame by frame (same size, length and
+    frame rate within 1 %)."""
     a, b = probe(source), probe(edited)
     if (a.width, a.height) != (b.width, b.height):
         raise NedError(f"videos differ in size: {source} is {a.width}x{a.height}, {edited} is "
@@ -68,6 +69,9 @@ def check_pair(source: str | os.PathLike, edited: str | os.PathLike
     if a.frame_count != b.frame_count:
         raise NedError(f"videos differ in length: {source} has {a.frame_count} frames, "
                        f"{edited} has {b.frame_count}")
+    if abs(a.fps - b.fps) > 0.01 * max(a.fps, b.fps):
+        raise NedError(f"videos differ in frame rate: {source} at {a.fps:.3f} fps, {edited} at "
+                       f"{b.fps:.3f} fps")
     return a, b
 
 

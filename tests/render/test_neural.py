@@ -275,3 +275,12 @@ def test_fapd_counts_only_face_pixels():
     masks = np.full((2, 4, 4), 255, np.uint8)
     masks[:, 0, 0] = 0
     assert fapd(fake, real, masks) == pytest.approx(5.0)
+
+
+def test_sequence_length_curriculum(neural_clip32, micro_cfg):
+    tc = dataclasses.replace(TC, seq_len=2, seq_len_double_every=10, seq_len_max=200)
+    assert [tc.seq_len_at(s) for s in (0, 9, 10, 25, 10_000)] == [2, 2, 4, 8, 200]
+    sam = _sampler(neural_clip32, micro_cfg, tc)
+    assert sam.sample(1, 8)["real"].shape[1] == 8
+    n_train = len(neural_clip32.split(tc.val_fraction)[0])
+    assert sam.sample(1, 200)["real"].shape[1] == n_train   # capped by the clip

@@ -30,6 +30,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--minutes", type=float, help="stop after this much wall time")
     p.add_argument("--batch-size", type=int, default=4)
     p.add_argument("--seq-len", type=int, default=3, help="frames per training sequence")
+    p.add_argument("--seq-len-double-every", type=int, default=0,
+                   help="double the sequence length every N steps (reference curriculum)")
+    p.add_argument("--seq-len-max", type=int, default=48, help="longest sequence")
     p.add_argument("--lr", type=float, default=2e-4)
     p.add_argument("--vgg", default="", help="VGG19 weights file (enables the VGG loss)")
     p.add_argument("--val-fraction", type=float, default=0.2,
@@ -66,6 +69,8 @@ def _configs(args: argparse.Namespace):  # noqa: ANN202 - (RendererConfig, Train
         cfg = init_cfg if not over else preset(init_cfg.name, **over)
     amp = not args.no_amp
     tcfg = TrainConfig(steps=args.steps, batch_size=args.batch_size, seq_len=args.seq_len,
+                       seq_len_double_every=args.seq_len_double_every,
+                       seq_len_max=max(args.seq_len_max, args.seq_len),
                        lr=args.lr, vgg_path=args.vgg, val_fraction=args.val_fraction,
                        amp=amp, seed=args.seed, sample_every=args.sample_every,
                        checkpoint_every=args.checkpoint_every, eval_every=args.eval_every)

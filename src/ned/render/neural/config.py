@@ -108,6 +108,10 @@ class TrainConfig:
     Attributes:
         steps: optimisation steps (one step = one batch of sequences).
         batch_size: sequences per step (per process when distributed).
+        seq_len_double_every: curriculum of the reference (12 frames doubling every 5
+            epochs up to 48): the sequence length doubles every this many steps (0 = fixed),
+            up to ``seq_len_max`` (and to what the clips allow).
+        seq_len_max: longest sequence of the curriculum.
         seq_len: consecutive frames per sequence; the generator is run recurrently over
             them, feeding back its own (detached) outputs.
         lr, beta1, beta2: Adam (reference 2e-4, 0.5, 0.999).
@@ -130,6 +134,8 @@ class TrainConfig:
     steps: int = 2000
     batch_size: int = 4
     seq_len: int = 3
+    seq_len_double_every: int = 0
+    seq_len_max: int = 48
     lr: float = 2e-4
     beta1: float = 0.5
     beta2: float = 0.999
@@ -151,5 +157,13 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if self.steps < 0 or self.batch_size < 1 or self.seq_len < 1:
             raise NedError("steps must be >= 0, batch_size and seq_len >= 1")
+        if self.seq_len_double_every < 0 or self.seq_len_max < self.seq_len:
+            raise NedError("seq_len_double_every must be >= 0 and seq_len_max >= seq_len")
+
+    def seq_len_at(self, step: int) -> int:
+        """Sequence length used at optimisation step ``step`` (0-based)."""
+        if not self.seq_len_double_every:
+            return self.seq_len
+        return min(self.seq_len * 2 ** (step // self.seq_len_double_every), self.seq_len_max)
         if not 0.0 <= self.val_fraction < 1.0:
             raise NedError(f"val_fraction {self.val_fraction} must be in [0, 1)")

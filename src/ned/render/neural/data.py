@@ -135,6 +135,7 @@ class SequenceSampler:
                                f"config needs {cfg.size}")
             train, _ = c.split(tcfg.val_fraction)
             self.starts.append(valid_starts(c.valid, train, tcfg.seq_len))
+        self._starts_by_len = {tcfg.seq_len: self.starts}
         if sum(len(s) for s in self.starts) == 0 or sum(
                 int(c.valid[c.split(tcfg.val_fraction)[0]].sum()) for c in self.clips) < need:
             n = sum(int(c.valid.sum()) for c in self.clips)
@@ -154,14 +155,27 @@ class SequenceSampler:
             cand = [i for i in train if clip.valid[i]]
         return cand[self._randint(len(cand))]
 
-    def sample_one(self) -> dict[str, torch.Tensor]:
+    def _starts(self, seq_len: int) -> tuple[int, list[np.ndarray]]:
+        """(length, start lists): the longest length <= ``seq_len`` some clip allows."""
+        while seq_len > self.tcfg.seq_len:
+            if seq_len not in self._starts_by_len:
+                self._starts_by_len[seq_len] = [
+                    valid_starts(c.valid, c.split(self.tcfg.val_fraction)[0], seq_len)
+                    for c in self.clips]
+            if any(len(s) for s in self._starts_by_len[seq_len]):
+                return seq_len, self._starts_by_len[seq_len]
+            seq_len -= 1
+        return self.tcfg.seq_len, self.starts
+
+    def sample_one(self, seq_len: int | None = None) -> dict[str, torch.Tensor]:
         """One sequence (tensors without the batch axis; see :meth:`sample`)."""
-        weights = torch.tensor([float(len(s) > 0) for s in self.starts])
+        length, all_starts = self._starts(seq_len or self.tcfg.seq_len)
+        weights = torch.tensor([float(len(s) > 0) for s in all_starts])
         ci = int(torch.multinomial(weights, 1, generator=self.gen))
-        clip, starts = self.clips[ci], self.starts[ci]
+        clip, starts = self.clips[ci], all_starts[ci]
         t0 = int(starts[self._randint(len(starts))])
         lo = int(first_of_run(clip.valid, t0))
-        steps = list(range(t0, t0 + self.tcfg.seq_len))
+        steps = list(range(t0, t0 + length))
         p = self.cfg.n_cond_frames
         ref = self._reference(ci, steps) if self.cfg.use_warp else -1
         frames = sorted({i for t in steps for i in history(t, lo, p)})
@@ -194,11 +208,13 @@ class SequenceSampler:
         img = (to_unit(clip.images[idx]) + 1.0) * m - 1.0
         return img.reshape(3 * n, s, s)
 
-    def sample(self, batch_size: int) -> dict[str, torch.Tensor]:
+    def sample(self, batch_size: int, seq_len: int | None = None) -> dict[str, torch.Tensor]:
         """A batch: ``cond`` (B, L, cfg.cond_channels, S, S), ``real`` (B, L, 3, S, S)
         masked, ``mask`` (B, L, 1, S, S), ``prev`` (B, 3 * n_prev, S, S), ``mouth``
-        (B, L, 2) pixels; images in [-1, 1]."""
-        items = [self.sample_one() for _ in range(batch_size)]
+        (B, L, 2) pixels; images in [-1, 1]. L is ``seq_len`` (default the configured
+        length), shortened to the longest run of valid training frames if needed."""
+        length = self._starts(seq_len or self.tcfg.seq_len)[0]
+        items = [self.sample_one(length) for _ in range(batch_size)]
         return {k: torch.stack([it[k] for it in items]) for k in items[0]}
 
 

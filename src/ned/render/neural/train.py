@@ -264,7 +264,8 @@ def train_renderer(clips: Sequence[RendererClip], cfg: RendererConfig, tcfg: Tra
     amp = tcfg.amp
     window: list[dict[str, float]] = []
     while step < tcfg.steps and not _out_of_time(t0, max_minutes):
-        batch = {k: v.to(dev) for k, v in sampler.sample(tcfg.batch_size).items()}
+        batch = {k: v.to(dev) for k, v in
+                 sampler.sample(tcfg.batch_size, tcfg.seq_len_at(step)).items()}
         for o in opts.values():
             o.zero_grad(set_to_none=True)
         stats, fake = compute_grads(nets, batch, cfg, tcfg, vgg=vgg, scalers=scalers, amp=amp)
@@ -318,7 +319,8 @@ def _open_run(run_dir: str | os.PathLike, cfg: RendererConfig, tcfg: TrainConfig
 def _out_of_time(t0: float, max_minutes: float | None) -> bool:
     stop = max_minutes is not None and time.time() - t0 > 60.0 * max_minutes
     if dist_info()[1] > 1:
-        t = torch.tensor([int(stop)])
+        nccl = dist.get_backend() == "nccl"
+        t = torch.tensor([int(stop)], device="cuda" if nccl else "cpu")
         dist.all_reduce(t, op=dist.ReduceOp.MAX)
         stop = bool(t)
     return stop

@@ -284,3 +284,21 @@ def test_sequence_length_curriculum(neural_clip32, micro_cfg):
     assert sam.sample(1, 8)["real"].shape[1] == 8
     n_train = len(neural_clip32.split(tc.val_fraction)[0])
     assert sam.sample(1, 200)["real"].shape[1] == n_train   # capped by the clip
+
+
+def test_prepared_clip_store_is_reused(tmp_path, single_face_path, neural_clip32, monkeypatch):
+    from ned.render.neural import prepare
+
+    clip = prepare.prepare_clip(single_face_path, 32, store=tmp_path / "s")
+    np.testing.assert_array_equal(clip.images, neural_clip32.images)
+
+    def no_analysis(*a, **k):
+        raise AssertionError("analysed again")
+
+    monkeypatch.setattr("ned.facemodel.tracks.track_for_clip", no_analysis)
+    again = prepare.prepare_clip(single_face_path, 32, store=tmp_path / "s")
+    assert isinstance(again.images, np.memmap)
+    np.testing.assert_array_equal(again.conditions, neural_clip32.conditions)
+    np.testing.assert_array_equal(again.valid, neural_clip32.valid)
+    with pytest.raises(AssertionError, match="analysed again"):   # another size: new work
+        prepare.prepare_clip(single_face_path, 48, store=tmp_path / "s")

@@ -101,9 +101,12 @@ def run_train(args: argparse.Namespace) -> int:
         from ned.render.neural.losses import load_vgg19
         load_vgg19(args.vgg)  # fail before the slow preparation
     quiet = args.quiet or rank > 0
-    clips = [prepare_clip(c, cfg.size, progress=not quiet) for c in args.clips]
-    warp_name, warp_fn = default_warp_fn()
     run_dir = args.run_dir or str(out.with_suffix(".run"))
+    clips = [prepare_clip(c, cfg.size, progress=not quiet,
+                          store=Path(run_dir) / "data" / f"{i:02d}_{Path(c).stem}"
+                          if rank == 0 else None)
+             for i, c in enumerate(args.clips)]
+    warp_name, warp_fn = default_warp_fn()
     res = train_renderer(clips, cfg, tcfg, out=out, run_dir=run_dir, init=args.init,
                          resume=args.resume, mode="meta" if args.meta else "actor",
                          warp_fn=warp_fn if cfg.use_warp else None, device=device,

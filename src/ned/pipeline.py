@@ -41,6 +41,8 @@ class EditConfig:
         face_index: which face to edit (0 = largest).
         seed: seed of the manipulator's latent in emotion mode.
         manipulator: a manipulator checkpoint (None = the shipped default).
+        gain: factor on the edit's geometric displacement (how far the warp moves the
+            face for a given expression change).
         mask_grow: face-mask growth in inter-ocular distances.
         mask_feather: face-mask feather in inter-ocular distances.
         blend_levels: Laplacian pyramid levels of the compositing.
@@ -48,6 +50,8 @@ class EditConfig:
         use_cache: reuse a cached analysis of the same clip (content hash + options).
         guards: head-pose, gap, cut and eyelid guards.
         occlusion: keep occluded face pixels (hands, microphones) from the source.
+        renderer: a neural renderer file (``ned train-renderer``); None = the train-free
+            warp renderer.
     """
 
     emotion: str | None = None
@@ -59,6 +63,7 @@ class EditConfig:
     face_index: int = 0
     seed: int = 0
     manipulator: str | None = None
+    gain: float = 1.0
     mask_grow: float = 0.06
     mask_feather: float = 0.12
     blend_levels: int = 4
@@ -66,6 +71,7 @@ class EditConfig:
     use_cache: bool = True
     guards: GuardConfig = field(default_factory=GuardConfig)
     occlusion: bool = True
+    renderer: str | None = None
 
     def check(self) -> None:
         """Raise NedError on inconsistent options."""
@@ -83,6 +89,8 @@ class EditConfig:
             raise NedError("face index must be >= 0")
         if self.ramp < 0:
             raise NedError("ramp must be >= 0")
+        if not 0 <= self.crf <= 51:
+            raise NedError(f"crf {self.crf} is outside [0, 51]")
 
 
 @dataclass
@@ -220,7 +228,8 @@ def edit(video: str | os.PathLike, output: str | os.PathLike, *,
          intensity: float = 1.0, start: float | None = None, end: float | None = None,
          face_index: int = 0, seed: int = 0, preview: str | os.PathLike | None = None,
          manipulator: str | os.PathLike | None = None, progress: bool = False,
-         use_cache: bool = True, config: EditConfig | None = None) -> EditReport:
+         use_cache: bool = True, crf: int = 16, renderer: str | os.PathLike | None = None,
+         config: EditConfig | None = None) -> EditReport:
     """Change the emotion of the tracked face of ``video`` and write ``output``.
 
     Args:
@@ -237,6 +246,8 @@ def edit(video: str | os.PathLike, output: str | os.PathLike, *,
         manipulator: a manipulator checkpoint (None = shipped default).
         progress: progress bars on stderr.
         use_cache: reuse cached analyses.
+        crf: x264 quality of the output, 0 (lossless) to 51.
+        renderer: a neural renderer trained with ``ned train-renderer`` (None = warp).
         config: full options (overrides the keyword options above when given).
 
     Returns:
@@ -249,13 +260,16 @@ def edit(video: str | os.PathLike, output: str | os.PathLike, *,
     cfg = config or EditConfig(
         emotion=emotion, reference=None if reference is None else str(reference),
         intensity=float(intensity), start=start, end=end, face_index=face_index, seed=seed,
-        manipulator=None if manipulator is None else str(manipulator), use_cache=use_cache)
+        manipulator=None if manipulator is None else str(manipulator), use_cache=use_cache,
+        crf=int(crf), renderer=None if renderer is None else str(renderer))
     cfg.check()
     video, output = Path(video), Path(output)
     preview_path = Path(preview) if preview is not None else None
     _check_paths(video, output, preview_path)
     if cfg.reference is not None and not Path(cfg.reference).is_file():
         raise NedError(f"no such reference clip: {cfg.reference}")
+    if cfg.renderer is not None and not Path(cfg.renderer).is_file():
+        raise NedError(f"no such renderer file: {cfg.renderer}")
     timings: dict[str, float] = {}
     with _sigint_as_interrupt(), tempfile.TemporaryDirectory(prefix="ned-") as work:
         t0 = time.perf_counter()
@@ -312,4 +326,5 @@ def plan_edit(track: Path, fields: dict, cfg: EditConfig, workdir: str | os.Path
     new = keep_lid_state(old, new, cfg.guards)
     new = (old + weights[:, None] * (new - old)).astype(np.float32)
     fit = fit_subsample(track, fields)
-    return ClipGeometry(path=str(track), valid=valid, old=old, new=new, fit=fit), weights
+    return ClipGeometry(path=str(track), valid=valid, old=old, new=new, fit=fit,
+                        gain=cfg.gain), weights

@@ -24,6 +24,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--preview", nargs="?", const="", metavar="MP4",
                    help="also write original | edited side by side (default <output>_preview.mp4)")
     p.add_argument("--manipulator", help="manipulator checkpoint (default: shipped)")
+    p.add_argument("--renderer", metavar="SAFETENSORS",
+                   help="neural renderer from `ned train-renderer` (default: train-free warp)")
+    p.add_argument("--crf", type=int, default=16,
+                   help="x264 quality, 0 (lossless) .. 51; default 16")
     p.add_argument("--no-cache", action="store_true", help="analyse again, ignore the cache")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=run)
@@ -41,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
                   intensity=args.intensity, start=args.start, end=args.end,
                   face_index=args.face_index, seed=args.seed, preview=preview,
                   manipulator=args.manipulator, progress=not args.quiet,
-                  use_cache=not args.no_cache)
+                  use_cache=not args.no_cache, crf=args.crf, renderer=args.renderer)
     print(report.summary())
     if report.preview:
         print(f"{report.preview}: original | edited")

@@ -18,6 +18,8 @@ from ned.facemodel.fit import TrackFit, fit_track, normalise_clip
 from ned.facemodel.pose import Pose
 from ned.records import FaceTrack, iter_rows
 
+ADAPT = True
+
 
 @dataclass(frozen=True)
 class ClipGeometry:
@@ -29,6 +31,7 @@ class ClipGeometry:
         old: (T, 52) float32 measured blendshapes.
         new: (T, 52) float32 edited blendshapes.
         fit: the model fitted on a subsample (its per-frame fields cover that subsample).
+        gain: factor on the geometric displacement (the warp renderer's expressiveness).
     """
 
     path: str
@@ -36,6 +39,7 @@ class ClipGeometry:
     old: np.ndarray
     new: np.ndarray
     fit: TrackFit
+    gain: float = 1.0
 
 
 def fit_subsample(path: str | os.PathLike, fields: dict, max_fit_frames: int = 1200) -> TrackFit:
@@ -62,7 +66,7 @@ def fit_subsample(path: str | os.PathLike, fields: dict, max_fit_frames: int = 1
                     confidence=np.ones(n, np.float32), valid=np.ones(n, bool),
                     timestamps=fields["timestamps"][idx], width=fields["width"],
                     height=fields["height"], fps=fields["fps"])
-    return fit_track(sub)
+    return fit_track(sub, adapt=ADAPT)
 
 
 def iter_geometry(geo: ClipGeometry, chunk: int = 256
@@ -88,6 +92,7 @@ def iter_geometry(geo: ClipGeometry, chunk: int = 256
                                       pose.translation.astype(np.float32)),
                             expressions=geo.old[sl][v].astype(np.float32), landmarks=lm[v],
                             valid=np.ones(int(v.sum()), bool), size=fit.size)
-            dst[v] = part.landmarks_for(geo.new[sl][v].astype(np.float32))
+            moved = part.landmarks_for(geo.new[sl][v].astype(np.float32))
+            dst[v] = lm[v] + geo.gain * (moved - lm[v])
         for k in range(n):
             yield start + k, lm[k], dst[k]

@@ -16,6 +16,7 @@ from ned.composite.blend import composite_patch
 from ned.composite.occlusion import OcclusionDetector, protect
 from ned.io import Frame, VideoWriter, probe, read_frames
 from ned.pipeline_geometry import ClipGeometry, iter_geometry
+from ned.pipeline_neural import load_frame_renderer
 from ned.render.warp import WarpConfig, warp_patch
 from ned.robust import unfold
 from ned.topology import inter_ocular
@@ -65,7 +66,8 @@ def _prefetch(it: Iterator[Frame], depth: int = 4) -> Iterator[Frame]:
 
 def edit_frame(image: np.ndarray, src: np.ndarray, dst: np.ndarray, *, grow: float,
                feather: float, levels: int, warp: WarpConfig | None = None,
-               occluder: OcclusionDetector | None = None) -> tuple[np.ndarray, bool]:
+               occluder: OcclusionDetector | None = None
+               ) -> tuple[np.ndarray, tuple[int, int, int, int], bool]:
     """Move one frame's face from geometry ``src`` to ``dst`` and blend it in.
 
     Everything runs inside the warp's box; the rest of the frame is not touched.
@@ -82,13 +84,13 @@ def edit_frame(image: np.ndarray, src: np.ndarray, dst: np.ndarray, *, grow: flo
             largest displacement) keep the source's pixels.
 
     Returns:
-        (frame, occluded): (H, W, 3) uint8, identical to ``image`` outside the warp's
-        box, and whether an occluder was found.
+        (frame, roi, occluded): (H, W, 3) uint8, identical to ``image`` outside the box
+        ``roi`` = (x0, y0, x1, y1), and whether an occluder was found.
     """
     patch, roi = warp_patch(image, src, dst, warp)
     x0, y0, x1, y1 = roi
     if x1 <= x0 or y1 <= y0:
-        return image, False
+        return image, roi, False
     iod = float(inter_ocular(src))
     local = src - (x0, y0, 0)
     mask = face_mask(local, (y1 - y0, x1 - x0), dilate=max(1, round(grow * iod)),
@@ -100,7 +102,7 @@ def edit_frame(image: np.ndarray, src: np.ndarray, dst: np.ndarray, *, grow: flo
         mask = protect(mask, occ, reach)
         keep = protect(np.ones_like(mask), occ, reach) < 0.5
         patch[keep] = image[y0:y1, x0:x1][keep]
-    return composite_patch(image, patch, mask, roi, levels), found
+    return composite_patch(image, patch, mask, roi, levels), roi, found
 
 
 def render_clip(video: Path, output: Path, fields: dict, geometry: ClipGeometry | None,
@@ -127,6 +129,8 @@ def render_clip(video: Path, output: Path, fields: dict, geometry: ClipGeometry 
     range_w = edit_weights(fields["timestamps"], cfg.start, cfg.end, cfg.ramp)
     cut_set = {int(c) for c in fields["cuts"]}
     occluder = OcclusionDetector() if cfg.occlusion else None
+    neural = load_frame_renderer(cfg.renderer)
+    last_rendered = -2
     writers = [VideoWriter(output, like=video, audio_from=video if info.has_audio else None,
                            crf=cfg.crf)]
     if preview is not None:
@@ -141,20 +145,26 @@ def render_clip(video: Path, output: Path, fields: dict, geometry: ClipGeometry 
         for w in writers:
             w._open()
         t_mark = time.perf_counter()
-        for frame in _prefetch(read_frames(video)):
+        for frame in _prefetch(read_frames(video, yuv=True)):
             i = frame.index
-            out = frame.image
+            out, changed = frame.image, None
             src, dst = next(geo)[1:] if geo is not None and i < n else (None, None)
             if occluder is not None and i in cut_set:
                 occluder.reset()
             if i < n and valid[i] and src is not None and weights[i] > 0:
                 dst, shrunk = unfold(src, dst)
                 report.unfolded += int(shrunk)
-                out, occluded = edit_frame(frame.image, src, dst, occluder=occluder,
-                                 grow=cfg.mask_grow, feather=cfg.mask_feather,
-                                           levels=cfg.blend_levels)
+                if neural is not None:
+                    if last_rendered != i - 1 or i in cut_set:
+                        neural.reset()  # a new run of face frames
+                    out, changed = neural(frame.image, src, dst, levels=cfg.blend_levels)
+                    last_rendered = i
+                else:
+                    out, changed, occluded = edit_frame(
+                        frame.image, src, dst, occluder=occluder, grow=cfg.mask_grow,
+                        feather=cfg.mask_feather, levels=cfg.blend_levels)
+                    report.occluded += int(occluded)
                 report.edited += 1
-                report.occluded += int(occluded)
             elif i < n and valid[i]:
                 why = ("outside range" if range_w[i] == 0 else "cut" if i in cut_set
                        else "pose")
@@ -163,7 +173,7 @@ def render_clip(video: Path, output: Path, fields: dict, geometry: ClipGeometry 
                 passed["no face"] += 1
             t1 = time.perf_counter()
             timings["decode+render"] += t1 - t_mark
-            writers[0].write(out, frame.pts)
+            writers[0].write(out, frame.pts, source_yuv=frame.yuv, changed=changed)
             if preview is not None:
                 writers[1].write(np.concatenate([frame.image, out], axis=1))
             t_mark = time.perf_counter()

@@ -25,13 +25,13 @@ class GuardConfig:
         gap_ramp: frames over which an edit fades in after / out before a frame without
             a face or a shot cut.
         closed_lid: eyeBlink score from which an eye counts as closing (lid edits fade
-            out between this and ``closed_lid + 0.25``).
+            out between this and ``closed_lid + 0.15``).
     """
 
     yaw_limits: tuple[float, float] = (25.0, 40.0)
     pitch_limits: tuple[float, float] = (20.0, 35.0)
     gap_ramp: int = 4
-    closed_lid: float = 0.35
+    closed_lid: float = 0.25
 
 
 def head_angles(transforms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -118,7 +118,7 @@ def keep_lid_state(old: np.ndarray, new: np.ndarray, cfg: GuardConfig) -> np.nda
     out = np.array(new, np.float32, copy=True)
     for blink, lids in zip(BLINKS, LID_CHANNELS):
         out[:, blink] = old[:, blink]
-        closed = np.clip((old[:, blink] - cfg.closed_lid) / 0.25, 0.0, 1.0)[:, None]
+        closed = np.clip((old[:, blink] - cfg.closed_lid) / 0.15, 0.0, 1.0)[:, None]
         out[:, lids] = out[:, lids] * (1 - closed) + old[:, lids] * closed
     return out
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 
@@ -66,12 +66,16 @@ class Frame:
         pts: presentation timestamp in ``time_base`` units.
         time: presentation time in seconds.
         image: (H, W, 3) uint8 RGB, display orientation.
+        yuv: (H * 3 // 2, W) uint8 planar YUV 4:2:0 as decoded (only with
+            ``read_frames(..., yuv=True)`` on an unrotated 4:2:0 stream; else None). Writing
+            it back spares the RGB round trip's loss on every pixel an edit does not touch.
     """
 
     index: int
     pts: int
     time: float
     image: np.ndarray
+    yuv: np.ndarray | None = field(default=None, repr=False, compare=False)
 
 
 def _open(path: str | os.PathLike) -> av.container.InputContainer:
@@ -161,13 +165,15 @@ def _count_frames(path: str | os.PathLike) -> tuple[int, float, float]:
 
 
 def read_frames(path: str | os.PathLike, *, start: int = 0,
-                stop: int | None = None) -> Iterator[Frame]:
+                stop: int | None = None, yuv: bool = False) -> Iterator[Frame]:
     """Iterate over a video's frames, decoded one at a time.
 
     Args:
         path: a video file.
         start: first frame index to yield.
         stop: frame index to stop before (None = to the end).
+        yuv: also keep the decoded 4:2:0 planes (``Frame.yuv``) when the stream is 4:2:0
+            and unrotated.
 
     Yields:
         :class:`Frame` with ``image`` (H, W, 3) uint8 RGB in display orientation.
@@ -188,9 +194,15 @@ def read_frames(path: str | os.PathLike, *, start: int = 0,
                 if stop is not None and index >= stop:
                     return
                 if index >= start:
-                    image = _to_display(frame.to_ndarray(format="rgb24"), _rotation_of(frame))
+                    rot = _rotation_of(frame)
+                    image = _to_display(frame.to_ndarray(format="rgb24"), rot)
+                    planes = None
+                    if (yuv and not rot and frame.format.name == "yuv420p"
+                            and frame.height % 4 == 0 and frame.width % 2 == 0):
+                        planes = frame.to_ndarray(format="yuv420p")
                     pts = frame.pts if frame.pts is not None else index
-                    yield Frame(index=index, pts=int(pts), time=float(pts * tb), image=image)
+                    yield Frame(index=index, pts=int(pts), time=float(pts * tb), image=image,
+                                yuv=planes)
                 index += 1
         except av.error.FFmpegError as e:
             if index == 0:
@@ -281,13 +293,20 @@ class VideoWriter:
         self._audio = _AudioCopier(self.audio_from, self._out) if self.audio_from else None
 
     # -- writing -----------------------------------------------------------------------------
-    def write(self, image: np.ndarray, pts: int | None = None) -> None:
+    def write(self, image: np.ndarray, pts: int | None = None, *,
+              source_yuv: np.ndarray | None = None,
+              changed: tuple[int, int, int, int] | None = None) -> None:
         """Encode one frame.
 
         Args:
             image: (H, W, 3) uint8 RGB in display orientation, H, W = the output size.
             pts: presentation timestamp in the output time base (the source frame's
                 ``Frame.pts`` when re-encoding a source); None = evenly spaced at the rate.
+            source_yuv: the source frame's decoded 4:2:0 planes (``Frame.yuv``): pixels
+                outside ``changed`` are encoded from them exactly, with no colour
+                conversion.
+            changed: (x0, y0, x1, y1) box where ``image`` differs from the source; None =
+                nothing changed (with ``source_yuv``) or everything (without).
         """
         if self._out is None:
             self._open()
@@ -297,8 +316,12 @@ class VideoWriter:
         if pts is None:
             pts = round(self._count / (self.rate * self.time_base))
         pts = max(int(pts), self._last_pts + 1)
-        stored = _to_display(image, (360 - self.rotation) % 360) if self.rotation else image
-        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(stored), format="rgb24")
+        if source_yuv is not None and self._vs.pix_fmt == "yuv420p" and not self.rotation:
+            frame = av.VideoFrame.from_ndarray(_merge_yuv(source_yuv, image, changed),
+                                               format="yuv420p")
+        else:
+            stored = _to_display(image, (360 - self.rotation) % 360) if self.rotation else image
+            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(stored), format="rgb24")
         frame.pts = pts
         frame.time_base = self.time_base
         if self._audio is not None:
@@ -341,6 +364,32 @@ class VideoWriter:
         self._out = None
         if self._tmp.exists():
             self._tmp.unlink()
+
+
+def _merge_yuv(source: np.ndarray, image: np.ndarray,
+               box: tuple[int, int, int, int] | None) -> np.ndarray:
+    """Source 4:2:0 planes with the box (grown to even bounds) taken from ``image``."""
+    if box is None:
+        return source
+    h, w = image.shape[:2]
+    # chroma is shared by 2x2 pixels and PyAV packs each chroma plane in rows of the
+    # full width, so the box spans whole chroma pixels and a multiple of 4 rows
+    x0, y0 = max(0, box[0]) & ~1, max(0, box[1]) & ~3
+    x1, y1 = min(w, (box[2] + 1) & ~1), min(h, (box[3] + 3) & ~3)
+    if x1 <= x0 or y1 <= y0:
+        return source
+    new = av.VideoFrame.from_ndarray(np.ascontiguousarray(image[y0:y1, x0:x1]), format="rgb24")
+    sub = new.reformat(format="yuv420p").to_ndarray()
+    bh, bw = y1 - y0, x1 - x0
+    out = source.copy()
+    out[y0:y1, x0:x1] = sub[:bh]
+    u, v = sub[bh:bh + bh // 4].reshape(bh // 2, bw // 2), sub[bh + bh // 4:].reshape(bh // 2,
+                                                                                     bw // 2)
+    uo = out[h:h + h // 4].reshape(h // 2, w // 2)
+    vo = out[h + h // 4:].reshape(h // 2, w // 2)
+    uo[y0 // 2:y1 // 2, x0 // 2:x1 // 2] = u
+    vo[y0 // 2:y1 // 2, x0 // 2:x1 // 2] = v
+    return out
 
 
 def _format_for(path: Path) -> str | None:

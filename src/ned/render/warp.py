@@ -227,7 +227,8 @@ def fold_fraction(points: np.ndarray, reference: np.ndarray) -> float:
         reference: (478, 2+) the measured geometry.
 
     Returns:
-        Fraction in [0, 1] of triangles (front-facing in ``reference``) folded over.
+        Fraction in [0, 1] of the triangles (ignoring slivers of at most a tenth of the
+        median area) whose orientation differs between the two geometries.
     """
     tris = mesh_triangles()
 
@@ -236,7 +237,8 @@ def fold_fraction(points: np.ndarray, reference: np.ndarray) -> float:
         return (b[:, 0] - a[:, 0]) * (c[:, 1] - a[:, 1]) - (b[:, 1] - a[:, 1]) * (c[:, 0] - a[:, 0])
 
     ref, new = signed(np.asarray(reference)), signed(np.asarray(points))
-    front = np.abs(ref) > 1e-6
+    # slivers (a tenth of the median area or less) flip on rounding and cover no pixel
+    front = np.abs(ref) > max(1e-6, 0.1 * float(np.median(np.abs(ref))))
     if not front.any():
         return 0.0
     return float((np.sign(ref[front]) != np.sign(new[front])).mean())

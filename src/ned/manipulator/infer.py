@@ -129,6 +129,10 @@ def geometric_median(points: np.ndarray, eps: float = 1e-5, max_iter: int = 500)
     return y
 
 
+#: Windows per forward pass at inference.
+BATCH = 512
+
+
 def _runs(valid: np.ndarray) -> list[tuple[int, int]]:
     """[start, stop) runs of consecutive True values."""
     v = np.r_[False, valid, False].astype(np.int8)
@@ -147,8 +151,9 @@ def window_styles(manip: Manipulator, expressions: np.ndarray, valid: np.ndarray
     n, out = manip.window, []
     for a, b in _runs(valid):
         if b - a >= n:
-            w = torch.from_numpy(np.array(_windows(expressions[a:b], n)))
-            out.append(manip.E(w).numpy())
+            wins = _windows(expressions[a:b], n)
+            for k in range(0, len(wins), BATCH):  # bounded memory on long clips
+                out.append(manip.E(torch.from_numpy(np.array(wins[k:k + BATCH]))).numpy())
     return np.concatenate(out) if out else np.zeros((0, manip.net.style_dim), np.float32)
 
 
@@ -191,16 +196,19 @@ def _translate_run(manip: Manipulator, x: np.ndarray, s_trg: np.ndarray,
     """Translate one valid run (T >= 1, padded by edge repetition when T < N)."""
     n, t = manip.window, len(x)
     xp = np.concatenate([x, np.repeat(x[-1:], n - t, axis=0)]) if t < n else x
-    w = torch.from_numpy(np.array(_windows(xp, n)))
-    s_own = manip.E(w)
-    s = s_own + float(intensity) * (torch.from_numpy(s_trg)[None] - s_own)
-    y = manip.G(w, s).numpy()
+    wins = _windows(xp, n)
     g = cv2.getGaussianKernel(n, -1).astype(np.float64)[:, 0]
     acc = np.zeros((len(xp), x.shape[1]))
     wsum = np.zeros((len(xp), 1))
-    for k in range(len(y)):
-        acc[k:k + n] += g[:, None] * y[k]
-        wsum[k:k + n] += g[:, None]
+    target = torch.from_numpy(s_trg)[None]
+    for k0 in range(0, len(wins), BATCH):  # windows in batches: bounded memory on long clips
+        w = torch.from_numpy(np.array(wins[k0:k0 + BATCH]))
+        s_own = manip.E(w)
+        y = manip.G(w, s_own + float(intensity) * (target - s_own)).numpy()
+        for j in range(len(y)):
+            k = k0 + j
+            acc[k:k + n] += g[:, None] * y[j]
+            wsum[k:k + n] += g[:, None]
     return (acc / wsum)[:t].astype(np.float32)
 
 

@@ -184,15 +184,14 @@ def _backward_map(src: np.ndarray, dst: np.ndarray, anchors: np.ndarray,
     all_tris = np.concatenate([ring + 468, tris[order]])
     gw, gh = -(-(x1 - x0 - 1) // step) + 1, -(-(y1 - y0 - 1) // step) + 1
     ids = _raster_ids((v_dst[all_tris] - (x0, y0)) / step, (gh, gw))
-    aff = _affines(v_src[all_tris], v_dst[all_tris])
+    aff = _affines(v_src[all_tris], v_dst[all_tris]).astype(np.float32)
+    # id 0 (no triangle) maps every pixel to itself
+    aff = np.concatenate([np.array([[[1, 0, 0], [0, 1, 0]]], np.float32), aff])
     gy, gx = np.mgrid[0:gh, 0:gw].astype(np.float32)
     gx, gy = gx * step + x0, gy * step + y0
-    mapx, mapy = gx.copy(), gy.copy()
-    sel = ids > 0
-    a = aff[ids[sel] - 1].astype(np.float32)
-    px, py = gx[sel], gy[sel]
-    mapx[sel] = a[:, 0, 0] * px + a[:, 0, 1] * py + a[:, 0, 2]
-    mapy[sel] = a[:, 1, 0] * px + a[:, 1, 1] * py + a[:, 1, 2]
+    a = aff.reshape(len(aff), 6).T[:, ids]  # (6, gh, gw) coefficients per pixel
+    mapx = a[0] * gx + a[1] * gy + a[2]
+    mapy = a[3] * gx + a[4] * gy + a[5]
     if step > 1:  # corner-aligned upsampling: fine (x, y) reads coarse (x / step, y / step)
         up = np.array([[1.0 / step, 0, 0], [0, 1.0 / step, 0]])
         size = (x1 - x0, y1 - y0)
@@ -210,13 +209,13 @@ def _raster_ids(tri_xy: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
         shape: (h, w) of the ROI.
 
     Returns:
-        (h, w) int64 ids.
+        (h, w) uint16 ids.
     """
     ids = np.zeros(shape, np.uint16)
     pts = np.round(tri_xy * 16).astype(np.int32)
     for k in range(len(pts)):
         cv2.fillConvexPoly(ids, pts[k], k + 1, lineType=cv2.LINE_8, shift=4)
-    return ids.astype(np.int64)
+    return ids
 
 
 def fold_fraction(points: np.ndarray, reference: np.ndarray) -> float:

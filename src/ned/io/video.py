@@ -95,8 +95,9 @@ def _open(path: str | os.PathLike) -> av.container.InputContainer:
 
 
 def _short(e: Exception) -> str:
-    text = str(e).strip().splitlines()[0] if str(e).strip() else e.__class__.__name__
-    return text[:160]
+    """One short line from an FFmpeg error: its message without errno or file name."""
+    text = getattr(e, "strerror", None) or (str(e).strip().splitlines() or [""])[0]
+    return (text or e.__class__.__name__)[:160]
 
 
 def _rotation_of(frame: av.VideoFrame) -> int:

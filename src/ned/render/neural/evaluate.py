@@ -32,8 +32,9 @@ def fapd(fake: np.ndarray, real: np.ndarray, masks: np.ndarray) -> float:
     m = masks > (127 if masks.dtype == np.uint8 else 0.5)
     if not m.any():
         raise NedError("fapd: empty face masks")
-    d = np.linalg.norm(fake.astype(np.float64) - real.astype(np.float64), axis=-1)
-    return float(d[m].mean())
+    from ned.metrics.pixel import l2_map
+
+    return float(l2_map(fake, real)[m].astype(np.float64).mean())
 
 
 def reference_frame(clip: RendererClip, frames: range) -> int:

@@ -195,6 +195,8 @@ def test_no_face_clip_is_copied(no_face_path, tmp_path):
     (["--emotion", "happy", "--intensity", "-0.5"], "outside"),
     (["--emotion", "happy", "--intensity", "2"], "outside"),
     (["--emotion", "happy", "--start", "2", "--end", "1"], "after"),
+    (["--emotion", "happy", "--gain", "5"], "gain"),
+    (["--emotion", "happy", "--crf", "60"], "crf"),
 ])
 def test_bad_options(single_face_path, tmp_path, capsys, args, message):
     out = tmp_path / "o.mp4"

@@ -89,6 +89,8 @@ class EditConfig:
             raise NedError("face index must be >= 0")
         if self.ramp < 0:
             raise NedError("ramp must be >= 0")
+        if not 0 <= self.gain <= 3:
+            raise NedError(f"gain {self.gain} is outside [0, 3]")
         if not 0 <= self.crf <= 51:
             raise NedError(f"crf {self.crf} is outside [0, 51]")
 
@@ -229,7 +231,7 @@ def edit(video: str | os.PathLike, output: str | os.PathLike, *,
          face_index: int = 0, seed: int = 0, preview: str | os.PathLike | None = None,
          manipulator: str | os.PathLike | None = None, progress: bool = False,
          use_cache: bool = True, crf: int = 16, renderer: str | os.PathLike | None = None,
-         config: EditConfig | None = None) -> EditReport:
+         gain: float = 1.0, config: EditConfig | None = None) -> EditReport:
     """Change the emotion of the tracked face of ``video`` and write ``output``.
 
     Args:
@@ -248,6 +250,7 @@ def edit(video: str | os.PathLike, output: str | os.PathLike, *,
         use_cache: reuse cached analyses.
         crf: x264 quality of the output, 0 (lossless) to 51.
         renderer: a neural renderer trained with ``ned train-renderer`` (None = warp).
+        gain: factor on the edit's geometric displacement (0 to 3).
         config: full options (overrides the keyword options above when given).
 
     Returns:
@@ -261,7 +264,7 @@ def edit(video: str | os.PathLike, output: str | os.PathLike, *,
         emotion=emotion, reference=None if reference is None else str(reference),
         intensity=float(intensity), start=start, end=end, face_index=face_index, seed=seed,
         manipulator=None if manipulator is None else str(manipulator), use_cache=use_cache,
-        crf=int(crf), renderer=None if renderer is None else str(renderer))
+        crf=int(crf), renderer=None if renderer is None else str(renderer), gain=float(gain))
     cfg.check()
     video, output = Path(video), Path(output)
     preview_path = Path(preview) if preview is not None else None

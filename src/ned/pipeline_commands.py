@@ -17,6 +17,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--emotion", help=f"target emotion: {', '.join(EMOTIONS)}")
     g.add_argument("--reference", help="a clip whose expression style to transfer")
     p.add_argument("--intensity", type=float, default=1.0, help="0 .. 1.5 (default 1)")
+    p.add_argument("--gain", type=float, default=1.0,
+                   help="exaggerate the warp's geometric change (default 1; 1.5-2 for stronger, "
+                        "less natural edits)")
     p.add_argument("--start", type=float, help="edit from this time (s)")
     p.add_argument("--end", type=float, help="edit until this time (s)")
     p.add_argument("--face-index", type=int, default=0, help="0 = largest face (default)")
@@ -45,7 +48,8 @@ def run(args: argparse.Namespace) -> int:
                   intensity=args.intensity, start=args.start, end=args.end,
                   face_index=args.face_index, seed=args.seed, preview=preview,
                   manipulator=args.manipulator, progress=not args.quiet,
-                  use_cache=not args.no_cache, crf=args.crf, renderer=args.renderer)
+                  use_cache=not args.no_cache, crf=args.crf, renderer=args.renderer,
+                  gain=args.gain)
     print(report.summary())
     if report.preview:
         print(f"{report.preview}: original | edited")

@@ -168,6 +168,12 @@ def test_lossless_output_background(carphone_path, carphone_track, tmp_path):
     diff = _outside_diff(carphone_path, out, carphone_track.landmarks)
     print(f"lossless: mean abs difference outside the face box {diff:.3f}")
     assert diff <= 1.0  # only the blend's soft edge reaches past the 1.2x box
+    for a, b in zip(read_frames(carphone_path), read_frames(out)):  # the warp's box + 8 px
+        x0, y0, x1, y1 = (int(round(v)) for v in face_box(carphone_track.landmarks[a.index],
+                                                            1.7))
+        far = np.ones(a.image.shape[:2], bool)
+        far[max(y0 - 8, 0):max(y1 + 8, 0), max(x0 - 8, 0):max(x1 + 8, 0)] = False
+        assert np.array_equal(a.image[far], b.image[far])
 
 
 def test_preview_and_determinism(single_face_path, tmp_path):

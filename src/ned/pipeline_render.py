@@ -13,7 +13,7 @@ from tqdm import tqdm
 
 from ned.analysis.mask import face_mask
 from ned.composite.blend import composite_patch
-from ned.composite.occlusion import OcclusionDetector, protect
+from ned.composite.occlusion import OcclusionDetector, grow_occlusion
 from ned.io import Frame, VideoWriter, probe, read_frames
 from ned.pipeline_geometry import ClipGeometry, iter_geometry
 from ned.pipeline_neural import load_frame_renderer
@@ -99,8 +99,8 @@ def edit_frame(image: np.ndarray, src: np.ndarray, dst: np.ndarray, *, grow: flo
     found = occ is not None and bool(occ.any())
     if found:
         reach = int(np.ceil(np.abs(dst[:, :2] - src[:, :2]).max())) + 2
-        mask = protect(mask, occ, reach)
-        keep = protect(np.ones_like(mask), occ, reach) < 0.5
+        keep = grow_occlusion(occ, reach)
+        mask = mask * ~keep
         patch[keep] = image[y0:y1, x0:x1][keep]
     return composite_patch(image, patch, mask, roi, levels), roi, found
 

@@ -126,20 +126,16 @@ class OcclusionDetector:
         return out
 
 
-def protect(mask: np.ndarray, occlusion: np.ndarray, reach: int) -> np.ndarray:
-    """Remove occluded pixels (grown by ``reach`` pixels, so no warped pixel samples an
-    occluder either) from a blend mask.
+def grow_occlusion(occlusion: np.ndarray, reach: int) -> np.ndarray:
+    """Occluded pixels grown by ``reach`` pixels, so that no warped pixel samples an
+    occluder either.
 
     Args:
-        mask: (H, W) float32 blend mask in [0, 1].
         occlusion: (H, W) float32 occlusion mask in [0, 1].
         reach: growth in pixels (the largest displacement of the edit, at least).
 
     Returns:
-        (H, W) float32 mask, 0 on and around occluders.
+        (H, W) bool, True on and around occluders.
     """
-    if not occlusion.any():
-        return mask
     k = 2 * max(int(reach), 1) + 1
-    grown = cv2.dilate((occlusion > 0.5).astype(np.uint8), np.ones((k, k), np.uint8))
-    return mask * (1.0 - grown.astype(np.float32))
+    return cv2.dilate((occlusion > 0.5).astype(np.uint8), np.ones((k, k), np.uint8)) > 0

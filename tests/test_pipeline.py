@@ -186,6 +186,21 @@ def test_preview_and_determinism(single_face_path, tmp_path):
     assert all(np.array_equal(a, b) for a, b in zip(f1, f2))
 
 
+def test_first_and_cached_edits_are_identical(carphone_path, tmp_path, monkeypatch):
+    """The first edit renders while a background process analyses (and fills the cache);
+    the second reads the cache: both give the same clip, bit for bit."""
+    monkeypatch.setenv("NED_CACHE_DIR", str(tmp_path / "cache"))
+    o1, o2, o3 = tmp_path / "a.mp4", tmp_path / "b.mp4", tmp_path / "c.mp4"
+    r1 = ned.edit(carphone_path, o1, emotion="sad")
+    assert len(list((tmp_path / "cache").glob("*.npz"))) == 1
+    r2 = ned.edit(carphone_path, o2, emotion="sad")
+    ned.edit(carphone_path, o3, emotion="sad", use_cache=False)
+    assert r1.edited == r2.edited == 120
+    f1, f2, f3 = ([f.image for f in read_frames(o)] for o in (o1, o2, o3))
+    assert all(np.array_equal(a, b) and np.array_equal(a, c) for a, b, c in zip(f1, f2, f3))
+    assert any(not np.array_equal(a, s.image) for a, s in zip(f1, read_frames(carphone_path)))
+
+
 def test_no_face_clip_is_copied(no_face_path, tmp_path):
     out = tmp_path / "nf.mp4"
     rep = ned.edit(no_face_path, out, emotion="happy")

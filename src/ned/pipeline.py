@@ -1,8 +1,8 @@
 """``ned.edit``: one call from a clip to the edited clip.
 
-analyse (cached) -> manipulate -> fit geometry -> render (warp) -> composite -> encode,
-streamed frame by frame, audio copied packet for packet. Only the tracked face changes;
-frames without a valid face are passed through unchanged.
+analyse (background process, or cached) -> manipulate -> fit geometry -> render (warp) ->
+composite -> encode, one streamed pass frame by frame, audio copied packet for packet.
+Only the tracked face changes; frames without a valid face are passed through unchanged.
 """
 
 from __future__ import annotations
@@ -10,19 +10,22 @@ from __future__ import annotations
 import os
 import signal
 import tempfile
+import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from ned.analysis import AnalysisConfig, analyze_to_file, file_hash
+from ned.analysis.stream import LiveAnalysis, RowChunk, record_chunks
 from ned.blendshapes import EMOTIONS
 from ned.errors import NedError
-from ned.pipeline_geometry import ClipGeometry, fit_subsample
+from ned.io import probe
+from ned.pipeline_plan import EditPlanner, PlanConfig
 from ned.records import FaceTrack, load_fields
-from ned.robust import GuardConfig, gap_weights, keep_lid_state, pose_weights, segments
+from ned.robust import GuardConfig
 
 INTENSITY_RANGE = (0.0, 1.5)
 
@@ -131,28 +134,36 @@ def cache_dir() -> Path:
     return Path(os.environ.get("NED_CACHE_DIR") or Path.home() / ".cache" / "ned")
 
 
-def cached_analysis(video: str | os.PathLike, config: AnalysisConfig, workdir: str | os.PathLike,
-                    *, use_cache: bool = True, progress: bool = False) -> Path:
-    """Path of the clip's FaceTrack record, analysed now or found in the cache.
-
-    The cache key is the clip's sha256 and the analysis options; entries are written
-    atomically, so an interrupted run leaves no broken entry. Without the cache the record
-    is written into ``workdir``.
-    """
-    if not use_cache:
-        path = Path(workdir) / f"track-{config.key()}-{Path(video).stem}.npz"
-        analyze_to_file(video, path, config, progress)
-        return path
+def cache_entry(video: str | os.PathLike, config: AnalysisConfig) -> tuple[Path, bool]:
+    """The cache file of a clip's analysis (key: the clip's sha256 and the analysis
+    options) and whether a usable record is already there (a stale or foreign entry is
+    removed)."""
     folder = cache_dir()
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{file_hash(video)[:24]}-{config.key()}.npz"
     if path.exists():
         try:
             load_fields(path, ("valid",), kind=FaceTrack.KIND)
-            return path
+            return path, True
         except NedError:
-            path.unlink()  # stale or foreign entry: analyse again
-    analyze_to_file(video, path, config, progress)
+            path.unlink()
+    return path, False
+
+
+def cached_analysis(video: str | os.PathLike, config: AnalysisConfig, workdir: str | os.PathLike,
+                    *, use_cache: bool = True, progress: bool = False) -> Path:
+    """Path of the clip's FaceTrack record, analysed now or found in the cache.
+
+    Entries are written atomically, so an interrupted run leaves no broken entry. Without
+    the cache the record is written into ``workdir``.
+    """
+    if not use_cache:
+        path = Path(workdir) / f"track-{config.key()}-{Path(video).stem}.npz"
+        analyze_to_file(video, path, config, progress)
+        return path
+    path, found = cache_entry(video, config)
+    if not found:
+        analyze_to_file(video, path, config, progress)
     return path
 
 
@@ -164,9 +175,28 @@ def cached_track(video: str | os.PathLike, config: AnalysisConfig | None = None,
                                               use_cache=use_cache, progress=progress))
 
 
-#: Small per-frame fields of a FaceTrack that the edit holds in memory.
-SMALL_FIELDS = ("valid", "blendshapes", "timestamps", "transforms", "cuts", "width", "height",
-                "fps")
+def analysis_rows(video: Path, config: AnalysisConfig, workdir: str | os.PathLike,
+                  stack: ExitStack, use_cache: bool = True) -> Iterator[RowChunk]:
+    """The clip's analysis rows: read from the cache, or produced by a background analysis
+    (which also fills the cache) while the caller goes on.
+
+    Args:
+        video: the clip.
+        config: analysis options.
+        workdir: folder for the record when the cache is not used.
+        stack: the background process is stopped when this stack closes.
+        use_cache: read and fill the cache.
+
+    Returns:
+        An iterator of :class:`ned.analysis.stream.RowChunk`.
+    """
+    if use_cache:
+        path, found = cache_entry(video, config)
+        if found:
+            return record_chunks(path)
+    else:
+        path = Path(workdir) / f"track-{config.key()}.npz"
+    return iter(stack.enter_context(LiveAnalysis(video, path, config)))
 
 
 def edit_weights(timestamps: np.ndarray, start: float | None, end: float | None,
@@ -234,6 +264,9 @@ def edit(video: str | os.PathLike, output: str | os.PathLike, *,
          gain: float = 1.0, config: EditConfig | None = None) -> EditReport:
     """Change the emotion of the tracked face of ``video`` and write ``output``.
 
+    The analysis runs in a background process (or is read from the cache) while this
+    process renders the frames already analysed: one streamed pass.
+
     Args:
         video: input clip.
         output: edited clip to write (never the input; written atomically).
@@ -256,8 +289,6 @@ def edit(video: str | os.PathLike, output: str | os.PathLike, *,
     Returns:
         An :class:`EditReport`.
     """
-    import time
-
     from ned.pipeline_render import render_clip
 
     cfg = config or EditConfig(
@@ -273,61 +304,43 @@ def edit(video: str | os.PathLike, output: str | os.PathLike, *,
         raise NedError(f"no such reference clip: {cfg.reference}")
     if cfg.renderer is not None and not Path(cfg.renderer).is_file():
         raise NedError(f"no such renderer file: {cfg.renderer}")
-    timings: dict[str, float] = {}
-    with _sigint_as_interrupt(), tempfile.TemporaryDirectory(prefix="ned-") as work:
+    info = probe(video)  # bad inputs fail here, before anything starts
+    report = EditReport(output=output, preview=preview_path)
+    with _sigint_as_interrupt(), tempfile.TemporaryDirectory(prefix="ned-") as work, \
+            ExitStack() as stack:
         t0 = time.perf_counter()
-        track = cached_analysis(video, AnalysisConfig(face_index=cfg.face_index), work,
-                                use_cache=cfg.use_cache, progress=progress)
-        fields = load_fields(track, SMALL_FIELDS, kind=FaceTrack.KIND)
-        timings["analyse"] = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        geometry, weights = plan_edit(track, fields, cfg, work, progress=progress)
-        timings["manipulate+fit"] = time.perf_counter() - t0
-        report = EditReport(output=output, preview=preview_path)
-        render_clip(video, output, fields, geometry, weights, cfg, report,
-                    preview=preview_path, progress=progress)
-    report.timings = {**timings, **report.timings}
+        rows = analysis_rows(video, AnalysisConfig(face_index=cfg.face_index), work, stack,
+                             cfg.use_cache)
+        planner = make_planner(cfg, (info.width, info.height), info.fps, work, progress)
+        report.timings["startup"] = time.perf_counter() - t0
+        render_clip(video, output, planner.plans(rows), cfg, report, preview=preview_path,
+                    progress=progress)
     return report
 
 
-def plan_edit(track: Path, fields: dict, cfg: EditConfig, workdir: str | os.PathLike,
-              progress: bool = False) -> tuple[ClipGeometry | None, np.ndarray]:
-    """Translate the clip's expressions and fit the face model for the edited geometry.
+def make_planner(cfg: EditConfig, size: tuple[int, int], fps: float,
+                 workdir: str | os.PathLike, progress: bool = False) -> EditPlanner:
+    """Load the manipulator, find the target style and build the edit's planner.
 
     Args:
-        track: the clip's FaceTrack record.
-        fields: its :data:`SMALL_FIELDS`.
         cfg: edit options.
-        workdir: folder for temporary records (the reference's analysis without cache).
+        size: (width, height) of the clip.
+        fps: its frame rate.
+        workdir: folder for the reference's analysis when the cache is not used.
         progress: progress bars.
-
-    Returns:
-        (geometry, weights): a :class:`ClipGeometry` to stream edited landmarks from (None
-        when the clip has no valid frame) and (T,) float32 edit strength per frame.
     """
-    from ned.manipulator.infer import load_manipulator, translate
+    from ned.manipulator.infer import label_style, load_manipulator, reference_style
 
-    valid, old, cuts = fields["valid"], fields["blendshapes"], fields["cuts"]
-    weights = (edit_weights(fields["timestamps"], cfg.start, cfg.end, cfg.ramp)
-               * pose_weights(fields["transforms"], valid, cfg.guards)
-               * gap_weights(valid, cuts, cfg.guards.gap_ramp))
-    if not valid.any():
-        return None, weights * 0
     manip = load_manipulator(cfg.manipulator)
-    kwargs: dict = {"emotion": cfg.emotion}
     if cfg.reference is not None:
         ref_path = cached_analysis(cfg.reference, AnalysisConfig(), workdir,
                                    use_cache=cfg.use_cache, progress=progress)
         ref = load_fields(ref_path, ("blendshapes", "valid"), kind=FaceTrack.KIND)
         if not ref["valid"].any():
             raise NedError(f"the reference clip {cfg.reference} has no frame with a face")
-        kwargs = {"reference": ref["blendshapes"], "reference_valid": ref["valid"]}
-    new = old.copy()
-    for a, b in segments(valid, cuts):  # never translate across a gap or a cut
-        new[a:b] = translate(manip, old[a:b], valid[a:b], intensity=cfg.intensity,
-                             seed=cfg.seed, **kwargs)
-    new = keep_lid_state(old, new, cfg.guards)
-    new = (old + weights[:, None] * (new - old)).astype(np.float32)
-    fit = fit_subsample(track, fields)
-    return ClipGeometry(path=str(track), valid=valid, old=old, new=new, fit=fit,
-                        gain=cfg.gain), weights
+        style = reference_style(manip, ref["blendshapes"], ref["valid"])
+    else:
+        style = label_style(manip, cfg.emotion, cfg.seed)
+    plan = PlanConfig(intensity=cfg.intensity, start=cfg.start, end=cfg.end, ramp=cfg.ramp,
+                      gain=cfg.gain)
+    return EditPlanner(manip, style, plan, cfg.guards, size, fps)

@@ -15,8 +15,8 @@ from ned.analysis.mask import face_mask
 from ned.composite.blend import composite_patch
 from ned.composite.occlusion import OcclusionDetector, grow_occlusion
 from ned.io import Frame, VideoWriter, probe, read_frames
-from ned.pipeline_geometry import ClipGeometry, iter_geometry
 from ned.pipeline_neural import load_frame_renderer
+from ned.pipeline_plan import FramePlan
 from ned.render.warp import WarpConfig, warp_patch
 from ned.robust import unfold
 from ned.topology import inter_ocular
@@ -105,29 +105,23 @@ def edit_frame(image: np.ndarray, src: np.ndarray, dst: np.ndarray, *, grow: flo
     return composite_patch(image, patch, mask, roi, levels), roi, found
 
 
-def render_clip(video: Path, output: Path, fields: dict, geometry: ClipGeometry | None,
-                weights: np.ndarray, cfg, report, *, preview: Path | None = None,
-                progress: bool = False) -> None:
+def render_clip(video: Path, output: Path, plans: Iterator[FramePlan], cfg, report, *,
+                preview: Path | None = None, progress: bool = False) -> None:
     """Write the edited clip (and optional preview), filling ``report``.
 
     Args:
         video: the source clip.
         output: the edited clip to write.
-        fields: the track's small fields (``valid`` ...).
-        geometry: streamed edited geometry (None: no face anywhere, copy every frame).
-        weights: (T,) edit strength per frame.
+        plans: one :class:`ned.pipeline_plan.FramePlan` per frame, in order (frames past
+            its end are copied).
         cfg: :class:`ned.pipeline.EditConfig`.
         report: :class:`ned.pipeline.EditReport` to fill.
         preview: also write original | edited side by side.
         progress: progress bar.
     """
-    from ned.pipeline import edit_weights
-
     info = probe(video)
-    timings = {"decode+render": 0.0, "encode": 0.0}
+    timings = {"plan": 0.0, "render": 0.0, "encode": 0.0}
     passed = {"no face": 0, "outside range": 0, "pose": 0, "cut": 0}
-    range_w = edit_weights(fields["timestamps"], cfg.start, cfg.end, cfg.ramp)
-    cut_set = {int(c) for c in fields["cuts"]}
     occluder = OcclusionDetector() if cfg.occlusion else None
     neural = load_frame_renderer(cfg.renderer)
     last_rendered = -2
@@ -136,10 +130,7 @@ def render_clip(video: Path, output: Path, fields: dict, geometry: ClipGeometry 
     if preview is not None:
         writers.append(VideoWriter(preview, fps=info.rate, size=(2 * info.width, info.height),
                                    crf=cfg.crf + 4))
-    valid = fields["valid"]
-    n = len(valid)
-    geo = iter_geometry(geometry) if geometry is not None else None
-    bar = tqdm(total=info.frame_count, unit="frame", desc="render", disable=not progress,
+    bar = tqdm(total=info.frame_count, unit="frame", desc="edit", disable=not progress,
                leave=False)
     try:
         for w in writers:
@@ -148,36 +139,38 @@ def render_clip(video: Path, output: Path, fields: dict, geometry: ClipGeometry 
         for frame in _prefetch(read_frames(video, yuv=True)):
             i = frame.index
             out, changed = frame.image, None
-            src, dst = next(geo)[1:] if geo is not None and i < n else (None, None)
-            if occluder is not None and i in cut_set:
+            plan = next(plans, None)
+            t1 = time.perf_counter()
+            timings["plan"] += t1 - t_mark
+            if plan is not None and plan.index != i:
+                raise RuntimeError(f"plan for frame {plan.index} given for frame {i}")
+            if occluder is not None and plan is not None and plan.cut:
                 occluder.reset()
-            if i < n and valid[i] and src is not None and weights[i] > 0:
-                dst, shrunk = unfold(src, dst)
+            if plan is None or plan.src is None:
+                passed["no face"] += 1
+            elif plan.passed is not None:
+                passed[plan.passed] += 1
+            else:
+                dst, shrunk = unfold(plan.src, plan.dst)
                 report.unfolded += int(shrunk)
                 if neural is not None:
-                    if last_rendered != i - 1 or i in cut_set:
+                    if last_rendered != i - 1 or plan.cut:
                         neural.reset()  # a new run of face frames
-                    out, changed = neural(frame.image, src, dst, levels=cfg.blend_levels)
+                    out, changed = neural(frame.image, plan.src, dst, levels=cfg.blend_levels)
                     last_rendered = i
                 else:
                     out, changed, occluded = edit_frame(
-                        frame.image, src, dst, occluder=occluder, grow=cfg.mask_grow,
+                        frame.image, plan.src, dst, occluder=occluder, grow=cfg.mask_grow,
                         feather=cfg.mask_feather, levels=cfg.blend_levels)
                     report.occluded += int(occluded)
                 report.edited += 1
-            elif i < n and valid[i]:
-                why = ("outside range" if range_w[i] == 0 else "cut" if i in cut_set
-                       else "pose")
-                passed[why] += 1
-            else:
-                passed["no face"] += 1
-            t1 = time.perf_counter()
-            timings["decode+render"] += t1 - t_mark
+            t2 = time.perf_counter()
+            timings["render"] += t2 - t1
             writers[0].write(out, frame.pts, source_yuv=frame.yuv, changed=changed)
             if preview is not None:
                 writers[1].write(np.concatenate([frame.image, out], axis=1))
             t_mark = time.perf_counter()
-            timings["encode"] += t_mark - t1
+            timings["encode"] += t_mark - t2
             report.frames += 1
             bar.update(1)
         t1 = time.perf_counter()

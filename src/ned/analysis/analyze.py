@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -89,14 +90,16 @@ class _Smoother:
         return lm, pose, bs
 
 
-_ROWS = {"landmarks": (np.float32, (478, 3)), "landmarks_raw": (np.float32, (478, 3)),
-         "blendshapes": (np.float32, (52,)), "blendshapes_raw": (np.float32, (52,)),
-         "transforms": (np.float32, (4, 4)), "confidence": (np.float32, ()),
-         "valid": (np.bool_, ()), "timestamps": (np.float64, ())}
+#: Per-frame fields of a FaceTrack record: name -> (dtype, row shape).
+ROW_FIELDS = {"landmarks": (np.float32, (478, 3)), "landmarks_raw": (np.float32, (478, 3)),
+              "blendshapes": (np.float32, (52,)), "blendshapes_raw": (np.float32, (52,)),
+              "transforms": (np.float32, (4, 4)), "confidence": (np.float32, ()),
+              "valid": (np.bool_, ()), "timestamps": (np.float64, ())}
 
 
 def analyze_to_file(path: str | os.PathLike, output: str | os.PathLike,
-                    config: AnalysisConfig | None = None, progress: bool = False) -> dict:
+                    config: AnalysisConfig | None = None, progress: bool = False,
+                    on_row: Callable[[dict], None] | None = None) -> dict:
     """Analyse a clip and write its FaceTrack to ``output`` without holding it in memory.
 
     Args:
@@ -104,6 +107,9 @@ def analyze_to_file(path: str | os.PathLike, output: str | os.PathLike,
         output: the ``.npz`` to write (atomically).
         config: options (defaults if None).
         progress: show a progress bar on stderr.
+        on_row: called with every frame's row as it is analysed (the record's per-frame
+            fields plus ``cut``: True where a new shot starts), in frame order; an
+            exception it raises stops the analysis and nothing is written.
 
     Returns:
         Summary: {"frames": T, "valid": number of frames with the face, "fps": ...}.
@@ -119,27 +125,31 @@ def analyze_to_file(path: str | os.PathLike, output: str | os.PathLike,
     empty_lm, empty_bs = np.zeros((478, 3), np.float32), np.zeros(52, np.float32)
     with tempfile.TemporaryDirectory(prefix="ned-analyze-") as work, \
             Landmarker(max(cfg.max_faces, cfg.face_index + 1), cfg.min_confidence) as lmk:
-        spool = NpzSpool(FaceTrack.KIND, _ROWS, work)
+        spool = NpzSpool(FaceTrack.KIND, ROW_FIELDS, work)
         n_valid, cuts, cut_detector = 0, [], CutDetector(cfg.cuts)
         bar = tqdm(total=info.frame_count, unit="frame", desc="analyse", disable=not progress,
                    leave=False)
         for frame in read_frames(path):
-            if cfg.detect_cuts and cut_detector(frame.image):
+            cut = bool(cfg.detect_cuts and cut_detector(frame.image))
+            if cut:
                 cuts.append(frame.index)
                 selector.cut()
                 smoother.reset()
             d = selector.select(lmk.detect(frame.image, frame.time), frame.image)
             if d is None:
                 smoother.reset()
-                spool.append(landmarks=empty_lm, landmarks_raw=empty_lm, blendshapes=empty_bs,
-                             blendshapes_raw=empty_bs, transforms=np.eye(4), confidence=0.0,
-                             valid=False, timestamps=frame.time)
+                row = dict(landmarks=empty_lm, landmarks_raw=empty_lm, blendshapes=empty_bs,
+                           blendshapes_raw=empty_bs, transforms=np.eye(4), confidence=0.0,
+                           valid=False, timestamps=frame.time)
             else:
                 n_valid += 1
                 lm, pose, bs = smoother(d, frame.time)
-                spool.append(landmarks=lm, landmarks_raw=d.landmarks, blendshapes=bs,
-                             blendshapes_raw=d.blendshapes, transforms=pose,
-                             confidence=d.confidence, valid=True, timestamps=frame.time)
+                row = dict(landmarks=lm, landmarks_raw=d.landmarks, blendshapes=bs,
+                           blendshapes_raw=d.blendshapes, transforms=pose,
+                           confidence=d.confidence, valid=True, timestamps=frame.time)
+            spool.append(**row)
+            if on_row is not None:
+                on_row({**row, "cut": cut})
             bar.update(1)
         bar.close()
         if spool.n == 0:

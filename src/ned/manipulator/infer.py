@@ -191,9 +191,25 @@ def _check_expressions(manip: Manipulator, x: np.ndarray, what: str) -> np.ndarr
 
 
 @torch.no_grad()
-def _translate_run(manip: Manipulator, x: np.ndarray, s_trg: np.ndarray,
-                   intensity: float) -> np.ndarray:
-    """Translate one valid run (T >= 1, padded by edge repetition when T < N)."""
+def translate_run(manip: Manipulator, x: np.ndarray, s_trg: np.ndarray,
+                  intensity: float) -> np.ndarray:
+    """Translate one run of valid frames towards a target style.
+
+    Every window of N (``manip.window``) frames is translated and the overlapping outputs
+    are averaged with Gaussian weights, so frame k depends only on frames k-N+1 .. k+N-1
+    of its run: a piece of a run translated with N-1 frames of context on both sides
+    (clipped to the run) gives exactly the frames of the whole run.
+
+    Args:
+        manip: a loaded manipulator.
+        x: (T, E) float32 expressions of the run (T >= 1; padded by edge repetition when
+            T < N).
+        s_trg: (S,) float32 target style (:func:`label_style`, :func:`reference_style`).
+        intensity: 0 = the run's own style, 1 = the target style.
+
+    Returns:
+        (T, E) float32 translated expressions (not clipped).
+    """
     n, t = manip.window, len(x)
     xp = np.concatenate([x, np.repeat(x[-1:], n - t, axis=0)]) if t < n else x
     wins = _windows(xp, n)
@@ -250,7 +266,7 @@ def translate(manip: Manipulator, expressions: np.ndarray, valid: np.ndarray, *,
             s = reference_style(manip, tg.reference, reference_valid)
         for a, b in _runs(v[tg.start:tg.stop]):
             a, b = a + tg.start, b + tg.start
-            out[a:b] = _translate_run(manip, x[a:b], s, tg.intensity)
+            out[a:b] = translate_run(manip, x[a:b], s, tg.intensity)
     return np.clip(out, 0.0, 1.0) if clip else out
 
 

@@ -1,0 +1,51 @@
+"""Analysis rows as a stream: the live background analysis gives exactly the rows of the
+record it writes; errors and early exits are clean."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from ned.analysis.stream import CHUNK_FIELDS, LiveAnalysis, record_chunks
+from ned.errors import NedError
+
+
+def _concat(chunks):
+    chunks = list(chunks)
+    assert [c.start for c in chunks] == list(np.cumsum([0] + [len(c) for c in chunks[:-1]]))
+    return {k: np.concatenate([getattr(c, k) for c in chunks]) for k in (*CHUNK_FIELDS, "cut")}
+
+
+def test_live_rows_equal_the_written_record(single_face_path, tmp_path):
+    out = tmp_path / "track.npz"
+    with LiveAnalysis(single_face_path, out, chunk=5) as live:
+        got = _concat(live)
+    assert live.summary["frames"] == 72 and out.exists()
+    want = _concat(record_chunks(out, chunk=16))
+    for k, v in want.items():
+        assert got[k].dtype == v.dtype and np.array_equal(got[k], v), k
+    assert got["valid"].all() and got["landmarks"].shape == (72, 478, 3)
+
+
+def test_live_analysis_error_is_a_ned_error(tmp_path):
+    bad = tmp_path / "bad.mp4"
+    bad.write_text("not a video")
+    out = tmp_path / "track.npz"
+    with pytest.raises(NedError, match="bad.mp4"), LiveAnalysis(bad, out) as live:
+        list(live)
+    assert not out.exists()
+
+
+def test_leaving_early_stops_the_process(single_face_path, tmp_path):
+    out = tmp_path / "track.npz"
+    with LiveAnalysis(single_face_path, out, chunk=2, depth=1) as live:
+        first = next(iter(live))
+    assert len(first) == 2 and not live._proc.is_alive()
+    assert not out.exists() and list(tmp_path.iterdir()) == []
+
+
+def test_bad_arguments(single_face_path, tmp_path):
+    with pytest.raises(NedError):
+        LiveAnalysis(single_face_path, tmp_path / "t.npz", chunk=0)
+    with pytest.raises(NedError):
+        next(record_chunks(tmp_path / "t.npz", chunk=0))

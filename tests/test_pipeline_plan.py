@@ -1,0 +1,119 @@
+"""The streamed edit planner: same plan whatever the chunking, and equal to planning the
+whole clip at once (the manipulator's windows, the gap ramps and the geometry are local)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from ned.analysis.stream import RowChunk
+from ned.manipulator.infer import label_style, load_manipulator, translate
+from ned.pipeline import edit_weights
+from ned.pipeline_geometry import edited_landmarks, fit_frames
+from ned.pipeline_plan import EditPlanner, PlanConfig
+from ned.robust import GuardConfig, gap_weights, keep_lid_state, pose_weights, segments
+
+
+@pytest.fixture(scope="module")
+def manip():
+    return load_manipulator()
+
+
+@pytest.fixture(scope="module")
+def rows(single_face_track):
+    """single_face.mp4's rows with 3 leading no-face frames, a gap at 20-23, a cut at 50."""
+    t = single_face_track
+    valid = t.valid.copy()
+    valid[:3] = False
+    valid[20:24] = False
+    cut = np.zeros(t.n_frames, bool)
+    cut[50] = True
+    lm = np.where(valid[:, None, None], t.landmarks, 0).astype(np.float32)
+    return dict(valid=valid, landmarks=lm, blendshapes=t.blendshapes.astype(np.float32),
+                transforms=t.transforms.astype(np.float32), timestamps=t.timestamps, cut=cut,
+                size=(t.width, t.height), fps=t.fps)
+
+
+def _chunks(rows, n):
+    total = len(rows["valid"])
+    for s in range(0, total, n):
+        sl = slice(s, s + n)
+        yield RowChunk(s, rows["valid"][sl], rows["landmarks"][sl], rows["blendshapes"][sl],
+                       rows["transforms"][sl], rows["timestamps"][sl], rows["cut"][sl])
+
+
+def _plan(manip, rows, chunk, cfg, start=None):
+    style = label_style(manip, "surprised", 0)
+    planner = EditPlanner(manip, style, PlanConfig(fit_frames=30, block=16, start=start, **cfg),
+                          GuardConfig(), rows["size"], rows["fps"])
+    return list(planner.plans(_chunks(rows, chunk))), planner
+
+
+def test_one_plan_per_frame_in_order(manip, rows):
+    plans, _ = _plan(manip, rows, 8, {})
+    assert [p.index for p in plans] == list(range(len(rows["valid"])))
+    for p, ok in zip(plans, rows["valid"]):
+        assert (p.src is None) == (not ok)
+        assert (p.passed == "no face") == (not ok)
+    assert plans[50].cut and not plans[49].cut
+    assert sum(p.passed is None for p in plans) == int(rows["valid"].sum())
+
+
+@pytest.mark.parametrize("chunk", [1, 5, 72])
+def test_plan_does_not_depend_on_chunking(manip, rows, chunk):
+    ref, _ = _plan(manip, rows, 8, {})
+    got, _ = _plan(manip, rows, chunk, {})
+    for a, b in zip(ref, got):
+        assert a.passed == b.passed and a.weight == b.weight
+        if a.src is not None:
+            assert np.array_equal(a.dst, b.dst)
+
+
+def test_plan_equals_whole_clip_planning(manip, rows):
+    """Block-wise planning gives what planning every run of the clip at once gives."""
+    plans, planner = _plan(manip, rows, 8, {}, start=0.5)
+    valid, cut, old = rows["valid"], np.flatnonzero(rows["cut"]), rows["blendshapes"]
+    style_new = old.copy()
+    for a, b in segments(valid, cut):
+        style_new[a:b] = translate(manip, old[a:b], valid[a:b], emotion="surprised")
+    w = (edit_weights(rows["timestamps"], 0.5, None, 0.3)
+         * pose_weights(rows["transforms"], valid, GuardConfig())
+         * gap_weights(valid, cut, GuardConfig().gap_ramp))
+    new = keep_lid_state(old, style_new, GuardConfig())
+    new = old + w[:, None] * (new - old)
+    first = np.flatnonzero(valid)[:30]
+    fit = fit_frames(rows["landmarks"][first], old[first], rows["size"], rows["fps"])
+    assert np.allclose(fit.identity, planner.fit.identity)
+    dst = edited_landmarks(fit, rows["landmarks"], valid & (w > 0), old, new)
+    got_w = np.array([p.weight for p in plans])
+    assert np.allclose(got_w, w, atol=1e-6)
+    assert (got_w[:20] < 1).any() and got_w[30] == pytest.approx(1.0)  # the range ramp
+    for p in plans:
+        if p.passed is None:
+            np.testing.assert_allclose(p.dst, dst[p.index], atol=2e-3)
+    moved = [np.abs(p.dst - p.src).max() for p in plans if p.passed is None]
+    assert max(moved) > 1.0  # the comparison is not between two unedited clips
+
+
+def test_gap_and_cut_frames_fade(manip, rows):
+    plans, _ = _plan(manip, rows, 8, {})
+    w = np.array([p.weight for p in plans])
+    assert w[24] < w[26] < w[28] and w[19] < w[17]  # ramps after and before the gap
+    assert w[50] < w[52] and w[49] < w[47]            # and around the cut
+
+
+def test_no_face_stream(manip, rows):
+    empty = {**rows, "valid": np.zeros_like(rows["valid"])}
+    plans, planner = _plan(manip, empty, 8, {})
+    assert all(p.passed == "no face" for p in plans) and len(plans) == len(rows["valid"])
+    assert planner.fit is None
+
+
+def test_chunks_must_be_consecutive(manip, rows):
+    style = label_style(manip, "happy", 0)
+    planner = EditPlanner(manip, style, PlanConfig(), GuardConfig(), rows["size"], rows["fps"])
+    gen = _chunks(rows, 8)
+    first = next(gen)
+    next(gen)
+    with pytest.raises(ValueError, match="expected 8"):
+        list(planner.plans([first, next(gen)]))

@@ -40,7 +40,7 @@ def test_leaving_early_stops_the_process(single_face_path, tmp_path):
     out = tmp_path / "track.npz"
     with LiveAnalysis(single_face_path, out, chunk=2, depth=1) as live:
         first = next(iter(live))
-    assert len(first) == 2 and not live._proc.is_alive()
+    assert len(first) == 2 and live._proc.poll() is not None
     assert not out.exists() and list(tmp_path.iterdir()) == []
 
 

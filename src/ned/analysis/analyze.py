@@ -57,6 +57,17 @@ class AnalysisConfig:
         """A short stable hash of the options (for caches)."""
         return hashlib.sha256(repr(asdict(self)).encode()).hexdigest()[:16]
 
+    def to_dict(self) -> dict:
+        """The options as plain JSON-able values (see :meth:`from_dict`)."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> AnalysisConfig:
+        """Options from :meth:`to_dict`'s output."""
+        nested = {"landmarks_filter": OneEuroConfig, "pose_filter": OneEuroConfig,
+                  "blendshape_filter": OneEuroConfig, "cuts": CutConfig}
+        return cls(**{k: nested[k](**v) if k in nested else v for k, v in d.items()})
+
 
 def file_hash(path: str | os.PathLike) -> str:
     """sha256 of a file's content (hex)."""

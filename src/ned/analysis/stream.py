@@ -9,18 +9,21 @@ so a first (live) and a second (cached) edit are identical.
 
 from __future__ import annotations
 
-import multiprocessing as mp
+import json
 import os
 import queue
-import signal
-import traceback
+import subprocess
+import sys
+import tempfile
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
-from ned.analysis.analyze import ROW_FIELDS, AnalysisConfig, analyze_to_file
+from ned.analysis.analyze import ROW_FIELDS, AnalysisConfig
 from ned.errors import NedError
 from ned.records import FaceTrack, iter_rows, load_fields
 
@@ -82,54 +85,63 @@ def _stack(rows: list[dict], start: int) -> RowChunk:
     return RowChunk(start=start, cut=np.array([r["cut"] for r in rows], bool), **cols)
 
 
-class _Stopped(Exception):
-    pass
+# -- the pipe protocol: a JSON header line, then (for rows) the chunk's arrays in .npy form --
+def write_message(fh: BinaryIO, kind: str, data: object = None,
+                  chunk: RowChunk | None = None) -> None:
+    """Send one message (``kind``: rows, done, error or crash) down a binary stream."""
+    head = {"kind": kind, "data": data}
+    if chunk is not None:
+        head["start"] = chunk.start
+    fh.write(json.dumps(head).encode() + b"\n")
+    if chunk is not None:
+        for k in (*CHUNK_FIELDS, "cut"):  # header + raw bytes (a pipe cannot tell())
+            a = np.ascontiguousarray(getattr(chunk, k))
+            np.lib.format.write_array_header_2_0(fh, np.lib.format.header_data_from_array_1_0(a))
+            fh.write(a.tobytes())
+    fh.flush()
 
 
-def _worker(video: str, output: str, config: AnalysisConfig, chunk: int, out: mp.Queue,
-            stop: mp.Event, parent: int) -> None:
-    """Body of the analysis process: analyse ``video`` into ``output``, sending chunks."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles interrupts
-    rows: list[dict] = []
-    sent = 0
+def read_message(fh: BinaryIO) -> tuple[str, object]:
+    """Receive one message: (kind, data), data a :class:`RowChunk` for rows."""
+    line = fh.readline()
+    if not line:
+        raise EOFError
+    head = json.loads(line)
+    if head["kind"] != "rows":
+        return head["kind"], head["data"]
+    arrays = {k: _read_array(fh) for k in (*CHUNK_FIELDS, "cut")}
+    return "rows", RowChunk(start=int(head["start"]), **arrays)
 
-    def on_row(row: dict) -> None:
-        nonlocal sent
-        if stop.is_set() or os.getppid() != parent:
-            raise _Stopped
-        rows.append(row)
-        if len(rows) >= chunk:
-            out.put(("rows", _stack(rows, sent)))
-            sent += len(rows)
-            rows.clear()
 
-    try:
-        summary = analyze_to_file(video, output, config, on_row=on_row)
-        if rows:
-            out.put(("rows", _stack(rows, sent)))
-        out.put(("done", summary))
-    except _Stopped:
-        out.put(("stopped", None))
-    except NedError as e:
-        out.put(("error", str(e)))
-    except BaseException:  # noqa: BLE001 - reported to the parent, which raises it
-        out.put(("crash", traceback.format_exc()))
+def _read_array(fh: BinaryIO) -> np.ndarray:
+    """One .npy array from a stream that cannot seek (np.load needs a file position)."""
+    fmt = np.lib.format
+    if fmt.read_magic(fh) != (2, 0):
+        raise ValueError("unexpected array version in the analysis stream")
+    shape, fortran, dtype = fmt.read_array_header_2_0(fh)
+    if dtype.hasobject or fortran:
+        raise ValueError("unexpected array layout in the analysis stream")
+    size = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    data = fh.read(size)
+    if len(data) != size:
+        raise EOFError
+    return np.frombuffer(data, dtype).reshape(shape).copy()
 
 
 class LiveAnalysis:
     """Analyse a clip in a background process and stream its rows as they come.
 
-    The record is also written to ``output`` (atomically, at the end), so it can serve as
-    a cache entry. Use as a context manager: leaving the block early stops the process and
-    leaves no record behind.
+    The process (``python -m ned.analysis.worker``) writes the record to ``output``
+    (atomically, at the end), so it can serve as a cache entry; a reader thread keeps up
+    to ``depth`` chunks ready. Use as a context manager: leaving the block early stops the
+    process and leaves no record behind.
 
     Args:
         video: the clip.
         output: the FaceTrack ``.npz`` to write.
         config: analysis options.
         chunk: frames per chunk sent.
-        depth: chunks buffered between the processes (bounds memory when the consumer
-            is slower than the analysis).
+        depth: chunks held ready (bounds memory when the consumer is slower).
     """
 
     def __init__(self, video: str | os.PathLike, output: str | os.PathLike,
@@ -137,72 +149,74 @@ class LiveAnalysis:
         if chunk < 1 or depth < 1:
             raise NedError("chunk and depth must be >= 1")
         self.output = Path(output)
-        ctx = mp.get_context("spawn")  # no fork: the parent may hold threads (torch, av)
-        self._queue: mp.Queue = ctx.Queue(maxsize=depth)
-        self._stop = ctx.Event()
-        self._proc = ctx.Process(
-            target=_worker, name="ned-analysis", daemon=True,
-            args=(str(video), str(output), config or AnalysisConfig(), chunk, self._queue,
-                  self._stop, os.getpid()))
-        self._finished = False
+        self._args = [sys.executable, "-m", "ned.analysis.worker", str(video), str(output),
+                      json.dumps((config or AnalysisConfig()).to_dict()), str(chunk)]
+        self._queue: queue.Queue = queue.Queue(maxsize=depth)
+        self._proc: subprocess.Popen | None = None
+        self._stderr = tempfile.TemporaryFile()
+        self._stop = threading.Event()
         self.summary: dict | None = None
 
     def __enter__(self) -> LiveAnalysis:
-        old = signal.getsignal(signal.SIGINT)
-        try:  # the child starts with SIGINT ignored, so Ctrl-C never prints there
-            signal.signal(signal.SIGINT, signal.SIG_IGN)
-        except ValueError:  # not the main thread
-            old = None
-        try:
-            self._proc.start()
-        finally:
-            if old is not None:
-                signal.signal(signal.SIGINT, old)
+        self._proc = subprocess.Popen(self._args, stdin=subprocess.DEVNULL,
+                                      stdout=subprocess.PIPE, stderr=self._stderr)
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def _read(self) -> None:
+        """Reader thread: messages from the pipe into the queue (blocks when full)."""
+        try:
+            while not self._stop.is_set():
+                msg = read_message(self._proc.stdout)
+                while not self._stop.is_set():
+                    try:
+                        self._queue.put(msg, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if msg[0] != "rows":
+                    return
+        except (EOFError, OSError, ValueError):
+            self._queue.put(("eof", None))
+
     def __iter__(self) -> Iterator[RowChunk]:
+        if self._proc is None:
+            raise NedError("LiveAnalysis must be entered (with ...) before iterating")
         while True:
-            kind, data = self._get()
+            kind, data = self._queue.get()
             if kind == "rows":
                 yield data
-                continue
-            self._finished = True
-            if kind == "done":
+            elif kind == "done":
+                self._proc.wait()
                 self.summary = data
                 return
-            if kind == "error":
+            elif kind == "error":
                 raise NedError(data)
-            raise RuntimeError(f"the analysis process failed:\n{data}")
-
-    def _get(self) -> tuple[str, object]:
-        while True:
-            try:
-                return self._queue.get(timeout=0.5)
-            except queue.Empty:
-                if not self._proc.is_alive():
-                    try:  # it may have put its last message just before exiting
-                        return self._queue.get(timeout=0.5)
-                    except queue.Empty:
-                        self._finished = True
-                        raise NedError("the analysis process stopped unexpectedly "
-                                       f"(exit code {self._proc.exitcode})") from None
+            elif kind == "crash":
+                raise RuntimeError(f"the analysis process failed:\n{data}")
+            else:
+                code = self._proc.wait()
+                self._stderr.seek(0)
+                tail = self._stderr.read().decode(errors="replace").strip().splitlines()[-3:]
+                raise NedError(f"the analysis process stopped unexpectedly (exit code {code})"
+                               + (f": {tail[-1]}" if tail else ""))
 
     def close(self) -> None:
         """Stop the process if it still runs and wait for it."""
-        if self._proc.pid is None:
+        if self._proc is None:
             return
         self._stop.set()
-        while not self._finished and self._proc.is_alive():
-            try:  # drain, so the child's queue feeder can finish
-                kind, _ = self._queue.get(timeout=0.2)
-                self._finished = kind != "rows"
-            except queue.Empty:
-                continue
-        self._proc.join(timeout=10)
-        if self._proc.is_alive():
-            self._proc.terminate()
-            self._proc.join()
-        self._queue.close()
+        if self._proc.poll() is None:
+            self._proc.terminate()  # the worker stops cleanly on SIGTERM
+            try:
+                self._proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self._proc.kill()
+                self._proc.wait()
+        self._reader.join(timeout=5)
+        self._proc.stdout.close()
+        self._stderr.close()

@@ -1,0 +1,66 @@
+"""The background analysis process of ``ned edit`` (see :class:`ned.analysis.stream.LiveAnalysis`).
+
+    python -m ned.analysis.worker VIDEO OUTPUT CONFIG_JSON CHUNK
+
+Analyses VIDEO into the FaceTrack record OUTPUT and sends its rows, CHUNK frames at a
+time, down stdout (:func:`ned.analysis.stream.write_message`). SIGTERM stops it cleanly
+(no record written); SIGINT is left to the parent.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+import traceback
+
+
+class _Stopped(Exception):
+    pass
+
+
+def _stop(*_: object) -> None:
+    raise _Stopped
+
+
+def main(argv: list[str]) -> int:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)   # the parent handles interrupts
+    signal.signal(signal.SIGTERM, _stop)
+    out = os.fdopen(os.dup(1), "wb")              # messages only: stray prints go to stderr
+    os.dup2(2, 1)
+    from ned.analysis.analyze import AnalysisConfig, analyze_to_file
+    from ned.analysis.stream import _stack, write_message
+    from ned.errors import NedError
+
+    video, output, config, chunk = argv[0], argv[1], json.loads(argv[2]), int(argv[3])
+    rows: list[dict] = []
+    sent = 0
+
+    def on_row(row: dict) -> None:
+        nonlocal sent
+        rows.append(row)
+        if len(rows) >= chunk:
+            write_message(out, "rows", chunk=_stack(rows, sent))
+            sent += len(rows)
+            rows.clear()
+
+    try:
+        summary = analyze_to_file(video, output, AnalysisConfig.from_dict(config),
+                                  on_row=on_row)
+        if rows:
+            write_message(out, "rows", chunk=_stack(rows, sent))
+        write_message(out, "done", summary)
+    except (_Stopped, BrokenPipeError):
+        return 1
+    except NedError as e:
+        write_message(out, "error", str(e))
+        return 1
+    except Exception:  # noqa: BLE001 - reported to the parent, which raises it
+        write_message(out, "crash", traceback.format_exc())
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -190,5 +190,7 @@ def render_clip(video: Path, output: Path, fields: dict, geometry: ClipGeometry 
         raise
     finally:
         bar.close()
+        if occluder is not None:
+            occluder.close()
     report.passed = passed
     report.timings.update(timings)

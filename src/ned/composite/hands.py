@@ -73,9 +73,9 @@ class HandMasker:
 
     The model sees only a crop of ``context`` face-box sides around the face, and, while
     no hand was found, only every ``idle_every``-th frame. Measured on the 2-core test
-    machine (single_face.mp4, 640x360, face box about 190 px): about 9 ms per searched
-    frame without a hand, about 13 ms with one (the landmark model then tracks the hand),
-    so about 3 ms per frame on average while no hand is near the face.
+    machine (single_face.mp4, 640x360): about 12 ms per searched frame without a hand,
+    about 17 ms while a hand is tracked (every frame then), so about 4 ms per frame on
+    average while no hand is near the face and 8 ms on the synthetic-hand clip.
     """
 
     def __init__(self, config: HandConfig | None = None) -> None:

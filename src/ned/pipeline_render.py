@@ -128,8 +128,9 @@ def render_clip(video: Path, output: Path, fields: dict, geometry: ClipGeometry 
     passed = {"no face": 0, "outside range": 0, "pose": 0, "cut": 0}
     range_w = edit_weights(fields["timestamps"], cfg.start, cfg.end, cfg.ramp)
     cut_set = {int(c) for c in fields["cuts"]}
-    occluder = OcclusionDetector() if cfg.occlusion else None
     neural = load_frame_renderer(cfg.renderer)
+    # the neural renderer composites by itself: the occlusion check serves the warp
+    occluder = OcclusionDetector() if cfg.occlusion and neural is None else None
     last_rendered = -2
     writers = [VideoWriter(output, like=video, audio_from=video if info.has_audio else None,
                            crf=cfg.crf)]

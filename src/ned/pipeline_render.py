@@ -122,8 +122,9 @@ def render_clip(video: Path, output: Path, plans: Iterator[FramePlan], cfg, repo
     info = probe(video)
     timings = {"plan": 0.0, "render": 0.0, "encode": 0.0}
     passed = {"no face": 0, "outside range": 0, "pose": 0, "cut": 0}
-    occluder = OcclusionDetector() if cfg.occlusion else None
     neural = load_frame_renderer(cfg.renderer)
+    # the neural renderer composites by itself: the occlusion check serves the warp
+    occluder = OcclusionDetector() if cfg.occlusion and neural is None else None
     last_rendered = -2
     writers = [VideoWriter(output, like=video, audio_from=video if info.has_audio else None,
                            crf=cfg.crf)]
@@ -183,5 +184,7 @@ def render_clip(video: Path, output: Path, plans: Iterator[FramePlan], cfg, repo
         raise
     finally:
         bar.close()
+        if occluder is not None:
+            occluder.close()
     report.passed = passed
     report.timings.update(timings)

@@ -96,3 +96,60 @@ def test_bad_shapes(frame_and_points):
         warp_face(frame, src[:10], src)
     with pytest.raises(NedError):
         warp_face(frame[..., 0], src, src)
+
+
+# iris
+def _surprised_geometry(video):
+    import tempfile
+
+    from ned.analysis import AnalysisConfig
+    from ned.pipeline import SMALL_FIELDS, EditConfig, cached_analysis, plan_edit
+    from ned.pipeline_geometry import iter_geometry
+    from ned.records import FaceTrack, load_fields
+
+    with tempfile.TemporaryDirectory() as work:
+        track = cached_analysis(video, AnalysisConfig(), work)
+        fields = load_fields(track, SMALL_FIELDS, kind=FaceTrack.KIND)
+        geo, _ = plan_edit(track, fields, EditConfig(emotion="surprised"), work)
+        return [(s.astype(np.float64), d.astype(np.float64)) for _, s, d in iter_geometry(geo)]
+
+
+def _iris_stretch(src, dst, rigid):
+    """Per eye: vertical and horizontal scale - 1 of the warp on the inner iris disc."""
+    from ned.render import warp as W
+
+    cfg = W.WarpConfig(rigid_iris=rigid)
+    dst = W.limit_shift(src, dst, cfg.max_shift)
+    a = W.anchor_points(src, (360, 640), cfg)
+    x0, y0 = np.floor(np.maximum(a.min(0), 0)).astype(int)
+    x1, y1 = np.ceil(np.minimum(a.max(0) + 1, [640, 360])).astype(int)
+    roi = (int(x0), int(y0), int(x1), int(y1))
+    mx, my = W._backward_map(src, dst, a, roi, max(1, round(max(x1 - x0, y1 - y0) / 240)))
+    if rigid:
+        W.rigid_iris(mx, my, src, dst, roi)
+    gy, gx = np.gradient(my, axis=0), np.gradient(mx, axis=1)
+    out = []
+    for eye, iris in ((tp.LEFT_EYE, tp.LEFT_IRIS), (tp.RIGHT_EYE, tp.RIGHT_IRIS)):
+        shift = (dst[list(eye), :2] - src[list(eye), :2]).mean(0)
+        c = src[iris[0], :2] + shift
+        r = 0.6 * np.linalg.norm(src[list(iris[1:]), :2] - src[iris[0], :2], axis=1).mean()
+        yy, xx = np.mgrid[int(c[1] - r):int(c[1] + r) + 1, int(c[0] - r):int(c[0] + r) + 1]
+        sel = ((xx - c[0]) ** 2 + (yy - c[1]) ** 2 <= r * r)
+        sel &= W._in_polygon(dst[list(eye), :2] - (xx[0, 0], yy[0, 0]), sel.shape)
+        out.append((1 / np.median(gy[yy - y0, xx - x0][sel]) - 1,
+                    1 / np.median(gx[yy - y0, xx - x0][sel]) - 1))
+    return np.array(out)
+
+
+def test_iris_moves_rigidly_when_lids_open(single_face_path):
+    """Surprised opens the lids by up to 1.5x: the iris is translated, not stretched."""
+    geo = _surprised_geometry(single_face_path)[::3]
+    opening = max(np.linalg.norm(d[159, :2] - d[145, :2]) / np.linalg.norm(s[159, :2] - s[145, :2])
+                  for s, d in geo)
+    stretched = np.array([_iris_stretch(s, d, False) for s, d in geo])
+    rigid = np.array([_iris_stretch(s, d, True) for s, d in geo])
+    print(f"lid opening up to x{opening:.2f}; vertical iris stretch: mesh warp mean "
+          f"{stretched[..., 0].mean():.3f} max {stretched[..., 0].max():.3f}, rigid iris mean "
+          f"{rigid[..., 0].mean():.3f}, median |.| {np.median(np.abs(rigid[..., 0])):.4f}")
+    assert opening > 1.2 and stretched[..., 0].mean() > 0.15  # the plain mesh stretches it
+    assert np.median(np.abs(rigid)) < 0.01 and np.abs(rigid[..., 0]).mean() < 0.03

@@ -1,11 +1,21 @@
 """Occlusion masks: pixels inside the face region that are not face (hands, microphones,
-hair...), found by comparing the face's appearance with its own recent past.
+hair...).
 
-The face is cut out in aligned crop space (so it stays put while the head moves), its
-colours are normalised for global lighting, and pixels far from a running reference of
-the same face are flagged. The mouth interior and the eyes change by themselves (speech,
-blinks) and are never used as evidence. The reference is updated only where the face was
-seen unoccluded. Occluded pixels are then taken from the source frame, never warped.
+Two cues, united:
+
+* hands: the MediaPipe Hand Landmarker on a crop around the face
+  (:class:`ned.composite.hands.HandMasker`), when mediapipe's hand models load;
+* appearance: the face is cut out in aligned crop space (so it stays put while the head
+  moves), its colours are matched to a running reference of the same face by a robust
+  per-channel gain (the median ratio, so a large occluder does not bias it), and pixels
+  far from the reference seed blobs. A blob then grows (hysteresis) over connected pixels
+  that are moderately far from the reference or closer to the blob's own colour than to
+  the face there, and its holes are filled, so a smooth, skin-coloured occluder whose
+  colour matches the face in places is still covered whole. The previous frame's blob
+  seeds the next one. The mouth and the eyes change by themselves (speech, blinks) and
+  never seed a blob. The reference is updated where the face is seen unoccluded.
+
+Occluded pixels are then taken from the source frame, never warped.
 """
 
 from __future__ import annotations
@@ -16,6 +26,7 @@ import cv2
 import numpy as np
 
 from ned.analysis.align import alignment_matrices, transform_points, warp_from_crop
+from ned.errors import NedError
 from ned.topology import FACE_OVAL, LEFT_EYE, LEFT_EYEBROW, LIPS_OUTER, RIGHT_EYE, RIGHT_EYEBROW
 
 
@@ -25,27 +36,31 @@ class OcclusionConfig:
 
     Attributes:
         size: side of the aligned crop the check runs in.
-        threshold: colour distance (0-255 scale, after lighting normalisation) above which
-            a pixel differs from the reference face.
+        threshold: colour distance (0-255 scale, after gain matching) above which a
+            pixel seeds an occluder blob.
+        low: distance above which a pixel connected to a seed joins its blob.
         min_area: smallest occluded blob, as a fraction of the crop's face area.
         warmup: valid frames averaged into the first reference.
         update: weight of a new frame in the running reference where the face is seen.
         update_occluded: the same where it is flagged, so lasting changes of the face
-            itself (a held smile) are absorbed in a second or two while a passing
-            occluder is not.
-        mouth_margin: pixels (crop scale) around the lips ignored as evidence (the
-            cheeks and folds there change with every smile and word).
+            itself are absorbed slowly while a passing occluder is not.
+        mouth_margin: pixels (crop scale) around the lips that never seed a blob.
+        edge: pixels (crop scale) of the face oval's rim ignored (background, hair).
         grow: pixels (crop scale) by which detected blobs are grown.
+        hands: also run the hand model.
     """
 
     size: int = 96
     threshold: float = 45.0
+    low: float = 25.0
     min_area: float = 0.02
     warmup: int = 3
     update: float = 0.05
-    update_occluded: float = 0.03
+    update_occluded: float = 0.005
     mouth_margin: int = 10
+    edge: int = 3
     grow: int = 3
+    hands: bool = True
 
 
 def _poly_mask(points: np.ndarray, loops: list[tuple[int, ...]], size: int) -> np.ndarray:
@@ -55,19 +70,48 @@ def _poly_mask(points: np.ndarray, loops: list[tuple[int, ...]], size: int) -> n
     return m
 
 
+def _disk(r: int) -> np.ndarray:
+    return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1,) * 2)
+
+
+def _fill_holes(mask: np.ndarray) -> np.ndarray:
+    """(s, s) uint8 {0,1} mask with its enclosed holes filled."""
+    pad = np.pad(mask, 1)
+    flood = pad.copy()
+    cv2.floodFill(flood, None, (0, 0), 1)
+    return (mask | (1 - flood[1:-1, 1:-1])).astype(np.uint8)
+
+
 class OcclusionDetector:
     """Per-frame occlusion masks for one tracked face, in time order.
 
-    Call :meth:`__call__` for every valid frame, :meth:`reset` at shot cuts.
+    Call :meth:`__call__` for every valid frame, :meth:`reset` at shot cuts and
+    :meth:`close` at the end (it frees the hand model).
     """
 
     def __init__(self, config: OcclusionConfig | None = None) -> None:
         self.config = config or OcclusionConfig()
+        self._hands = None
+        if self.config.hands:
+            try:
+                from ned.composite.hands import HandMasker
+
+                self._hands = HandMasker()
+            except (ImportError, RuntimeError, OSError):  # no hand model: appearance only
+                self._hands = None
         self.reset()
 
     def reset(self) -> None:
         self._ref: np.ndarray | None = None
+        self._prev: np.ndarray | None = None
         self._n = 0
+        if self._hands is not None:
+            self._hands.reset()
+
+    def close(self) -> None:
+        if self._hands is not None:
+            self._hands.close()
+            self._hands = None
 
     def __call__(self, image: np.ndarray, landmarks: np.ndarray,
                  roi: tuple[int, int, int, int] | None = None) -> np.ndarray:
@@ -82,48 +126,79 @@ class OcclusionDetector:
             (H, W) (or the box's (h, w)) float32 in [0, 1]: 1 where the face is covered
             by something else.
         """
-        x0, y0, x1, y1 = roi or (0, 0, image.shape[1], image.shape[0])
+        if image.ndim != 3 or image.shape[2] != 3:
+            raise NedError(f"occlusion check needs an (H, W, 3) image, got {image.shape}")
+        roi = roi or (0, 0, image.shape[1], image.shape[0])
+        x0, y0, x1, y1 = roi
         out_shape = (y1 - y0, x1 - x0)
-        cfg = self.config
-        s = cfg.size
-        m = alignment_matrices(landmarks, s)
+        m = alignment_matrices(landmarks, self.config.size)
+        occ = self._appearance(image, landmarks, m)
+        mask = np.zeros(out_shape, np.float32)
+        if occ.any():
+            shifted = m.copy()
+            shifted[:, 2] += m[:, :2] @ np.array([x0, y0], np.float64)
+            mask = np.clip(warp_from_crop(occ.astype(np.float32), shifted, out_shape), 0, 1)
+        if self._hands is not None:
+            lo, hi = landmarks[:, :2].min(0), landmarks[:, :2].max(0)
+            box = (int(lo[0]), int(lo[1]), int(np.ceil(hi[0])), int(np.ceil(hi[1])))
+            mask = np.maximum(mask, self._hands(image, box, roi))
+        return mask
+
+    def _regions(self, pts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(face, seedable) bool masks in crop space."""
+        cfg, s = self.config, self.config.size
+        face = cv2.erode(_poly_mask(pts, [FACE_OVAL], s), _disk(cfg.edge)) > 0
+        mouth = cv2.dilate(_poly_mask(pts, [LIPS_OUTER], s), _disk(cfg.mouth_margin))
+        eyes = cv2.dilate(_poly_mask(pts, [LEFT_EYE, RIGHT_EYE, LEFT_EYEBROW, RIGHT_EYEBROW], s),
+                          _disk(1))
+        return face, face & (mouth == 0) & (eyes == 0)
+
+    def _appearance(self, image: np.ndarray, landmarks: np.ndarray, m: np.ndarray) -> np.ndarray:
+        """(s, s) uint8 {0, 1} occluder blobs in crop space; updates the reference."""
+        cfg, s = self.config, self.config.size
         crop = cv2.warpAffine(image, m, (s, s), flags=cv2.INTER_AREA,
                               borderMode=cv2.BORDER_REPLICATE).astype(np.float32)
-        pts = transform_points(landmarks, m)
-        face = _poly_mask(pts, [FACE_OVAL], s) > 0
-        mouth = cv2.dilate(_poly_mask(pts, [LIPS_OUTER], s),
-                           np.ones((2 * cfg.mouth_margin + 1,) * 2, np.uint8))
-        eyes = cv2.dilate(_poly_mask(pts, [LEFT_EYE, RIGHT_EYE, LEFT_EYEBROW, RIGHT_EYEBROW], s),
-                          np.ones((3, 3), np.uint8))
-        ignore = (mouth > 0) | (eyes > 0)
-        crop = crop * (128.0 / max(float(crop[face].mean()), 1.0))
-        if self._ref is None or self._n < cfg.warmup:
+        face, seedable = self._regions(transform_points(landmarks, m))
+        if self._ref is None or self._n < cfg.warmup or not seedable.any():
             self._ref = crop if self._ref is None else (self._ref * self._n + crop) / (self._n + 1)
             self._n += 1
-            return np.zeros(out_shape, np.float32)
-        dist = np.linalg.norm(cv2.GaussianBlur(crop - self._ref, (5, 5), 0), axis=2)
-        occ = ((dist > cfg.threshold) & face & ~ignore).astype(np.uint8)
-        occ = cv2.morphologyEx(occ, cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
-        occ = self._keep_large(occ, cfg.min_area * max(int(face.sum()), 1))
-        if occ.any():
-            occ = cv2.dilate(occ, np.ones((2 * cfg.grow + 1,) * 2, np.uint8))
+            return np.zeros((s, s), np.uint8)
+        gain = np.median(crop[seedable] / np.maximum(self._ref[seedable], 1.0), axis=0)
+        crop = crop / np.maximum(gain, 1e-3)
+        diff = cv2.GaussianBlur(crop - self._ref, (5, 5), 0)
+        dist = np.linalg.norm(diff, axis=2)
+        occ = self._blobs(crop, dist, face, seedable)
         rate = np.where(occ > 0, cfg.update_occluded, cfg.update)[..., None]
         self._ref = (1 - rate) * self._ref + rate * crop
         self._n += 1
-        if not occ.any():
-            return np.zeros(out_shape, np.float32)
-        shifted = m.copy()
-        shifted[:, 2] += m[:, :2] @ np.array([x0, y0], np.float64)
-        return np.clip(warp_from_crop(occ.astype(np.float32), shifted, out_shape), 0.0, 1.0)
+        self._prev = occ if occ.any() else None
+        return occ
+
+    def _blobs(self, crop: np.ndarray, dist: np.ndarray, face: np.ndarray,
+               seedable: np.ndarray) -> np.ndarray:
+        cfg = self.config
+        seed = ((dist > cfg.threshold) & seedable).astype(np.uint8)
+        seed = cv2.morphologyEx(seed, cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
+        if self._prev is not None:
+            seed |= (self._prev > 0) & (dist > cfg.low) & seedable
+        if not seed.any():
+            return np.zeros_like(seed)
+        colour = np.median(crop[seed > 0], axis=0)
+        near_occ = np.linalg.norm(cv2.GaussianBlur(crop, (5, 5), 0) - colour, axis=2)
+        grow = face & ((dist > cfg.low) | (near_occ < 0.5 * dist))
+        n, labels = cv2.connectedComponents(grow.astype(np.uint8) | seed, connectivity=8)
+        keep = np.unique(labels[seed > 0])
+        occ = np.isin(labels, keep[keep > 0]).astype(np.uint8)
+        occ = cv2.morphologyEx(occ, cv2.MORPH_CLOSE, _disk(2))
+        occ = _fill_holes(occ) & face
+        occ = self._keep_large(occ.astype(np.uint8), cfg.min_area * max(int(face.sum()), 1))
+        return cv2.dilate(occ, _disk(cfg.grow)) if occ.any() else occ
 
     @staticmethod
     def _keep_large(mask: np.ndarray, min_pixels: float) -> np.ndarray:
         n, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
-        out = np.zeros_like(mask)
-        for k in range(1, n):
-            if stats[k, cv2.CC_STAT_AREA] >= min_pixels:
-                out[labels == k] = 1
-        return out
+        big = [k for k in range(1, n) if stats[k, cv2.CC_STAT_AREA] >= min_pixels]
+        return np.isin(labels, big).astype(np.uint8) if big else np.zeros_like(mask)
 
 
 def grow_occlusion(occlusion: np.ndarray, reach: int) -> np.ndarray:

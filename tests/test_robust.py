@@ -179,19 +179,21 @@ def turned(tmp_path_factory, single_face_path, single_face_track):
 
 
 def _warped_geometry(path, cfg):
+    """(weights (T,), [(src, dst) of every edited frame]) as ``ned.edit`` plans them."""
     import tempfile
 
     from ned.analysis import AnalysisConfig
-    from ned.pipeline import SMALL_FIELDS, cached_analysis, plan_edit
-    from ned.pipeline_geometry import iter_geometry
-    from ned.records import FaceTrack, load_fields
+    from ned.analysis.stream import record_chunks
+    from ned.io import probe
+    from ned.pipeline import cached_analysis, make_planner
 
+    info = probe(path)
     with tempfile.TemporaryDirectory() as work:
         track = cached_analysis(path, AnalysisConfig(), work)
-        fields = load_fields(track, SMALL_FIELDS, kind=FaceTrack.KIND)
-        geo, weights = plan_edit(track, fields, cfg, work)
-        pairs = [(s, d) for i, s, d in iter_geometry(geo) if fields["valid"][i] and weights[i]]
-    return weights, pairs
+        planner = make_planner(cfg, (info.width, info.height), info.fps, work)
+        plans = list(planner.plans(record_chunks(track)))
+    weights = np.array([p.weight for p in plans])
+    return weights, [(p.src, p.dst) for p in plans if p.passed is None]
 
 
 def test_turned_head_fades_the_edit_and_never_folds(turned, tmp_path):

@@ -32,7 +32,8 @@ class HandConfig:
     Attributes:
         context: side of the searched crop, in face-box sides (the crop is centred on
             the face, so hands entering the face box are found before they cover it).
-        idle_every: while no hand was seen, run the model only every this many frames.
+        idle_every: while no hand was seen, run the model only every this many frames
+            (and on frames where the appearance check finds something).
         max_hands: hands looked for.
         min_confidence: detection, presence and tracking thresholds.
         finger_width: dilation of each hand's hull, as a fraction of the hand's size.
@@ -40,7 +41,7 @@ class HandConfig:
     """
 
     context: float = 2.0
-    idle_every: int = 3
+    idle_every: int = 6
     max_hands: int = 2
     min_confidence: float = 0.5
     finger_width: float = 0.12
@@ -74,8 +75,9 @@ class HandMasker:
     The model sees only a crop of ``context`` face-box sides around the face, and, while
     no hand was found, only every ``idle_every``-th frame. Measured on the 2-core test
     machine (single_face.mp4, 640x360): about 12 ms per searched frame without a hand,
-    about 17 ms while a hand is tracked (every frame then), so about 4 ms per frame on
-    average while no hand is near the face and 8 ms on the synthetic-hand clip.
+    about 17 ms while a hand is tracked (every frame then); searched every 6th frame while
+    no hand is near (and whenever the appearance check flags something), so about 2 ms per
+    frame on average while no hand is near the face.
     """
 
     def __init__(self, config: HandConfig | None = None) -> None:
@@ -107,12 +109,14 @@ class HandMasker:
         """Forget the last hand (at shot cuts)."""
         self._seen = False
 
-    def hands(self, image: np.ndarray, box: tuple[int, int, int, int]) -> list[np.ndarray]:
+    def hands(self, image: np.ndarray, box: tuple[int, int, int, int],
+              search: bool = False) -> list[np.ndarray]:
         """Hands near the face box in one frame.
 
         Args:
             image: (H, W, 3) uint8 RGB frame.
             box: the face box (x0, y0, x1, y1), pixels.
+            search: run the model even on an idle frame (something covers the face).
 
         Returns:
             One (21, 2) float32 array of frame-pixel landmarks per hand found.
@@ -124,7 +128,7 @@ class HandMasker:
         if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
             raise NedError(f"hand masker needs (H, W, 3) uint8 RGB, got {image.shape}")
         self._frame += 1
-        if not self._seen and (self._frame - 1) % self.config.idle_every:
+        if not (self._seen or search) and (self._frame - 1) % self.config.idle_every:
             return []
         cx0, cy0, cx1, cy1 = self._context(box, image.shape[:2])
         if min(cx1 - cx0, cy1 - cy0) < self.config.min_side:
@@ -145,20 +149,21 @@ class HandMasker:
         return out
 
     def __call__(self, image: np.ndarray, box: tuple[int, int, int, int],
-                 roi: tuple[int, int, int, int]) -> np.ndarray:
+                 roi: tuple[int, int, int, int], search: bool = False) -> np.ndarray:
         """Hand mask of one frame inside the face box.
 
         Args:
             image: (H, W, 3) uint8 RGB frame.
             box: the face box (x0, y0, x1, y1); hand pixels outside it are dropped.
             roi: (x0, y0, x1, y1) box the mask is returned in.
+            search: run the model even on an idle frame (see :meth:`hands`).
 
         Returns:
             (h, w) float32 in {0, 1}, (h, w) the roi's size.
         """
         x0, y0, x1, y1 = roi
         out = np.zeros((max(y1 - y0, 0), max(x1 - x0, 0)), np.float32)
-        hands = self.hands(image, box)
+        hands = self.hands(image, box, search)
         if not hands or out.size == 0:
             return out
         for pts in hands:

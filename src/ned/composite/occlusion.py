@@ -141,7 +141,7 @@ class OcclusionDetector:
         if self._hands is not None:
             lo, hi = landmarks[:, :2].min(0), landmarks[:, :2].max(0)
             box = (int(lo[0]), int(lo[1]), int(np.ceil(hi[0])), int(np.ceil(hi[1])))
-            mask = np.maximum(mask, self._hands(image, box, roi))
+            mask = np.maximum(mask, self._hands(image, box, roi, search=bool(occ.any())))
         return mask
 
     def _regions(self, pts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from tqdm import tqdm
 
 from ned.analysis import AnalysisConfig, analyze_to_file, file_hash
 from ned.analysis.stream import LiveAnalysis, RowChunk, record_chunks
@@ -311,11 +312,21 @@ def edit(video: str | os.PathLike, output: str | os.PathLike, *,
         t0 = time.perf_counter()
         rows = analysis_rows(video, AnalysisConfig(face_index=cfg.face_index), work, stack,
                              cfg.use_cache)
+        if progress:
+            rows = _counted(rows, stack.enter_context(
+                tqdm(total=info.frame_count, unit="frame", desc="analyse", leave=False)))
         planner = make_planner(cfg, (info.width, info.height), info.fps, work, progress)
         report.timings["startup"] = time.perf_counter() - t0
         render_clip(video, output, planner.plans(rows), cfg, report, preview=preview_path,
                     progress=progress)
     return report
+
+
+def _counted(rows: Iterator[RowChunk], bar: tqdm) -> Iterator[RowChunk]:
+    """Pass chunks through, advancing a progress bar."""
+    for c in rows:
+        bar.update(len(c))
+        yield c
 
 
 def make_planner(cfg: EditConfig, size: tuple[int, int], fps: float,

@@ -131,8 +131,8 @@ def render_clip(video: Path, output: Path, plans: Iterator[FramePlan], cfg, repo
     if preview is not None:
         writers.append(VideoWriter(preview, fps=info.rate, size=(2 * info.width, info.height),
                                    crf=cfg.crf + 4))
-    bar = tqdm(total=info.frame_count, unit="frame", desc="edit", disable=not progress,
-               leave=False)
+    bar = tqdm(total=info.frame_count, unit="frame", desc="render", disable=not progress,
+               leave=False, position=1)
     try:
         for w in writers:
             w._open()

@@ -39,17 +39,18 @@ def laplacian_blend(background: np.ndarray, foreground: np.ndarray, mask: np.nda
         raise NedError("levels must be >= 1")
     h, w = mask.shape
     levels = max(1, min(levels, int(np.log2(max(min(h, w), 1))) - 1))
-    bg, fg = background.astype(np.float32), foreground.astype(np.float32)
+    # Blending is linear: L(fg) m + L(bg) (1 - m) = L(bg) + L(fg - bg) m, and the
+    # background's bands collapse to the background, so one pyramid (of the difference)
+    # gives the same result as the two.
+    bg = background.astype(np.float32)
+    gd = _pyramid(foreground.astype(np.float32) - bg, levels)
     gm = _pyramid(mask.astype(np.float32), levels)
-    gb, gf = _pyramid(bg, levels), _pyramid(fg, levels)
-    out = gf[-1] * gm[-1][..., None] + gb[-1] * (1 - gm[-1][..., None])
+    out = gd[-1] * gm[-1][..., None]
     for i in range(levels - 2, -1, -1):
-        size = (gb[i].shape[1], gb[i].shape[0])
-        lb = gb[i] - cv2.pyrUp(gb[i + 1], dstsize=size)
-        lf = gf[i] - cv2.pyrUp(gf[i + 1], dstsize=size)
-        m = gm[i][..., None]
-        out = cv2.pyrUp(out, dstsize=size) + lf * m + lb * (1 - m)
-    return np.clip(out + 0.5, 0, 255).astype(np.uint8)
+        size = (gd[i].shape[1], gd[i].shape[0])
+        band = gd[i] - cv2.pyrUp(gd[i + 1], dstsize=size)
+        out = cv2.pyrUp(out, dstsize=size) + band * gm[i][..., None]
+    return np.clip(bg + out + 0.5, 0, 255).astype(np.uint8)
 
 
 def composite(frame: np.ndarray, rendered: np.ndarray, mask: np.ndarray,

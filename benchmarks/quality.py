@@ -1,7 +1,7 @@
 """Quality benchmark: classifier check, evaluation speed, and the emotions protocol.
 
-1. The emotion classifier on the bundled clips, per segment (dominant class and mean
-   probabilities of the source frames).
+1. The emotion classifiers (faceapi, fer, ensemble) on the bundled clips: share of frames
+   per predicted class, per segment and over the whole clip, and their speed.
 2. Evaluation speed: ``ned.metrics.evaluate`` of each bundled clip against itself (all
    metrics, analyses included), with and without the identity embedder, in frames/s.
 3. The self-translation protocol (paper Table 1 layout; each bundled clip translated to its
@@ -24,33 +24,47 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
-
 ROOT = Path(__file__).resolve().parents[1]
 CLIPS = [ROOT / "tests/data/single_face.mp4", ROOT / "tests/data/carphone.mp4"]
 DOC = ROOT / "docs/evaluation.md"
 BEGIN, END = "<!-- quality:begin -->", "<!-- quality:end -->"
 
 
+def _fmt(fractions: dict[str, float]) -> str:
+    return ", ".join(f"{k} {v:.0%}" for k, v in sorted(fractions.items(), key=lambda kv: -kv[1]))
+
+
 def classifier_segments(seconds: float) -> str:
-    from ned.blendshapes import EMOTIONS
-    from ned.metrics.evaluate import classify_video, segments
+    """Per clip: share of frames per predicted class, whole clip and per segment, for every
+    classifier; and each classifier's speed (crop + classify, analysis excluded)."""
+    from ned.analysis import analyze
+    from ned.metrics.emotion import CLASSIFIERS, DEFAULT_CLASSIFIER
+    from ned.metrics.evaluate import classify_video, segment_fractions
     from ned.metrics.report import markdown_table
 
-    out = []
+    out, speed_rows = [], []
     for clip in CLIPS:
-        probs, track = classify_video(clip)
-        rows = []
-        for s in segments(probs, probs, track.timestamps, seconds):
-            p = s["source_probs"] or {}
-            rows.append([f"{s['start']:.2f}-{s['end']:.2f}", s["frames"], s["source"],
-                         *[p.get(e) for e in EMOTIONS]])
-        ok = ~np.isnan(probs).any(1)
-        counts = np.bincount(probs[ok].argmax(1), minlength=7) / ok.sum()
-        summary = ", ".join(f"{e} {c:.0%}" for e, c in zip(EMOTIONS, counts) if c > 0)
-        out.append(f"**{clip.name}** ({track.n_frames} frames; frames per class: {summary})\n\n"
-                   + markdown_table(["seconds", "frames", "dominant", *EMOTIONS], rows,
-                                    "{:.2f}"))
+        track = analyze(clip)
+        per = {}
+        for name in CLASSIFIERS:
+            t0 = time.perf_counter()
+            probs, _ = classify_video(clip, track, classifier=name)
+            secs = time.perf_counter() - t0
+            speed_rows.append([clip.name, name, track.n_frames, secs, track.n_frames / secs])
+            per[name] = probs
+        whole = {n: segment_fractions(p, track.timestamps, 1e9)[0]["fractions"]
+                 for n, p in per.items()}
+        segs = {n: segment_fractions(p, track.timestamps, seconds) for n, p in per.items()}
+        rows = [[f"{s['start']:.2f}-{s['end']:.2f}", s["frames"],
+                 *[_fmt(segs[n][i]["fractions"]) for n in CLASSIFIERS]]
+                for i, s in enumerate(segs[CLASSIFIERS[0]])]
+        rows.append(["whole clip", track.n_frames, *[_fmt(whole[n]) for n in CLASSIFIERS]])
+        out.append(f"**{clip.name}** ({track.n_frames} frames; share of frames per predicted "
+                   "class)\n\n" + markdown_table(["seconds", "frames", *CLASSIFIERS], rows))
+    out.append(f"Default classifier: `{DEFAULT_CLASSIFIER}`. Classifier speed (crop and "
+               "classify only, analysis excluded):\n\n"
+               + markdown_table(["clip", "classifier", "frames", "seconds", "frames/s"],
+                                speed_rows, "{:.2f}"))
     return "\n\n".join(out)
 
 
@@ -140,7 +154,7 @@ def main() -> int:
     torch.set_num_threads(1)
     stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     parts = [f"Measured by `benchmarks/quality.py` on {stamp} (2-core CPU, shared).",
-             "### Emotion classifier on the bundled clips (per segment)",
+             "### Emotion classifiers on the bundled clips (per segment)",
              classifier_segments(args.segment),
              "### Evaluation speed (each clip against itself, all metrics)", speed()]
     if not args.skip_protocol:

@@ -3,11 +3,13 @@
 Modules (imported on use, so importing this package is cheap):
 
 - ``evaluate``: :func:`evaluate` / ``evaluate_detailed`` (one streamed pass over both clips),
-  ``classify_video``, ``EvalConfig``.
+  ``classify_video``, ``segment_fractions``, ``EvalConfig``.
 - ``pixel``: APD, FAPD, MAPD, face PSNR / SSIM, difference outside the face.
 - ``identity``: dlib face-recognition embeddings (optional extra), Frechet distance.
 - ``speech``: jawOpen and inner-lip correlations, mouth landmark error, landmark jitter.
-- ``emotion``: face-api's expression classifier ported to PyTorch (shipped weights).
+- ``emotion``: the emotion classifiers behind one interface (``EmotionClassifier``:
+  ``faceapi`` default, ``fer``, ``ensemble``); face-api's expression net ported to PyTorch.
+- ``fer_net``: fer's mini-Xception ported to PyTorch (shipped weights).
 - ``protocols``: self-translation (paper Table 1 layout) and all-emotions protocols.
 - ``report``: text tables, JSON / CSV / markdown writers, charts.
 """

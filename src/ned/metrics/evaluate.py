@@ -34,6 +34,7 @@ class EvalConfig:
         identity: compute identity metrics; None = when the extra is installed.
         identity_stride: embed every n-th frame (1 = all).
         emotion: run the emotion classifier.
+        classifier: which one (``ned.metrics.emotion.CLASSIFIERS``; default ``faceapi``).
         segment_seconds: length of the segments in the per-segment emotion summary.
         use_cache: take the source's analysis from the edit pipeline's cache (written there
             if missing); the edited clip is always analysed afresh.
@@ -44,6 +45,7 @@ class EvalConfig:
     identity: bool | None = None
     identity_stride: int = 1
     emotion: bool = True
+    classifier: str = emo.DEFAULT_CLASSIFIER
     segment_seconds: float = 1.0
     use_cache: bool = True
     pixel: PixelConfig = field(default_factory=PixelConfig)
@@ -52,6 +54,7 @@ class EvalConfig:
         if self.target is not None and self.target not in EMOTIONS:
             raise NedError(f"unknown target emotion {self.target!r}; choose from "
                            f"{', '.join(EMOTIONS)}")
+        emo.check_classifier(self.classifier)
         if self.identity_stride < 1:
             raise NedError(f"identity stride must be >= 1, got {self.identity_stride}")
         if self.segment_seconds <= 0:
@@ -104,18 +107,21 @@ class SourceCache:
         embeds: (T, 128) identity embeddings (NaN rows: not computed).
         identity_stride: the stride the embeddings were computed with.
         identity: whether embeddings were computed.
+        classifier: the emotion classifier the probabilities come from.
     """
 
     probs: np.ndarray
     embeds: np.ndarray
     identity_stride: int
     identity: bool
+    classifier: str = emo.DEFAULT_CLASSIFIER
 
     def fits(self, t: int, config: EvalConfig) -> bool:
         """Whether the cache holds what ``config`` needs for a T-frame clip."""
         want_id = config.identity if config.identity is not None else idm.available()
-        return (len(self.probs) == t and (not want_id or (
-            self.identity and self.identity_stride == config.identity_stride)))
+        same_id = self.identity and self.identity_stride == config.identity_stride
+        return (len(self.probs) == t and self.classifier == config.classifier
+                and (not want_id or same_id))
 
 
 class _Collector:
@@ -126,7 +132,8 @@ class _Collector:
         self.probs = {k: np.full((t, len(EMOTIONS)), np.nan, np.float32) for k in ("src", "edt")}
         self.embeds = {k: np.full((t, idm.EMBEDDING_DIM), np.nan, np.float32)
                        for k in ("src", "edt")}
-        self._pending: dict[str, list[tuple[int, np.ndarray]]] = {"src": [], "edt": []}
+        self.classifier = emo.EmotionClassifier(config.classifier)
+        self._pending: dict[str, list[tuple[int, object]]] = {"src": [], "edt": []}
         use_id = config.identity if config.identity is not None else idm.available()
         self.embedder = idm.DlibEmbedder() if use_id else None
         self.cached = source_cache is not None and source_cache.fits(t, config)
@@ -137,8 +144,8 @@ class _Collector:
         if points is None or (key == "src" and self.cached):
             return
         if self.config.emotion:
-            crop = emo.crop_face(image, points)
-            if crop.size:
+            crop = self.classifier.crop(image, points)
+            if crop is not None:
                 self._pending[key].append((index, crop))
                 if len(self._pending[key]) >= 32:
                     self.flush(key)
@@ -148,7 +155,7 @@ class _Collector:
     def flush(self, key: str) -> None:
         items = self._pending[key]
         if items:
-            p = emo.classify_crops([c for _, c in items])
+            p = self.classifier.classify([c for _, c in items])
             self.probs[key][[i for i, _ in items]] = p
         self._pending[key] = []
 
@@ -238,8 +245,9 @@ def evaluate_detailed(source: str | os.PathLike, edited: str | os.PathLike,
               "valid_frames": {"source": int(src.valid.sum()), "edited": int(edt.valid.sum())},
               "pixel": pix.result(), "identity": _identity(col),
               "speech": speech_metrics(src, edt), "temporal": temporal_metrics(src, edt),
-              "emotion": emotion_summary(col.probs["src"], col.probs["edt"], cfg.target,
-                                         src.timestamps, cfg.segment_seconds)
+              "emotion": ({"classifier": cfg.classifier}
+                          | emotion_summary(col.probs["src"], col.probs["edt"], cfg.target,
+                                            src.timestamps, cfg.segment_seconds))
               if cfg.emotion else None}
     report["per_frame"] = _per_frame(pix, col, cfg.target)
     total = time.perf_counter() - t0
@@ -248,7 +256,7 @@ def evaluate_detailed(source: str | os.PathLike, edited: str | os.PathLike,
     arrays = {"source_probs": col.probs["src"], "edited_probs": col.probs["edt"],
               "source_embeds": col.embeds["src"], "edited_embeds": col.embeds["edt"]}
     cache = SourceCache(col.probs["src"], col.embeds["src"], cfg.identity_stride,
-                        col.embedder is not None)
+                        col.embedder is not None, cfg.classifier)
     return report, arrays, cache
 
 
@@ -345,28 +353,67 @@ def segments(src_probs: np.ndarray, edt_probs: np.ndarray, timestamps: np.ndarra
     return out
 
 
+def segment_fractions(probs: np.ndarray, timestamps: np.ndarray, seconds: float = 1.0
+                      ) -> list[dict]:
+    """Share of frames per predicted class in each segment of one clip.
+
+    Args:
+        probs: (T, 7) probabilities in ``EMOTIONS`` order, NaN rows where no face.
+        timestamps: (T,) seconds.
+        seconds: segment length (> 0).
+
+    Returns:
+        One dict per segment: start, end (s), frames (with a face), fractions (class ->
+        share of those frames, classes that occur only) and dominant (most frequent class,
+        None without faces).
+    """
+    p, ts = np.asarray(probs), np.asarray(timestamps, np.float64)
+    if p.ndim != 2 or p.shape[1] != len(EMOTIONS) or len(ts) != len(p):
+        raise NedError(f"probs must be (T, {len(EMOTIONS)}) with T timestamps, got {p.shape} "
+                       f"and {ts.shape}")
+    if seconds <= 0:
+        raise NedError("segment length must be > 0 seconds")
+    if not len(ts):
+        return []
+    seg = np.floor((ts - ts[0]) / seconds).astype(int)
+    out = []
+    for s in np.unique(seg):
+        q = p[seg == s]
+        q = q[~np.isnan(q).any(1)]
+        counts = np.bincount(q.argmax(1), minlength=len(EMOTIONS)) if len(q) else None
+        frac = ({EMOTIONS[k]: float(c / len(q)) for k, c in enumerate(counts) if c}
+                if counts is not None else {})
+        out.append({"start": float(ts[seg == s][0]), "end": float(ts[seg == s][-1]),
+                    "frames": int(len(q)), "fractions": frac,
+                    "dominant": EMOTIONS[int(counts.argmax())] if counts is not None else None})
+    return out
+
+
 def classify_video(path: str | os.PathLike, track: FaceTrack | None = None,
-                   progress: bool = False) -> tuple[np.ndarray, FaceTrack]:
-    """Emotion probabilities of every frame of one clip (streamed).
+                   progress: bool = False, classifier: str = emo.DEFAULT_CLASSIFIER
+                   ) -> tuple[np.ndarray, FaceTrack]:
+    """Emotion probabilities of every frame of one clip (streamed), by ``classifier`` (one of
+    ``ned.metrics.emotion.CLASSIFIERS``).
 
     Returns:
         ((T, 7) float32 probabilities in ``EMOTIONS`` order, NaN rows where no face; the
         clip's FaceTrack).
     """
+    clf = emo.EmotionClassifier(classifier)
     track = _track(path, track, progress)
     probs = np.full((track.n_frames, len(EMOTIONS)), np.nan, np.float32)
-    pending: list[tuple[int, np.ndarray]] = []
+    pending: list[tuple[int, object]] = []
 
     def flush() -> None:
         if pending:
-            probs[[i for i, _ in pending]] = emo.classify_crops([c for _, c in pending])
+            probs[[i for i, _ in pending]] = clf.classify([c for _, c in pending])
             pending.clear()
 
     for frame in read_frames(path):
         i = frame.index
         if i < track.n_frames and track.valid[i]:
-            crop = emo.crop_face(frame.image, track.landmarks[i])
-            if crop.size:
+            crop = clf.crop(frame.image, track.landmarks[i])
+            if crop is not None:
                 pending.append((i, crop))
         if len(pending) >= 32:
             flush()

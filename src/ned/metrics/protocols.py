@@ -108,7 +108,7 @@ def self_translation(clips: list[Clip], out_dir: str | os.PathLike, *,
     rows = _self_rows(per_clip, pooled)
     header = ["emotion", "clips", "APD", "FAPD", "MAPD", "FID"]
     result = {"protocol": "self-translation", "manipulator": manipulator or "default",
-              "header": header, "rows": rows,
+              "classifier": cfg.classifier, "header": header, "rows": rows,
               "clips": per_clip, "seconds": time.perf_counter() - t0,
               "fid_features": "dlib 128-D face recognition" if idm.available() else None}
     _write(out, result, header, rows, "Self-translation (paper Table 1 layout)",
@@ -164,12 +164,13 @@ def emotions(clips: list[Clip], out_dir: str | os.PathLike, *,
               "lip corr", "identity dist", "FAPD"]
     rows = _emotion_rows(per_edit)
     result = {"protocol": "emotions", "manipulator": manipulator or "default",
-              "intensity": intensity, "seed": seed, "header": header,
+              "classifier": cfg.classifier, "intensity": intensity, "seed": seed, "header": header,
               "rows": rows, "confusion": {"rows_target": list(EMOTIONS),
                                           "cols_predicted": list(EMOTIONS),
                                           "counts": confusion.tolist()},
               "edits": per_edit, "seconds": time.perf_counter() - t0}
-    _write(out, result, header, rows, f"Emotions protocol (intensity {intensity})",
+    _write(out, result, header, rows,
+           f"Emotions protocol (intensity {intensity}, classifier {cfg.classifier})",
            {"emotion accuracy": {"edited": 2, "source": 3},
             "speech correlation": {"jawOpen": 5, "inner lip": 6},
             "identity distance": 7})

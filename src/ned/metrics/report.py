@@ -108,7 +108,9 @@ def pair_table(report: dict) -> str:
             fr = {k: v for k, v in emo[f"{key}_fraction"].items() if v}
             lines.append(f"{key} frames per class: " + (", ".join(
                 f"{k} {v:.0%}" for k, v in sorted(fr.items(), key=lambda kv: -kv[1])) or "n/a"))
-        lines.append("emotion per segment (source -> edited, dominant class):")
+        clf = emo.get("classifier")
+        lines.append("emotion per segment (source -> edited, dominant class"
+                     + (f", classifier {clf}):" if clf else "):"))
         for s in emo["segments"]:
             lines.append(f"  {s['start']:6.2f}-{s['end']:6.2f} s  {s['source'] or '-':>9} -> "
                          f"{s['edited'] or '-'}")

@@ -19,7 +19,7 @@ from ned.pipeline_neural import load_frame_renderer
 from ned.pipeline_plan import FramePlan
 from ned.render.warp import WarpConfig, warp_patch
 from ned.robust import unfold
-from ned.topology import inter_ocular
+from ned.topology import FACE_OVAL, inter_ocular
 
 
 def _prefetch(it: Iterator[Frame], depth: int = 4) -> Iterator[Frame]:
@@ -87,11 +87,15 @@ def edit_frame(image: np.ndarray, src: np.ndarray, dst: np.ndarray, *, grow: flo
         (frame, roi, occluded): (H, W, 3) uint8, identical to ``image`` outside the box
         ``roi`` = (x0, y0, x1, y1), and whether an occluder was found.
     """
-    patch, roi = warp_patch(image, src, dst, warp)
+    iod = float(inter_ocular(src))
+    # only pixels the blend can use are warped: the mask's support and the pyramid's reach
+    oval = src[list(FACE_OVAL), :2]
+    margin = (grow + 2 * feather) * iod + 2 ** levels + 3
+    lo, hi = np.floor(oval.min(0) - margin), np.ceil(oval.max(0) + margin)
+    patch, roi = warp_patch(image, src, dst, warp, box=(*lo.astype(int), *hi.astype(int)))
     x0, y0, x1, y1 = roi
     if x1 <= x0 or y1 <= y0:
         return image, roi, False
-    iod = float(inter_ocular(src))
     local = src - (x0, y0, 0)
     mask = face_mask(local, (y1 - y0, x1 - x0), dilate=max(1, round(grow * iod)),
                      feather=max(1, round(feather * iod)))

@@ -150,9 +150,14 @@ def warp_face(image: np.ndarray, src: np.ndarray, dst: np.ndarray,
 
 
 def warp_patch(image: np.ndarray, src: np.ndarray, dst: np.ndarray,
-               config: WarpConfig | None = None
+               config: WarpConfig | None = None,
+               box: tuple[int, int, int, int] | None = None
                ) -> tuple[np.ndarray, tuple[int, int, int, int]]:
     """Like :func:`warp_face` but returns only the changed box.
+
+    Args:
+        box: (x0, y0, x1, y1): warp only the part of the changed box inside this one (the
+            pixels a later blend can use); None = all of it.
 
     Returns:
         (patch, roi): (y1 - y0, x1 - x0, 3) uint8 warped pixels of ``roi`` = (x0, y0, x1, y1).
@@ -167,6 +172,9 @@ def warp_patch(image: np.ndarray, src: np.ndarray, dst: np.ndarray,
     anchors = anchor_points(src, (h, w), cfg)
     x0, y0 = np.floor(np.maximum(anchors.min(0), 0)).astype(int)
     x1, y1 = np.ceil(np.minimum(anchors.max(0) + 1, [w, h])).astype(int)
+    if box is not None:
+        x0, y0 = max(x0, int(box[0])), max(y0, int(box[1]))
+        x1, y1 = min(x1, int(box[2])), min(y1, int(box[3]))
     x1, y1 = max(x1, x0), max(y1, y0)
     roi = (int(x0), int(y0), int(x1), int(y1))
     if x1 - x0 < 2 or y1 - y0 < 2 or np.array_equal(src[:, :2], dst[:, :2]):

@@ -68,7 +68,7 @@ class PlanConfig:
     end: float | None = None
     ramp: float = 0.3
     gain: float = 1.0
-    fit_frames: int = 90
+    fit_frames: int = 45
     fit_wait: int = 900
     block: int = 64
 

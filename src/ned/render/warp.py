@@ -110,11 +110,22 @@ def ring_triangles(oval: np.ndarray, anchors: np.ndarray) -> np.ndarray:
 
 
 def _affines(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
-    """(F, 2, 3) affine maps taking each dst triangle onto its src triangle."""
-    d = np.concatenate([dst, np.ones((*dst.shape[:2], 1))], axis=2)  # (F, 3, 3)
-    det = np.linalg.det(d)
-    d[np.abs(det) < 1e-9, 0, 0] += 1e-3  # degenerate triangles: nudge, they cover no pixel
-    return np.einsum("fkc,fkj->fcj", src, np.linalg.inv(d).transpose(0, 2, 1))
+    """(F, 2, 3) affine maps taking each dst triangle onto its src triangle.
+
+    With edge matrices E_d = [d1 - d0, d2 - d0] and E_s likewise (2x2 per triangle), the
+    map is p -> E_s E_d^-1 (p - d0) + s0; degenerate dst triangles (they cover no pixel)
+    get the translation s0 - d0.
+    """
+    ed = np.stack([dst[:, 1] - dst[:, 0], dst[:, 2] - dst[:, 0]], axis=2)  # (F, 2, 2)
+    es = np.stack([src[:, 1] - src[:, 0], src[:, 2] - src[:, 0]], axis=2)
+    det = ed[:, 0, 0] * ed[:, 1, 1] - ed[:, 0, 1] * ed[:, 1, 0]
+    ok = np.abs(det) > 1e-9
+    adj = np.stack([np.stack([ed[:, 1, 1], -ed[:, 0, 1]], 1),
+                    np.stack([-ed[:, 1, 0], ed[:, 0, 0]], 1)], 1)
+    inv = adj / np.where(ok, det, 1.0)[:, None, None]
+    lin = np.where(ok[:, None, None], np.einsum("fij,fjk->fik", es, inv), np.eye(2))
+    shift = src[:, 0] - np.einsum("fij,fj->fi", lin, dst[:, 0])
+    return np.concatenate([lin, shift[:, :, None]], axis=2)
 
 
 def limit_shift(src: np.ndarray, dst: np.ndarray, max_shift: float) -> np.ndarray:
@@ -209,9 +220,9 @@ def _backward_map(src: np.ndarray, dst: np.ndarray, anchors: np.ndarray,
     aff = np.concatenate([np.array([[[1, 0, 0], [0, 1, 0]]], np.float32), aff])
     gy, gx = np.mgrid[0:gh, 0:gw].astype(np.float32)
     gx, gy = gx * step + x0, gy * step + y0
-    a = aff.reshape(len(aff), 6).T[:, ids]  # (6, gh, gw) coefficients per pixel
-    mapx = a[0] * gx + a[1] * gy + a[2]
-    mapy = a[3] * gx + a[4] * gy + a[5]
+    coef = aff.reshape(len(aff), 6).T.copy()  # (6, F + 1); each pixel takes its triangle's
+    idx = ids.astype(np.intp)
+    mapx, mapy = _affine_at(coef[:3], idx, gx, gy), _affine_at(coef[3:], idx, gx, gy)
     if step > 1:  # corner-aligned upsampling: fine (x, y) reads coarse (x / step, y / step)
         up = np.array([[1.0 / step, 0, 0], [0, 1.0 / step, 0]])
         size = (x1 - x0, y1 - y0)
@@ -219,6 +230,18 @@ def _backward_map(src: np.ndarray, dst: np.ndarray, anchors: np.ndarray,
         mapx = cv2.warpAffine(mapx, up, size, flags=flags, borderMode=cv2.BORDER_REPLICATE)
         mapy = cv2.warpAffine(mapy, up, size, flags=flags, borderMode=cv2.BORDER_REPLICATE)
     return mapx, mapy
+
+
+def _affine_at(coef: np.ndarray, idx: np.ndarray, gx: np.ndarray, gy: np.ndarray) -> np.ndarray:
+    """coef[0][idx] * gx + coef[1][idx] * gy + coef[2][idx], in place where possible.
+    coef (3, F) float32; idx, gx, gy (h, w). Returns (h, w) float32."""
+    out = coef[0].take(idx)
+    out *= gx
+    tmp = coef[1].take(idx)
+    tmp *= gy
+    out += tmp
+    out += coef[2].take(idx)
+    return out
 
 
 def rigid_iris(mapx: np.ndarray, mapy: np.ndarray, src: np.ndarray, dst: np.ndarray,

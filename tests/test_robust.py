@@ -180,18 +180,9 @@ def turned(tmp_path_factory, single_face_path, single_face_track):
 
 def _warped_geometry(path, cfg):
     """(weights (T,), [(src, dst) of every edited frame]) as ``ned.edit`` plans them."""
-    import tempfile
+    from ned.pipeline import plan_clip
 
-    from ned.analysis import AnalysisConfig
-    from ned.analysis.stream import record_chunks
-    from ned.io import probe
-    from ned.pipeline import cached_analysis, make_planner
-
-    info = probe(path)
-    with tempfile.TemporaryDirectory() as work:
-        track = cached_analysis(path, AnalysisConfig(), work)
-        planner = make_planner(cfg, (info.width, info.height), info.fps, work)
-        plans = list(planner.plans(record_chunks(track)))
+    plans = list(plan_clip(path, cfg))
     weights = np.array([p.weight for p in plans])
     return weights, [(p.src, p.dst) for p in plans if p.passed is None]
 

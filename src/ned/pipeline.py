@@ -24,7 +24,7 @@ from ned.analysis.stream import LiveAnalysis, RowChunk, record_chunks
 from ned.blendshapes import EMOTIONS
 from ned.errors import NedError
 from ned.io import probe
-from ned.pipeline_plan import EditPlanner, PlanConfig
+from ned.pipeline_plan import EditPlanner, FramePlan, PlanConfig
 from ned.records import FaceTrack, load_fields
 from ned.robust import GuardConfig
 
@@ -320,6 +320,26 @@ def edit(video: str | os.PathLike, output: str | os.PathLike, *,
         render_clip(video, output, planner.plans(rows), cfg, report, preview=preview_path,
                     progress=progress)
     return report
+
+
+def plan_clip(video: str | os.PathLike, config: EditConfig) -> Iterator[FramePlan]:
+    """What ``ned.edit`` would do to each frame, without rendering anything.
+
+    Args:
+        video: the clip (analysed, or read from the cache).
+        config: edit options.
+
+    Yields:
+        One :class:`ned.pipeline_plan.FramePlan` per frame, in order (measured and edited
+        landmarks, edit strength, why a frame is passed through).
+    """
+    config.check()
+    info = probe(video)
+    with tempfile.TemporaryDirectory(prefix="ned-") as work:
+        track = cached_analysis(video, AnalysisConfig(face_index=config.face_index), work,
+                                use_cache=config.use_cache)
+        planner = make_planner(config, (info.width, info.height), info.fps, work)
+        yield from planner.plans(record_chunks(track))
 
 
 def _counted(rows: Iterator[RowChunk], bar: tqdm) -> Iterator[RowChunk]:

@@ -100,18 +100,10 @@ def test_bad_shapes(frame_and_points):
 
 # iris
 def _surprised_geometry(video):
-    import tempfile
+    from ned.pipeline import EditConfig, plan_clip
 
-    from ned.analysis import AnalysisConfig
-    from ned.pipeline import SMALL_FIELDS, EditConfig, cached_analysis, plan_edit
-    from ned.pipeline_geometry import iter_geometry
-    from ned.records import FaceTrack, load_fields
-
-    with tempfile.TemporaryDirectory() as work:
-        track = cached_analysis(video, AnalysisConfig(), work)
-        fields = load_fields(track, SMALL_FIELDS, kind=FaceTrack.KIND)
-        geo, _ = plan_edit(track, fields, EditConfig(emotion="surprised"), work)
-        return [(s.astype(np.float64), d.astype(np.float64)) for _, s, d in iter_geometry(geo)]
+    return [(p.src.astype(np.float64), p.dst.astype(np.float64))
+            for p in plan_clip(video, EditConfig(emotion="surprised")) if p.src is not None]
 
 
 def _iris_stretch(src, dst, rigid):

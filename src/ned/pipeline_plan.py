@@ -70,7 +70,7 @@ class PlanConfig:
     gain: float = 1.0
     fit_frames: int = 45
     fit_wait: int = 900
-    block: int = 64
+    block: int = 32
 
 
 class EditPlanner:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import queue
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,54 +12,12 @@ from tqdm import tqdm
 from ned.analysis.mask import face_mask
 from ned.composite.blend import composite_patch
 from ned.composite.occlusion import OcclusionDetector, grow_occlusion
-from ned.io import Frame, VideoWriter, probe, read_frames
+from ned.io import VideoWriter, prefetch, probe, read_frames
 from ned.pipeline_neural import load_frame_renderer
 from ned.pipeline_plan import FramePlan
 from ned.render.warp import WarpConfig, warp_patch
 from ned.robust import unfold
 from ned.topology import FACE_OVAL, inter_ocular
-
-
-def _prefetch(it: Iterator[Frame], depth: int = 4) -> Iterator[Frame]:
-    """Decode in a background thread (PyAV releases the GIL while decoding)."""
-    q: queue.Queue = queue.Queue(maxsize=depth)
-    done = object()
-    errors: list[BaseException] = []
-    stop = threading.Event()
-
-    def work() -> None:
-        try:
-            for item in it:
-                while not stop.is_set():
-                    try:
-                        q.put(item, timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
-                if stop.is_set():
-                    return
-        except BaseException as e:  # noqa: BLE001 - re-raised in the consumer
-            errors.append(e)
-        finally:
-            q.put(done)
-
-    th = threading.Thread(target=work, daemon=True)
-    th.start()
-    try:
-        while True:
-            item = q.get()
-            if item is done:
-                break
-            yield item
-        if errors:
-            raise errors[0]
-    finally:
-        stop.set()
-        while th.is_alive():
-            try:
-                q.get_nowait()
-            except queue.Empty:
-                th.join(0.05)
 
 
 def edit_frame(image: np.ndarray, src: np.ndarray, dst: np.ndarray, *, grow: float,
@@ -141,7 +97,7 @@ def render_clip(video: Path, output: Path, plans: Iterator[FramePlan], cfg, repo
         for w in writers:
             w._open()
         t_mark = time.perf_counter()
-        for frame in _prefetch(read_frames(video, yuv=True)):
+        for frame in prefetch(read_frames(video, yuv=True)):
             i = frame.index
             out, changed = frame.image, None
             plan = next(plans, None)

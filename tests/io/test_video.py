@@ -146,3 +146,19 @@ def test_make_video_helper_roundtrip(tmp_path):
     frames = np.random.default_rng(0).integers(0, 255, (3, 16, 16, 3), np.uint8)
     p = make_video(tmp_path / "r.mp4", frames)
     assert probe(p).frame_count == 3
+
+
+def test_prefetch_keeps_order_errors_and_early_exit():
+    from ned.io import prefetch
+
+    assert [f for f in prefetch(iter(range(50)), depth=3)] == list(range(50))
+
+    def broken():
+        yield 1
+        raise NedError("decode failed")
+
+    with pytest.raises(NedError, match="decode failed"):
+        list(prefetch(broken()))
+    it = prefetch(iter(range(1000)), depth=2)
+    assert next(it) == 0
+    it.close()  # the background thread stops; nothing hangs

@@ -17,7 +17,7 @@ from ned.analysis.shots import CutConfig, CutDetector
 from ned.analysis.smoothing import OneEuroConfig, OneEuroFilter, orthonormalise
 from ned.analysis.tracking import FaceSelector
 from ned.errors import NedError
-from ned.io.video import probe, read_frames
+from ned.io.video import prefetch, probe, read_frames
 from ned.records import FaceTrack, NpzSpool
 from ned.topology import inter_ocular
 
@@ -140,7 +140,7 @@ def analyze_to_file(path: str | os.PathLike, output: str | os.PathLike,
         n_valid, cuts, cut_detector = 0, [], CutDetector(cfg.cuts)
         bar = tqdm(total=info.frame_count, unit="frame", desc="analyse", disable=not progress,
                    leave=False)
-        for frame in read_frames(path):
+        for frame in prefetch(read_frames(path)):
             cut = bool(cfg.detect_cuts and cut_detector(frame.image))
             if cut:
                 cuts.append(frame.index)

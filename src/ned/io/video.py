@@ -10,6 +10,8 @@ temporary file and renamed into place when the writer closes without error.
 from __future__ import annotations
 
 import os
+import queue
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -144,6 +146,57 @@ def probe(path: str | os.PathLike) -> VideoInfo:
                      fps=float(rate), rate=rate, time_base=time_base, frame_count=count,
                      duration=float(end - start), rotation=rotation, has_audio=has_audio,
                      codec=ctx.name)
+
+
+def prefetch(frames: Iterator[Frame], depth: int = 4) -> Iterator[Frame]:
+    """Decode in a background thread, ``depth`` frames ahead (PyAV releases the GIL while
+    decoding, so decoding overlaps the consumer's work). Errors are re-raised here.
+
+    Args:
+        frames: a frame iterator (e.g. :func:`read_frames`).
+        depth: frames held ready (bounds memory).
+
+    Yields:
+        The same frames, in order.
+    """
+    q: queue.Queue = queue.Queue(maxsize=depth)
+    done = object()
+    errors: list[BaseException] = []
+    stop = threading.Event()
+
+    def work() -> None:
+        try:
+            for item in frames:
+                while not stop.is_set():
+                    try:
+                        q.put(item, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+        except BaseException as e:  # noqa: BLE001 - re-raised in the consumer
+            errors.append(e)
+        finally:
+            q.put(done)
+
+    th = threading.Thread(target=work, daemon=True)
+    th.start()
+    try:
+        while True:
+            item = q.get()
+            if item is done:
+                break
+            yield item
+        if errors:
+            raise errors[0]
+    finally:
+        stop.set()
+        while th.is_alive():
+            try:
+                q.get_nowait()
+            except queue.Empty:
+                th.join(0.05)
 
 
 def _count_frames(path: str | os.PathLike) -> tuple[int, float, float]:

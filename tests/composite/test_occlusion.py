@@ -142,3 +142,25 @@ def test_pixels_under_the_occluder_keep_the_source(occluded, floor, occlusion, t
         assert under <= floor[0] + 0.5 and p99 <= floor[1] + 8
     else:  # the check is what keeps them: without it the warp moves the hand
         assert rep.occluded == 0 and p99 > floor[1] + 10
+
+
+@pytest.fixture(scope="module")
+def looped(tmp_path_factory, single_face_path):
+    """single_face.mp4 (neutral, then a long smile) played forward then backward at half
+    size: the face returns to neutral after the reference has long held the smile."""
+    frames = [cv2.resize(f.image, (320, 180), interpolation=cv2.INTER_AREA)
+              for f in read_frames(single_face_path)]
+    path = tmp_path_factory.mktemp("loop") / "loop.mp4"
+    with VideoWriter(path, fps=30, size=(320, 180), crf=18, preset="veryfast") as w:
+        for img in frames + frames[::-1]:
+            w.write(img)
+    return path
+
+
+def test_expression_changes_are_not_flagged(looped):
+    """A face changing its own expression is no occluder: the cheeks of a neutral face
+    seen after a long smile once seeded a lasting false blob (frames ~128 on)."""
+    flags = _flags(looped, analyze(looped), OcclusionConfig(hands=False))
+    frac = np.array([m.mean() for _, m, _ in flags])
+    print(f"looped: frames flagged {(frac > 0).sum()} of {len(frac)}, max {frac.max():.4f}")
+    assert len(frac) > 130 and frac.max() == 0

@@ -98,6 +98,7 @@ class HandMasker:
         self._ms = -1
         self._seen = False
         self._frame = 0
+        self.searched = 0  # frames the model ran on (for cost accounting)
 
     def close(self) -> None:
         if self._lm is not None:
@@ -134,6 +135,7 @@ class HandMasker:
         if min(cx1 - cx0, cy1 - cy0) < self.config.min_side:
             return []
         crop = np.ascontiguousarray(image[cy0:cy1, cx0:cx1])
+        self.searched += 1
         self._ms += 33  # strictly increasing; the tracker only needs an order
         try:
             with quiet_stderr():

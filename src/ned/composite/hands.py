@@ -41,7 +41,7 @@ class HandConfig:
     """
 
     context: float = 2.0
-    idle_every: int = 6
+    idle_every: int = 12
     max_hands: int = 2
     min_confidence: float = 0.5
     finger_width: float = 0.12
@@ -75,8 +75,8 @@ class HandMasker:
     The model sees only a crop of ``context`` face-box sides around the face, and, while
     no hand was found, only every ``idle_every``-th frame. Measured on the 2-core test
     machine (single_face.mp4, 640x360): about 12 ms per searched frame without a hand,
-    about 17 ms while a hand is tracked (every frame then); searched every 6th frame while
-    no hand is near (and whenever the appearance check flags something), so about 2 ms per
+    about 17 ms while a hand is tracked (every frame then); searched every 12th frame while
+    no hand is near (and whenever the appearance check flags something), so about 1 ms per
     frame on average while no hand is near the face.
     """
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ned import topology as tp
 from ned.facemodel.fit import TrackFit, fit_track, normalise_clip
 from ned.facemodel.pose import Pose
 from ned.records import FaceTrack
@@ -74,5 +75,40 @@ def edited_landmarks(fit: TrackFit, landmarks: np.ndarray, valid: np.ndarray,
                     expressions=np.asarray(old, np.float32)[v], landmarks=lm[v],
                     valid=np.ones(int(v.sum()), bool), size=fit.size)
     moved = part.landmarks_for(np.asarray(new, np.float32)[v])
-    dst[v] = lm[v] + gain * (moved - lm[v])
+    dst[v] = keep_mouth_opening(lm[v] + gain * (moved - lm[v]), lm[v])
     return dst
+
+
+#: (upper, lower) inner-lip point pairs, from the right mouth corner to the left.
+INNER_LIP_PAIRS = ((191, 95), (80, 88), (81, 178), (82, 87), (13, 14), (312, 317), (311, 402),
+                   (310, 318), (415, 324))
+
+
+def keep_mouth_opening(points: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    """Give the edited lips the measured opening: speech is how far the lips part.
+
+    Each inner-lip pair (:data:`INNER_LIP_PAIRS`) is moved symmetrically along the
+    mouth's down axis (perpendicular to the line through the mouth corners) until its
+    opening equals the reference's; the pair's midpoint, and so the edit's lip shape and
+    position, is kept.
+
+    Args:
+        points: (T, 478, 3) edited landmarks, pixels.
+        reference: (T, 478, 3) measured landmarks, pixels.
+
+    Returns:
+        (T, 478, 3) float32 landmarks.
+    """
+    out = np.array(points, np.float32, copy=True)
+    ref = np.asarray(reference, np.float32)
+    a, b = out[:, tp.MOUTH_CORNER_RIGHT, :2], out[:, tp.MOUTH_CORNER_LEFT, :2]
+    along = (b - a) / np.maximum(np.linalg.norm(b - a, axis=-1, keepdims=True), 1e-6)
+    down = np.stack([-along[:, 1], along[:, 0]], -1)
+    down = down * np.sign(down[:, 1:2] + 1e-12)  # image y points down
+    up, low = np.array(INNER_LIP_PAIRS).T
+    gap = ((out[:, low, :2] - out[:, up, :2]) * down[:, None]).sum(-1)        # (T, 9)
+    want = ((ref[:, low, :2] - ref[:, up, :2]) * down[:, None]).sum(-1)
+    fix = (0.5 * (want - gap))[..., None] * down[:, None]
+    out[:, up, :2] -= fix
+    out[:, low, :2] += fix
+    return out

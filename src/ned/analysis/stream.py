@@ -158,8 +158,12 @@ class LiveAnalysis:
         self.summary: dict | None = None
 
     def __enter__(self) -> LiveAnalysis:
+        # the child imports this very copy of ned, even when it is not installed
+        root = str(Path(__file__).resolve().parents[2])
+        path = os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p)
         self._proc = subprocess.Popen(self._args, stdin=subprocess.DEVNULL,
-                                      stdout=subprocess.PIPE, stderr=self._stderr)
+                                      stdout=subprocess.PIPE, stderr=self._stderr,
+                                      env={**os.environ, "PYTHONPATH": path})
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
         return self

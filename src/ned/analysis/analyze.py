@@ -110,7 +110,8 @@ ROW_FIELDS = {"landmarks": (np.float32, (478, 3)), "landmarks_raw": (np.float32,
 
 def analyze_to_file(path: str | os.PathLike, output: str | os.PathLike,
                     config: AnalysisConfig | None = None, progress: bool = False,
-                    on_row: Callable[[dict], None] | None = None) -> dict:
+                    on_row: Callable[[dict], None] | None = None,
+                    on_end: Callable[[], None] | None = None) -> dict:
     """Analyse a clip and write its FaceTrack to ``output`` without holding it in memory.
 
     Args:
@@ -121,6 +122,7 @@ def analyze_to_file(path: str | os.PathLike, output: str | os.PathLike,
         on_row: called with every frame's row as it is analysed (the record's per-frame
             fields plus ``cut``: True where a new shot starts), in frame order; an
             exception it raises stops the analysis and nothing is written.
+        on_end: called once every frame is analysed, before the record is written.
 
     Returns:
         Summary: {"frames": T, "valid": number of frames with the face, "fps": ...}.
@@ -165,6 +167,8 @@ def analyze_to_file(path: str | os.PathLike, output: str | os.PathLike,
         bar.close()
         if spool.n == 0:
             raise NedError(f"{path} has no decodable video frames")
+        if on_end is not None:
+            on_end()
         meta = {"width": info.width, "height": info.height, "fps": info.fps,
                 "source": str(path), "source_hash": file_hash(path),
                 "face_index": cfg.face_index}

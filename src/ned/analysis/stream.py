@@ -132,9 +132,10 @@ class LiveAnalysis:
     """Analyse a clip in a background process and stream its rows as they come.
 
     The process (``python -m ned.analysis.worker``) writes the record to ``output``
-    (atomically, at the end), so it can serve as a cache entry; a reader thread keeps up
-    to ``depth`` chunks ready. Use as a context manager: leaving the block early stops the
-    process and leaves no record behind.
+    (atomically, after the last row is sent), so it can serve as a cache entry; a reader
+    thread keeps up to ``depth`` chunks ready. Iteration ends as soon as every row is
+    here; leaving the block then waits for the record (:attr:`summary` is set). Use as a
+    context manager: leaving the block early stops the process and leaves no record.
 
     Args:
         video: the clip.
@@ -155,6 +156,7 @@ class LiveAnalysis:
         self._proc: subprocess.Popen | None = None
         self._stderr = tempfile.TemporaryFile()
         self._stop = threading.Event()
+        self._ended = False
         self.summary: dict | None = None
 
     def __enter__(self) -> LiveAnalysis:
@@ -182,7 +184,7 @@ class LiveAnalysis:
                         break
                     except queue.Full:
                         continue
-                if msg[0] != "rows":
+                if msg[0] not in ("rows", "end"):
                     return
         except (EOFError, OSError, ValueError):
             self._queue.put(("eof", None))
@@ -194,9 +196,8 @@ class LiveAnalysis:
             kind, data = self._queue.get()
             if kind == "rows":
                 yield data
-            elif kind == "done":
-                self._proc.wait()
-                self.summary = data
+            elif kind == "end":  # every row is here; the record is being written
+                self._ended = True
                 return
             elif kind == "error":
                 raise NedError(data)
@@ -209,10 +210,27 @@ class LiveAnalysis:
                 raise NedError(f"the analysis process stopped unexpectedly (exit code {code})"
                                + (f": {tail[-1]}" if tail else ""))
 
+    def _finish_record(self) -> None:
+        """After "end": wait for "done" (the record is written) and keep its summary."""
+        while True:
+            try:
+                kind, data = self._queue.get(timeout=0.5)
+            except queue.Empty:
+                if self._proc.poll() is not None and not self._reader.is_alive():
+                    return
+                continue
+            if kind == "done":
+                self.summary = data
+            if kind != "rows":
+                self._proc.wait()
+                return
+
     def close(self) -> None:
         """Stop the process if it still runs and wait for it."""
         if self._proc is None:
             return
+        if self._ended:  # let it finish writing the record (the cache entry)
+            self._finish_record()
         self._stop.set()
         if self._proc.poll() is None:
             self._proc.terminate()  # the worker stops cleanly on SIGTERM

@@ -3,7 +3,8 @@
     python -m ned.analysis.worker VIDEO OUTPUT CONFIG_JSON CHUNK
 
 Analyses VIDEO into the FaceTrack record OUTPUT and sends its rows, CHUNK frames at a
-time, down stdout (:func:`ned.analysis.stream.write_message`). SIGTERM stops it cleanly
+time, down stdout (:func:`ned.analysis.stream.write_message`), then "end" once every
+frame is sent, then "done" once the record is written (or "error"). SIGTERM stops it cleanly
 (no record written); SIGINT is left to the parent.
 """
 
@@ -45,11 +46,14 @@ def main(argv: list[str]) -> int:
             sent += len(rows)
             rows.clear()
 
-    try:
-        summary = analyze_to_file(video, output, AnalysisConfig.from_dict(config),
-                                  on_row=on_row)
+    def on_end() -> None:  # every row is sent before the record is written
         if rows:
             write_message(out, "rows", chunk=_stack(rows, sent))
+        write_message(out, "end")
+
+    try:
+        summary = analyze_to_file(video, output, AnalysisConfig.from_dict(config),
+                                  on_row=on_row, on_end=on_end)
         write_message(out, "done", summary)
     except (_Stopped, BrokenPipeError):
         return 1

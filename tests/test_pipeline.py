@@ -311,3 +311,15 @@ def test_output_moves_in_facs_direction(remeasured, tracks, emotion):
     score, deltas = _facs_score(tracks[clip], remeasured[(clip, emotion)], channels)
     print(f"{clip} -> {emotion}: directional score {score:+.3f}, deltas {deltas}")
     assert score > 0.01
+
+
+def test_reference_mode_takes_the_reference_style(carphone_path, single_face_path, tracks,
+                                                 tmp_path):
+    """Edited towards single_face.mp4 (mostly a broad smile), carphone.mp4 smiles more."""
+    out = tmp_path / "ref.mp4"
+    rep = ned.edit(carphone_path, out, reference=single_face_path)
+    assert rep.edited == rep.frames == 120
+    score, delta = _facs_score(tracks["carphone"], analyze(out),
+                               {"mouthSmileLeft": 1, "mouthSmileRight": 1})
+    print(f"reference edit, smile change on the output: {delta}")
+    assert score > 0.05

@@ -323,3 +323,23 @@ def test_reference_mode_takes_the_reference_style(carphone_path, single_face_pat
                                {"mouthSmileLeft": 1, "mouthSmileRight": 1})
     print(f"reference edit, smile change on the output: {delta}")
     assert score > 0.05
+
+
+def test_face_appearing_late_and_leaving(single_face_path, tmp_path, monkeypatch):
+    """Frames without a face before and after the face (live analysis, then cached) are
+    copied; the face frames between are edited; both runs give the same clip."""
+    from ned.io import VideoWriter
+
+    monkeypatch.setenv("NED_CACHE_DIR", str(tmp_path / "cache"))
+    clip = tmp_path / "late.mp4"
+    frames = [f.image for f in read_frames(single_face_path)]
+    blank = np.full_like(frames[0], 40)
+    with VideoWriter(clip, fps=25, size=(640, 360), crf=12) as w:
+        for img in [blank] * 15 + frames[:50] + [blank] * 10:
+            w.write(img)
+    o1, o2 = tmp_path / "a.mp4", tmp_path / "b.mp4"
+    r1 = ned.edit(clip, o1, emotion="sad")
+    r2 = ned.edit(clip, o2, emotion="sad")
+    assert r1.passed["no face"] == r2.passed["no face"] == 25 and r1.edited == 50
+    f1, f2 = [f.image for f in read_frames(o1)], [f.image for f in read_frames(o2)]
+    assert all(np.array_equal(a, b) for a, b in zip(f1, f2)) and len(f1) == 75

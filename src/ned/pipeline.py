@@ -241,21 +241,27 @@ def _sigint_as_interrupt() -> Iterator[None]:
 
 
 @contextmanager
-def _torch_threads(n: int) -> Iterator[None]:
-    """Run torch on ``n`` threads inside the block (restored after).
+def _one_thread() -> Iterator[None]:
+    """Run BLAS (and torch, if a caller loaded it) on one thread inside the block.
 
-    The manipulator's small batches gain nothing from more threads, and torch's OpenMP
+    The manipulator's small batches gain nothing from more threads, and idle BLAS / OpenMP
     workers spin-wait after each call, taking a core from the analysis process (measured:
-    a first edit of a 20 s 640x360 clip 14.7 s -> 11.3 s with one thread).
+    a first edit of a 20 s 640x360 clip 14.7 s -> 11.3 s with one torch thread).
     """
-    import torch
+    import sys
 
-    old = torch.get_num_threads()
-    torch.set_num_threads(n)
+    from threadpoolctl import threadpool_limits
+
+    torch = sys.modules.get("torch")
+    old = torch.get_num_threads() if torch is not None else None
+    if torch is not None:
+        torch.set_num_threads(1)
     try:
-        yield
+        with threadpool_limits(1):
+            yield
     finally:
-        torch.set_num_threads(old)
+        if torch is not None:
+            torch.set_num_threads(old)
 
 
 def _check_paths(video: Path, output: Path, preview: Path | None) -> None:
@@ -331,7 +337,7 @@ def edit(video: str | os.PathLike, output: str | os.PathLike, *,
         rows = analysis_rows(video, AnalysisConfig(face_index=cfg.face_index), work, stack,
                              cfg.use_cache)
         if cfg.renderer is None:
-            stack.enter_context(_torch_threads(1))
+            stack.enter_context(_one_thread())
         if progress:
             rows = _counted(rows, stack.enter_context(
                 tqdm(total=info.frame_count, unit="frame", desc="analyse", leave=False)))

@@ -26,8 +26,12 @@ import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 
+from ned.checkpoint import read_checkpoint_meta
 from ned.errors import NedError
 from ned.records import atomic_path
+
+__all__ = ["RunDir", "load_checkpoint", "read_checkpoint_meta", "save_checkpoint",
+           "seed_everything", "to_jsonable"]
 
 
 def seed_everything(seed: int) -> torch.Generator:
@@ -166,17 +170,6 @@ def save_checkpoint(stem: str | os.PathLike, modules: Mapping[str, torch.nn.Modu
            "optimizers": opt_meta}
     _atomic_write_text(js_path, json.dumps(doc, indent=2, sort_keys=True) + "\n")
     return st_path
-
-
-def read_checkpoint_meta(stem: str | os.PathLike) -> dict[str, Any]:
-    """The "meta" mapping of a checkpoint's JSON sidecar (NedError if missing/bad)."""
-    js = Path(stem).with_suffix(".json")
-    if not js.is_file():
-        raise NedError(f"checkpoint config not found: {js}")
-    try:
-        return json.loads(js.read_text())["meta"]
-    except (ValueError, KeyError) as e:
-        raise NedError(f"{js} is not a ned checkpoint config ({e.__class__.__name__})") from None
 
 
 def load_checkpoint(stem: str | os.PathLike, modules: Mapping[str, torch.nn.Module],

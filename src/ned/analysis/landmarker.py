@@ -6,6 +6,7 @@ import contextlib
 import logging
 import os
 import sys
+import types
 from collections.abc import Iterator
 from dataclasses import dataclass
 from importlib import resources
@@ -13,6 +14,14 @@ from importlib import resources
 import numpy as np
 
 from ned.errors import NedError
+from ned.lazy_import import import_skipping
+
+
+def tasks_api() -> types.ModuleType:
+    """``mediapipe.tasks.python``, imported without its drawing and microphone helpers
+    (matplotlib, sounddevice: about 0.3 s of start-up, see :mod:`ned.lazy_import`)."""
+    return import_skipping("mediapipe.tasks.python",
+                           ["matplotlib", "matplotlib.pyplot", "sounddevice"])
 
 
 def bundle_bytes() -> bytes:
@@ -74,8 +83,8 @@ class Landmarker:
     def __init__(self, max_faces: int = 2, min_confidence: float = 0.5) -> None:
         os.environ.setdefault("GLOG_minloglevel", "2")
         logging.getLogger("absl").setLevel(logging.ERROR)
-        from mediapipe.tasks.python import BaseOptions, vision
-
+        mpt = tasks_api()
+        BaseOptions, vision = mpt.BaseOptions, mpt.vision
         opts = vision.FaceLandmarkerOptions(
             base_options=BaseOptions(model_asset_buffer=bundle_bytes()),
             running_mode=vision.RunningMode.VIDEO, num_faces=max_faces,

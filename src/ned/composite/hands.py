@@ -84,7 +84,10 @@ class HandMasker:
         self.config = config or HandConfig()
         os.environ.setdefault("GLOG_minloglevel", "2")
         logging.getLogger("absl").setLevel(logging.ERROR)
-        from mediapipe.tasks.python import BaseOptions, vision
+        from ned.analysis.landmarker import tasks_api
+
+        mpt = tasks_api()
+        BaseOptions, vision = mpt.BaseOptions, mpt.vision
 
         c = self.config
         opts = vision.HandLandmarkerOptions(

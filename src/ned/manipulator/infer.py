@@ -26,13 +26,13 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-import torch
 
 from ned.blendshapes import EMOTIONS
+from ned.checkpoint import load_arrays, read_checkpoint_meta
 from ned.errors import NedError
-from ned.manipulator.nets import Generator, MappingNetwork, NetConfig, StyleEncoder
+from ned.manipulator.netconfig import NetConfig
+from ned.manipulator.numpy_nets import Encoder, Mapper, Translator, seeded_normal, split_modules
 from ned.manipulator.speech import speech_indices
-from ned.training import load_checkpoint, read_checkpoint_meta
 
 INTENSITY_RANGE = (0.0, 1.5)
 DEFAULT_NAME = "manipulator_default"
@@ -40,11 +40,12 @@ DEFAULT_NAME = "manipulator_default"
 
 @dataclass
 class Manipulator:
-    """A loaded inference model: G, E, M plus its metadata."""
+    """A loaded inference model: G, E, M (NumPy, :mod:`ned.manipulator.numpy_nets`) plus
+    its metadata."""
 
-    G: Generator
-    E: StyleEncoder
-    M: MappingNetwork
+    G: Translator
+    E: Encoder
+    M: Mapper
     net: NetConfig
     names: tuple[str, ...]
     speech_channels: tuple[str, ...]
@@ -86,13 +87,25 @@ def load_manipulator(path: str | os.PathLike | None = None) -> Manipulator:
     if meta.get("format") != "ned-manipulator":
         raise NedError(f"{stem}.json is not a ned manipulator checkpoint")
     net = NetConfig(**meta["net"])
-    mods = {"G": Generator(net), "E": StyleEncoder(net), "M": MappingNetwork(net)}
-    load_checkpoint(stem, mods)
-    for m in mods.values():
-        m.eval()
-    return Manipulator(G=mods["G"], E=mods["E"], M=mods["M"], net=net,  # type: ignore[arg-type]
+    tensors = split_modules(load_arrays(stem))
+    build = {"G": lambda t: Translator(t, net.residual), "E": Encoder, "M": Mapper}
+    mods, window = {}, int(meta["window"])
+    x = np.zeros((1, window, net.exp_dim), np.float32)
+    for name, make in build.items():
+        try:  # a dry run checks every shape
+            mods[name] = make(tensors[name])
+            if name == "G":
+                mods[name](x, np.zeros((1, net.style_dim), np.float32))
+            elif name == "E":
+                assert mods[name](x).shape == (1, net.style_dim)
+            else:
+                assert mods[name](np.zeros((1, net.latent_dim)), [0]).shape == (1, net.style_dim)
+        except (KeyError, ValueError, IndexError, AssertionError) as e:
+            raise NedError(f"{stem}.safetensors: weights of {name} do not fit the config "
+                           f"({e.__class__.__name__}: {str(e)[:120]})") from None
+    return Manipulator(G=mods["G"], E=mods["E"], M=mods["M"], net=net,
                        names=tuple(meta["names"]), speech_channels=tuple(meta["speech_channels"]),
-                       window=int(meta["window"]), meta=meta, path=stem)
+                       window=window, meta=meta, path=stem)
 
 
 def geometric_median(points: np.ndarray, eps: float = 1e-5, max_iter: int = 500) -> np.ndarray:
@@ -145,7 +158,6 @@ def _windows(x: np.ndarray, n: int) -> np.ndarray:
     return np.lib.stride_tricks.sliding_window_view(x, n, axis=0).transpose(0, 2, 1)
 
 
-@torch.no_grad()
 def window_styles(manip: Manipulator, expressions: np.ndarray, valid: np.ndarray) -> np.ndarray:
     """E of every full window inside the valid runs: (K, S) float32 (K may be 0)."""
     n, out = manip.window, []
@@ -153,7 +165,7 @@ def window_styles(manip: Manipulator, expressions: np.ndarray, valid: np.ndarray
         if b - a >= n:
             wins = _windows(expressions[a:b], n)
             for k in range(0, len(wins), BATCH):  # bounded memory on long clips
-                out.append(manip.E(torch.from_numpy(np.array(wins[k:k + BATCH]))).numpy())
+                out.append(manip.E(np.array(wins[k:k + BATCH])))
     return np.concatenate(out) if out else np.zeros((0, manip.net.style_dim), np.float32)
 
 
@@ -169,15 +181,16 @@ def reference_style(manip: Manipulator, reference: np.ndarray,
     return geometric_median(styles).astype(np.float32)
 
 
-@torch.no_grad()
 def label_style(manip: Manipulator, emotion: str, seed: int = 0) -> np.ndarray:
-    """Style of an emotion from the mapping network with a seeded latent. (S,) float32."""
+    """Style of an emotion from the mapping network with a seeded latent. (S,) float32.
+
+    The latent is the training code's ``torch.randn(1, Z)`` after ``manual_seed(seed)``
+    (:func:`ned.manipulator.numpy_nets.seeded_normal`).
+    """
     if emotion not in EMOTIONS:
         raise NedError(f"unknown emotion {emotion!r}; choose one of {', '.join(EMOTIONS)}")
-    g = torch.Generator().manual_seed(int(seed))
-    z = torch.randn(1, manip.net.latent_dim, generator=g)
-    y = torch.tensor([EMOTIONS.index(emotion)])
-    return manip.M(z, y)[0].numpy()
+    z = seeded_normal(int(seed), manip.net.latent_dim)[None]
+    return manip.M(z, [EMOTIONS.index(emotion)])[0]
 
 
 def _check_expressions(manip: Manipulator, x: np.ndarray, what: str) -> np.ndarray:
@@ -190,7 +203,6 @@ def _check_expressions(manip: Manipulator, x: np.ndarray, what: str) -> np.ndarr
     return x.astype(np.float32)
 
 
-@torch.no_grad()
 def translate_run(manip: Manipulator, x: np.ndarray, s_trg: np.ndarray,
                   intensity: float) -> np.ndarray:
     """Translate one run of valid frames towards a target style.
@@ -216,11 +228,11 @@ def translate_run(manip: Manipulator, x: np.ndarray, s_trg: np.ndarray,
     g = cv2.getGaussianKernel(n, -1).astype(np.float64)[:, 0]
     acc = np.zeros((len(xp), x.shape[1]))
     wsum = np.zeros((len(xp), 1))
-    target = torch.from_numpy(s_trg)[None]
+    target = np.asarray(s_trg, np.float32)[None]
     for k0 in range(0, len(wins), BATCH):  # windows in batches: bounded memory on long clips
-        w = torch.from_numpy(np.array(wins[k0:k0 + BATCH]))
+        w = np.array(wins[k0:k0 + BATCH])
         s_own = manip.E(w)
-        y = manip.G(w, s_own + float(intensity) * (target - s_own)).numpy()
+        y = manip.G(w, s_own + np.float32(intensity) * (target - s_own))
         for j in range(len(y)):
             k = k0 + j
             acc[k:k + n] += g[:, None] * y[j]

@@ -18,6 +18,7 @@ from fractions import Fraction
 from pathlib import Path
 
 import av
+import cv2
 import numpy as np
 
 from ned.errors import NedError
@@ -432,8 +433,9 @@ def _merge_yuv(source: np.ndarray, image: np.ndarray,
     x1, y1 = min(w, (box[2] + 1) & ~1), min(h, (box[3] + 3) & ~3)
     if x1 <= x0 or y1 <= y0:
         return source
-    new = av.VideoFrame.from_ndarray(np.ascontiguousarray(image[y0:y1, x0:x1]), format="rgb24")
-    sub = new.reformat(format="yuv420p").to_ndarray()
+    # OpenCV's BT.601 limited-range conversion: swscale's to rounding (a few pixels differ
+    # by 1-4 levels) and 20x faster on odd box sizes (0.05 vs 0.9 ms for a 280x310 box)
+    sub = cv2.cvtColor(np.ascontiguousarray(image[y0:y1, x0:x1]), cv2.COLOR_RGB2YUV_I420)
     bh, bw = y1 - y0, x1 - x0
     out = source.copy()
     out[y0:y1, x0:x1] = sub[:bh]

@@ -190,7 +190,7 @@ class OcclusionDetector:
         gain = np.maximum(gain, 1e-3)
         crop = crop / gain
         diff = cv2.GaussianBlur(crop - ref, (5, 5), 0)
-        dist = np.linalg.norm(diff, axis=2)
+        dist = np.sqrt(np.einsum("ijk,ijk->ij", diff, diff))
         occ = self._blobs(crop, dist, face, seedable)
         rate = np.full((s, s), cfg.update, np.float32)
         if occ.any():
@@ -227,7 +227,8 @@ class OcclusionDetector:
         if not seed.any():
             return np.zeros_like(seed)
         colour = np.median(crop[seed > 0], axis=0)
-        near_occ = np.linalg.norm(cv2.GaussianBlur(crop, (5, 5), 0) - colour, axis=2)
+        near = cv2.GaussianBlur(crop, (5, 5), 0) - colour
+        near_occ = np.sqrt(np.einsum("ijk,ijk->ij", near, near))
         grow = face & ((dist > cfg.low) | (near_occ < 0.5 * dist))
         n, labels = cv2.connectedComponents(grow.astype(np.uint8) | seed, connectivity=8)
         keep = np.unique(labels[seed > 0])

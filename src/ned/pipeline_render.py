@@ -12,7 +12,7 @@ from tqdm import tqdm
 from ned.analysis.mask import face_mask
 from ned.composite.blend import composite_patch
 from ned.composite.occlusion import OcclusionDetector, grow_occlusion
-from ned.io import VideoWriter, prefetch, probe, read_frames
+from ned.io import VideoWriter, WriteBehind, prefetch, probe, read_frames
 from ned.pipeline_neural import load_frame_renderer
 from ned.pipeline_plan import FramePlan
 from ned.render.warp import WarpConfig, warp_patch
@@ -86,16 +86,21 @@ def render_clip(video: Path, output: Path, plans: Iterator[FramePlan], cfg, repo
     # the neural renderer composites by itself: the occlusion check serves the warp
     occluder = OcclusionDetector() if cfg.occlusion and neural is None else None
     last_rendered = -2
+    # One x264 thread per writer, each on its own thread behind the render: x264's frame
+    # threads made the bitstream depend on thread timing under load (1 in 150 encodes of the
+    # same frames differed on a loaded 2-core machine, 0 in 300 with one thread), and a
+    # first and a second edit must give the same clip.
     writers = [VideoWriter(output, like=video, audio_from=video if info.has_audio else None,
-                           crf=cfg.crf)]
+                           crf=cfg.crf, threads=1)]
     if preview is not None:
         writers.append(VideoWriter(preview, fps=info.rate, size=(2 * info.width, info.height),
-                                   crf=cfg.crf + 4))
+                                   crf=cfg.crf + 4, threads=1))
     bar = tqdm(total=info.frame_count, unit="frame", desc="render", disable=not progress,
                leave=False, position=1)
     try:
         for w in writers:
             w._open()
+        writers = [WriteBehind(w) for w in writers]
         t_mark = time.perf_counter()
         for frame in prefetch(read_frames(video, yuv=True)):
             i = frame.index

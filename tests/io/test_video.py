@@ -162,3 +162,34 @@ def test_prefetch_keeps_order_errors_and_early_exit():
     it = prefetch(iter(range(1000)), depth=2)
     assert next(it) == 0
     it.close()  # the background thread stops; nothing hangs
+
+
+def test_write_behind_equals_direct_writes_and_reports_errors(tmp_path):
+    from ned.io import WriteBehind
+
+    rng = np.random.default_rng(0)
+    frames = [rng.integers(0, 255, (48, 64, 3), np.uint8) for _ in range(12)]
+    direct, behind = tmp_path / "a.mp4", tmp_path / "b.mp4"
+    with VideoWriter(direct, fps=25, size=(64, 48), crf=0) as w:
+        for f in frames:
+            w.write(f)
+    wb = WriteBehind(VideoWriter(behind, fps=25, size=(64, 48), crf=0), depth=2)
+    for f in frames:
+        wb.write(f)
+    wb.close()
+    a, b = list(read_frames(direct)), list(read_frames(behind))
+    assert len(a) == len(b) == 12
+    assert all(np.array_equal(x.image, y.image) for x, y in zip(a, b))
+
+    bad = WriteBehind(VideoWriter(tmp_path / "c.mp4", fps=25, size=(64, 48)))
+    bad.write(frames[0][:10])  # wrong size: fails on the background thread ...
+    with pytest.raises(NedError, match="frame must be"):
+        for f in frames:   # ... and is raised here
+            bad.write(f)
+        bad.close()
+    assert not (tmp_path / "c.mp4").exists()
+
+    gone = WriteBehind(VideoWriter(tmp_path / "d.mp4", fps=25, size=(64, 48)))
+    gone.write(frames[0])
+    gone.abort()
+    assert not (tmp_path / "d.mp4").exists()

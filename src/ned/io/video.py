@@ -421,6 +421,63 @@ class VideoWriter:
             self._tmp.unlink()
 
 
+class WriteBehind:
+    """A :class:`VideoWriter` whose frames are encoded on a background thread, up to
+    ``depth`` frames behind the caller (the encoder releases the GIL, so encoding overlaps
+    the caller's next frame). Frames passed to :meth:`write` must not be changed after.
+
+    Errors of the background writes are raised by the next :meth:`write` or by
+    :meth:`close`; :meth:`abort` drops everything and removes the partial output.
+    """
+
+    def __init__(self, writer: VideoWriter, depth: int = 4) -> None:
+        self.writer = writer
+        self._queue: queue.Queue = queue.Queue(maxsize=depth)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is None:
+                return
+            if self._error is None:
+                try:
+                    self.writer.write(item[0], *item[1], **item[2])
+                except BaseException as e:  # noqa: BLE001 - re-raised in the caller
+                    self._error = e
+
+    def write(self, image: np.ndarray, *args: object, **kwargs: object) -> None:
+        """Queue one frame (see :meth:`VideoWriter.write`)."""
+        if self._error is not None:
+            raise self._error
+        self._queue.put((image, args, kwargs))
+
+    def close(self) -> None:
+        """Encode what is queued and finish the file."""
+        self._queue.put(None)
+        self._thread.join()
+        if self._error is not None:
+            self.writer.abort()
+            raise self._error
+        self.writer.close()
+
+    def abort(self) -> None:
+        """Stop, drop queued frames, remove the partial output."""
+        self._error = self._error or RuntimeError("aborted")
+        while self._thread.is_alive():
+            try:
+                self._queue.put(None, timeout=0.1)
+            except queue.Full:
+                try:
+                    self._queue.get_nowait()
+                except queue.Empty:
+                    pass
+            self._thread.join(0.1)
+        self.writer.abort()
+
+
 def _merge_yuv(source: np.ndarray, image: np.ndarray,
                box: tuple[int, int, int, int] | None) -> np.ndarray:
     """Source 4:2:0 planes with the box (grown to even bounds) taken from ``image``."""

@@ -86,10 +86,12 @@ def render_clip(video: Path, output: Path, plans: Iterator[FramePlan], cfg, repo
     # the neural renderer composites by itself: the occlusion check serves the warp
     occluder = OcclusionDetector() if cfg.occlusion and neural is None else None
     last_rendered = -2
-    # One x264 thread per writer, each on its own thread behind the render: x264's frame
-    # threads made the bitstream depend on thread timing under load (1 in 150 encodes of the
-    # same frames differed on a loaded 2-core machine, 0 in 300 with one thread), and a
-    # first and a second edit must give the same clip.
+    # Each writer encodes on its own thread behind the render, with one x264 thread (less
+    # contention with the analysis process than x264's frame threads). The frames given to
+    # the encoder are deterministic; x264's bitstream is not quite: on a loaded 2-core
+    # machine about 1 in 10 encodes of identical frames came out different (a few bytes
+    # from some frame on, with one or automatic threads), so only lossless output (crf 0)
+    # is bit-identical between runs.
     writers = [VideoWriter(output, like=video, audio_from=video if info.has_audio else None,
                            crf=cfg.crf, threads=1)]
     if preview is not None:

@@ -145,3 +145,12 @@ def test_iris_moves_rigidly_when_lids_open(single_face_path):
           f"{rigid[..., 0].mean():.3f}, median |.| {np.median(np.abs(rigid[..., 0])):.4f}")
     assert opening > 1.2 and stretched[..., 0].mean() > 0.15  # the plain mesh stretches it
     assert np.median(np.abs(rigid)) < 0.01 and np.abs(rigid[..., 0]).mean() < 0.03
+
+
+def test_inside_polygon_known_answers():
+    from ned.render.warp import _inside_polygon
+
+    # a concave "U": the notch (x in 4..6, y in 4..10) is outside
+    u = np.array([[0, 0], [10, 0], [10, 10], [6, 10], [6, 4], [4, 4], [4, 10], [0, 10]], float)
+    pts = np.array([[2, 2], [8, 8], [5, 7], [5, 2], [11, 5], [-1, 5], [5, 11]], float)
+    assert _inside_polygon(pts, u).tolist() == [True, True, False, True, False, False, False]

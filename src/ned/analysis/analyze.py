@@ -10,7 +10,6 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
-from tqdm import tqdm
 
 from ned.analysis.landmarker import Detection, Landmarker
 from ned.analysis.shots import CutConfig, CutDetector
@@ -140,6 +139,8 @@ def analyze_to_file(path: str | os.PathLike, output: str | os.PathLike,
             Landmarker(max(cfg.max_faces, cfg.face_index + 1), cfg.min_confidence) as lmk:
         spool = NpzSpool(FaceTrack.KIND, ROW_FIELDS, work)
         n_valid, cuts, cut_detector = 0, [], CutDetector(cfg.cuts)
+        from tqdm import tqdm  # here: the background analysis process starts 25 ms sooner
+
         bar = tqdm(total=info.frame_count, unit="frame", desc="analyse", disable=not progress,
                    leave=False)
         for frame in prefetch(read_frames(path)):

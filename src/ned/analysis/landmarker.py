@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import logging
 import os
 import sys
@@ -27,6 +28,39 @@ def tasks_api() -> types.ModuleType:
 def bundle_bytes() -> bytes:
     """The shipped ``face_landmarker.task`` bundle (never downloaded)."""
     return resources.files("ned.assets").joinpath("face_landmarker.task").read_bytes()
+
+
+def _c_api(lm: object) -> dict | None:
+    """What :meth:`Landmarker._read_c` needs from MediaPipe's ctypes layer (private, so it is
+    checked here): the result struct and NumPy views of its landmark and category structs;
+    None if this MediaPipe lacks any of it (the public wrapper is used then)."""
+    try:
+        from mediapipe.tasks.python.components.containers import category_c, landmark_c
+        from mediapipe.tasks.python.vision import face_landmarker as fl
+
+        lib = lm._lib  # type: ignore[attr-defined]
+        if not (hasattr(lm, "_handle") and hasattr(lib, "MpFaceLandmarkerDetectForVideo")
+                and hasattr(lib, "MpFaceLandmarkerCloseResult")):
+            return None
+        land, cat = landmark_c.MpNormalizedLandmarkC, category_c.MpCategoryC
+        return {"result": fl.MpFaceLandmarkerResultC,
+                "landmark": np.dtype({"names": ["x", "y", "z"], "formats": [np.float32] * 3,
+                                      "offsets": [land.x.offset, land.y.offset, land.z.offset],
+                                      "itemsize": ctypes.sizeof(land)}),
+                "category": np.dtype({"names": ["score"], "formats": [np.float32],
+                                      "offsets": [cat.score.offset],
+                                      "itemsize": ctypes.sizeof(cat)})}
+    except (ImportError, AttributeError):
+        return None
+
+
+def _c_array(pointer: object, count: int, dtype: np.dtype) -> np.ndarray:
+    """A copy of ``count`` C structs at ``pointer`` as a NumPy structured array."""
+    if count == 0:
+        return np.zeros(0, dtype)
+    addr = ctypes.cast(pointer, ctypes.c_void_p).value
+    buf = (ctypes.c_char * (count * dtype.itemsize)).from_address(addr)
+    return np.frombuffer(buf, dtype).copy()
 
 
 @dataclass(frozen=True)
@@ -95,6 +129,7 @@ class Landmarker:
         with quiet_stderr():
             self._lm = vision.FaceLandmarker.create_from_options(opts)
         self._last_ms = -1
+        self._c_api = _c_api(self._lm)
 
     def __enter__(self) -> Landmarker:
         return self
@@ -124,17 +159,45 @@ class Landmarker:
         h, w = image.shape[:2]
         ms = max(self._last_ms + 1, int(round(time_s * 1000)))
         img = mp.Image(image_format=mp.ImageFormat.SRGB, data=np.ascontiguousarray(image))
+        read = self._read_c if self._c_api is not None else self._read_public
         if self._last_ms < 50:  # the first calls log native warnings
             with quiet_stderr():
-                res = self._lm.detect_for_video(img, ms)
+                faces = read(img, ms)
         else:
-            res = self._lm.detect_for_video(img, ms)
+            faces = read(img, ms)
         self._last_ms = ms
         out = []
-        for i, face in enumerate(res.face_landmarks):
-            lm = np.array([(p.x * w, p.y * h, p.z * w) for p in face], np.float32)
-            bs = np.array([c.score for c in res.face_blendshapes[i]], np.float32)
-            tf = np.asarray(res.facial_transformation_matrixes[i], np.float32)
+        for xyz, scores, transform in faces:
+            lm = (xyz.astype(np.float64) * (w, h, w)).astype(np.float32)
             inside = ((lm[:, 0] >= 0) & (lm[:, 0] < w) & (lm[:, 1] >= 0) & (lm[:, 1] < h))
-            out.append(Detection(lm, bs, tf, float(inside.mean())))
+            out.append(Detection(lm, scores, transform, float(inside.mean())))
         return out
+
+    def _read_public(self, img: object, ms: int) -> list[tuple[np.ndarray, ...]]:
+        """Per face: (478, 3) normalised landmarks, (52,) scores, (4, 4) pose, float32."""
+        res = self._lm.detect_for_video(img, ms)
+        return [(np.array([(p.x, p.y, p.z) for p in face], np.float32),
+                 np.array([c.score for c in res.face_blendshapes[i]], np.float32),
+                 np.asarray(res.facial_transformation_matrixes[i], np.float32))
+                for i, face in enumerate(res.face_landmarks)]
+
+    def _read_c(self, img: object, ms: int) -> list[tuple[np.ndarray, ...]]:
+        """:meth:`_read_public`'s values read with NumPy from MediaPipe's C result struct
+        (its Python wrapper builds an object per landmark: 0.6 ms a frame)."""
+        api = self._c_api
+        res = api["result"]()
+        self._lm._lib.MpFaceLandmarkerDetectForVideo(self._lm._handle, img._image_ptr, None,
+                                                     ms, ctypes.byref(res))
+        try:
+            out = []
+            for i in range(res.face_landmarks_count):
+                lms, cats = res.face_landmarks[i], res.face_blendshapes[i]
+                xyz = _c_array(lms.landmarks, lms.landmarks_count, api["landmark"])
+                scores = _c_array(cats.categories, cats.categories_count, api["category"])
+                out.append((np.stack([xyz["x"], xyz["y"], xyz["z"]], 1),
+                            np.array(scores["score"], np.float32),
+                            np.asarray(res.facial_transformation_matrixes[i].to_numpy(),
+                                       np.float32)))
+            return out
+        finally:
+            self._lm._lib.MpFaceLandmarkerCloseResult(ctypes.byref(res))

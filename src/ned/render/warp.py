@@ -99,14 +99,23 @@ def ring_triangles(oval: np.ndarray, anchors: np.ndarray) -> np.ndarray:
     k = len(oval)
     all_oval = (tri < k).all(1)
     if all_oval.any():
-        poly = oval.astype(np.float32).reshape(-1, 1, 2)
-        cent = pts[tri[all_oval]].mean(1)
-        outside = np.array([cv2.pointPolygonTest(poly, (float(x), float(y)), False) < 0
-                            for x, y in cent])
+        outside = ~_inside_polygon(pts[tri[all_oval]].mean(1), oval)
         keep = ~all_oval
         keep[np.flatnonzero(all_oval)[outside]] = True
         tri = tri[keep]
     return tri
+
+
+def _inside_polygon(points: np.ndarray, poly: np.ndarray) -> np.ndarray:
+    """(N,) bool: points (N, 2) strictly inside the closed polygon (K, 2), even-odd rule
+    (vectorised: no per-point call)."""
+    x, y = points[:, 0:1], points[:, 1:2]
+    x0, y0 = poly[:, 0][None], poly[:, 1][None]
+    x1, y1 = np.roll(x0, -1, axis=1), np.roll(y0, -1, axis=1)
+    crosses = (y0 > y) != (y1 > y)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        xs = x0 + (y - y0) * (x1 - x0) / (y1 - y0)
+    return (crosses & (x < xs)).sum(1) % 2 == 1
 
 
 def _affines(src: np.ndarray, dst: np.ndarray) -> np.ndarray:

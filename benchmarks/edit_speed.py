@@ -2,15 +2,18 @@
 
 For 640x360 clips (single_face.mp4 looped; 10 s and 60 s) and a 1920x1080 clip (the same,
 upscaled; 10 s) it prints, measured in this run: the decode+encode floor (decode every
-frame, re-encode it with the same encoder settings and audio copy), the edit with a cold
-analysis cache (the analysis runs beside the rendering) and with a warm one, frames per
+frame, re-encode it with the same encoder settings and audio copy; best of 3), the edit
+with a cold analysis cache (the analysis runs beside the rendering; the first clip's cold
+edit is the process's first, so it pays ned's imports) and with a warm one, frames per
 second, the ratio to the floor, and each stage's share of the main process's time
-("plan" includes waiting for the background analysis). Then the peak resident memory of a
-cold edit of a 1-minute and a 10-minute 640x360 clip, each in a fresh process (the main
-process and the analysis process together).
+("plan" includes waiting for the background analysis). For the first clip it also times
+both as whole processes, started afresh (`python benchmarks/reencode.py` against
+`ned edit --no-cache`), alternately, and prints the median ratio. Then the peak resident
+memory of a cold edit of a 1-minute and a 10-minute 640x360 clip, each in a fresh process
+(the main process and the analysis process together).
 
     python benchmarks/edit_speed.py [--clips 640x360x10 640x360x60 1920x1080x10]
-                                    [--minutes 1 10] [--skip-memory]
+                                    [--minutes 1 10] [--skip-memory] [--pairs 3]
 """
 
 from __future__ import annotations
@@ -60,7 +63,7 @@ def floor(clip: Path, out: Path) -> float:
     return time.perf_counter() - t
 
 
-def speed(clips: list[str]) -> None:
+def speed(clips: list[str], pairs: int = 3) -> None:
     import ned
     from ned.io import probe
 
@@ -72,7 +75,7 @@ def speed(clips: list[str]) -> None:
             clip = Path(d) / f"clip_{spec}.mp4"
             make_clip(clip, seconds, size)
             n = probe(clip).frame_count
-            t_floor = min(floor(clip, Path(d) / "floor.mp4") for _ in range(2))
+            t_floor = min(floor(clip, Path(d) / "floor.mp4") for _ in range(3))
             t = time.perf_counter()
             cold = ned.edit(clip, Path(d) / "cold.mp4", emotion="happy")
             t_cold = time.perf_counter() - t
@@ -83,10 +86,32 @@ def speed(clips: list[str]) -> None:
             print(f"  decode+encode floor   {n / t_floor:7.1f} fps  ({t_floor:.2f} s)")
             for name, tt in (("edit, cold cache", t_cold), ("edit, warm cache", t_warm)):
                 print(f"  {name:<21} {n / tt:7.1f} fps  ({tt:.2f} s, {tt / t_floor:.2f}x floor)")
-            clip.unlink()
             for name, rep, tt in (("cold", cold, t_cold), ("warm", warm, t_warm)):
                 share = ", ".join(f"{k} {100 * v / tt:.0f}%" for k, v in rep.timings.items())
                 print(f"  stages ({name}): {share}")
+            if spec == clips[0] and pairs:
+                whole_process(clip, Path(d), pairs)
+            clip.unlink()
+
+
+def whole_process(clip: Path, d: Path, pairs: int) -> None:
+    """Time `reencode.py` and `ned edit --no-cache` as fresh processes, alternately."""
+    reenc = [sys.executable, str(ROOT / "benchmarks/reencode.py"), str(clip), str(d / "r.mp4")]
+    edit = [sys.executable, "-c", "import sys; from ned.cli import main; sys.exit(main())",
+            "edit", str(clip), "--emotion", "happy", "-o", str(d / "e.mp4"), "--no-cache", "-q"]
+    ratios, times = [], []
+    for _ in range(pairs):
+        t = []
+        for cmd in (reenc, edit):
+            t0 = time.perf_counter()
+            subprocess.run(cmd, check=True, capture_output=True)
+            t.append(time.perf_counter() - t0)
+        times.append(t)
+        ratios.append(t[1] / t[0])
+    mid = sorted(ratios)[len(ratios) // 2]
+    print(f"  whole processes, {pairs} pairs: re-encode {min(t[0] for t in times):.2f} s, "
+          f"edit --no-cache {min(t[1] for t in times):.2f} s (best); "
+          f"ratio median {mid:.2f}x (range {min(ratios):.2f}-{max(ratios):.2f})")
 
 
 def memory(minutes: list[float]) -> None:
@@ -115,8 +140,10 @@ def main() -> None:
                     help="speed clips as WIDTHxHEIGHTxSECONDS")
     ap.add_argument("--minutes", type=float, nargs="+", default=[1.0, 10.0])
     ap.add_argument("--skip-memory", action="store_true")
+    ap.add_argument("--pairs", type=int, default=3,
+                    help="whole-process pairs for the first clip (0 = none)")
     args = ap.parse_args()
-    speed(args.clips)
+    speed(args.clips, args.pairs)
     if not args.skip_memory:
         memory(args.minutes)
 

@@ -3,10 +3,10 @@
 For 640x360 clips (single_face.mp4 looped; 10 s and 60 s) and a 1920x1080 clip (the same,
 upscaled; 10 s) it prints, measured in this run: the decode+encode floor (decode every
 frame, re-encode it with the same encoder settings and audio copy; best of 3), the edit
-with a cold analysis cache (the analysis runs beside the rendering; the first clip's cold
-edit is the process's first, so it pays ned's imports) and with a warm one, frames per
-second, the ratio to the floor, and each stage's share of the main process's time
-("plan" includes waiting for the background analysis). For the first clip it also times
+with a cold analysis cache (the analysis runs beside the rendering; for the first clip
+twice: the process's first edit, which pays ned's imports, then another) and with a warm
+one, frames per second, the ratio to the floor, and each stage's share of the main
+process's time ("plan" includes waiting for the background analysis). For the first clip it also times
 both as whole processes, started afresh (`python benchmarks/reencode.py` against
 `ned edit --no-cache`), alternately, and prints the median ratio. Then the peak resident
 memory of a cold edit of a 1-minute and a 10-minute 640x360 clip, each in a fresh process
@@ -86,12 +86,18 @@ def speed(clips: list[str], pairs: int = 3) -> None:
             t = time.perf_counter()
             cold = ned.edit(clip, Path(d) / "cold.mp4", emotion="happy")
             t_cold = time.perf_counter() - t
+            rows = [("edit, cold cache", t_cold)]
+            if spec == clips[0]:  # the process's first edit paid ned's imports: once more
+                rows[0] = ("edit, cold, 1st", t_cold)
+                t = time.perf_counter()
+                ned.edit(clip, Path(d) / "cold.mp4", emotion="happy", use_cache=False)
+                rows.append(("edit, cold cache", time.perf_counter() - t))
             t = time.perf_counter()
             warm = ned.edit(clip, Path(d) / "warm.mp4", emotion="happy")
             t_warm = time.perf_counter() - t
             print(f"\n{size[0]}x{size[1]}, {seconds:g} s, {n} frames")
             print(f"  decode+encode floor   {n / t_floor:7.1f} fps  ({t_floor:.2f} s)")
-            for name, tt in (("edit, cold cache", t_cold), ("edit, warm cache", t_warm)):
+            for name, tt in (*rows, ("edit, warm cache", t_warm)):
                 print(f"  {name:<21} {n / tt:7.1f} fps  ({tt:.2f} s, {tt / t_floor:.2f}x floor)")
             for name, rep, tt in (("cold", cold, t_cold), ("warm", warm, t_warm)):
                 share = ", ".join(f"{k} {100 * v / tt:.0f}%" for k, v in rep.timings.items())

@@ -65,6 +65,19 @@ def edit_frame(image: np.ndarray, src: np.ndarray, dst: np.ndarray, *, grow: flo
     return composite_patch(image, patch, mask, roi, levels), roi, found
 
 
+def _warm_up(occluder: OcclusionDetector | None) -> None:
+    """What the first frame would load (SciPy's Delaunay, the mesh, the hand model's first
+    run: about 0.2 s), done now: on a first edit this process is waiting for the analysis
+    process's first frames anyway."""
+    import scipy.spatial  # noqa: F401 - the warp's ring triangulation
+
+    from ned.render.warp import mesh_triangles
+
+    mesh_triangles()
+    if occluder is not None:
+        occluder.warm_up()
+
+
 def render_clip(video: Path, output: Path, plans: Iterator[FramePlan], cfg, report, *,
                 preview: Path | None = None, progress: bool = False) -> None:
     """Write the edited clip (and optional preview), filling ``report``.
@@ -100,6 +113,7 @@ def render_clip(video: Path, output: Path, plans: Iterator[FramePlan], cfg, repo
     bar = tqdm(total=info.frame_count, unit="frame", desc="render", disable=not progress,
                leave=False, position=1)
     try:
+        _warm_up(occluder)
         for w in writers:
             w._open()
         writers = [WriteBehind(w) for w in writers]

@@ -113,6 +113,19 @@ class HandMasker:
         """Forget the last hand (at shot cuts)."""
         self._seen = False
 
+    def warm_up(self) -> None:
+        """Run the model once on a blank image (its first run sets up, about 25 ms), before
+        any frame: nothing is found, so nothing is tracked into the first frame."""
+        import mediapipe as mp
+
+        if self._lm is None or self._ms >= 0:
+            return
+        blank = np.zeros((self.config.min_side * 2, self.config.min_side * 2, 3), np.uint8)
+        self._ms += 33  # strictly increasing, as in :meth:`hands`
+        with quiet_stderr():
+            self._lm.detect_for_video(mp.Image(image_format=mp.ImageFormat.SRGB, data=blank),
+                                      self._ms)
+
     def hands(self, image: np.ndarray, box: tuple[int, int, int, int],
               search: bool = False) -> list[np.ndarray]:
         """Hands near the face box in one frame.

@@ -124,6 +124,11 @@ class OcclusionDetector:
         if self._hands is not None:
             self._hands.reset()
 
+    def warm_up(self) -> None:
+        """Set up the hand model before the first frame (see :meth:`HandMasker.warm_up`)."""
+        if self._hands is not None:
+            self._hands.warm_up()
+
     def close(self) -> None:
         if self._hands is not None:
             self._hands.close()

@@ -6,8 +6,8 @@ frame, re-encode it with the same encoder settings and audio copy; best of 3), t
 with a cold analysis cache (the analysis runs beside the rendering; for the first clip
 twice: the process's first edit, which pays ned's imports, then another) and with a warm
 one, frames per second, the ratio to the floor, and each stage's share of the main
-process's time ("plan" includes waiting for the background analysis). For the first clip it also times
-both as whole processes, started afresh (`python benchmarks/reencode.py` against
+process's time ("plan" includes waiting for the background analysis). For the first clip
+it also times both as whole processes, started afresh (`python benchmarks/reencode.py` against
 `ned edit --no-cache`), alternately, and prints the median ratio. Then the peak resident
 memory of a cold edit of a 1-minute and a 10-minute 640x360 clip, each in a fresh process
 (the main process and the analysis process together).

@@ -113,7 +113,8 @@ def render_clip(video: Path, output: Path, plans: Iterator[FramePlan], cfg, repo
     bar = tqdm(total=info.frame_count, unit="frame", desc="render", disable=not progress,
                leave=False, position=1)
     try:
-        _warm_up(occluder)
+        if neural is None:  # the warp's first frame
+            _warm_up(occluder)
         for w in writers:
             w._open()
         writers = [WriteBehind(w) for w in writers]

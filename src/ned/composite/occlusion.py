@@ -84,6 +84,11 @@ def _poly_mask(points: np.ndarray, loops: list[tuple[int, ...]], size: int) -> n
     return m
 
 
+def _channel_norm(x: np.ndarray) -> np.ndarray:
+    """(h, w, c) -> (h, w) Euclidean norm over the channels (faster than np.linalg.norm)."""
+    return np.sqrt(np.einsum("ijk,ijk->ij", x, x))
+
+
 def _disk(r: int) -> np.ndarray:
     return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1,) * 2)
 
@@ -195,7 +200,7 @@ class OcclusionDetector:
         gain = np.maximum(gain, 1e-3)
         crop = crop / gain
         diff = cv2.GaussianBlur(crop - ref, (5, 5), 0)
-        dist = np.sqrt(np.einsum("ijk,ijk->ij", diff, diff))
+        dist = _channel_norm(diff)
         occ = self._blobs(crop, dist, face, seedable)
         rate = np.full((s, s), cfg.update, np.float32)
         if occ.any():
@@ -232,8 +237,7 @@ class OcclusionDetector:
         if not seed.any():
             return np.zeros_like(seed)
         colour = np.median(crop[seed > 0], axis=0)
-        near = cv2.GaussianBlur(crop, (5, 5), 0) - colour
-        near_occ = np.sqrt(np.einsum("ijk,ijk->ij", near, near))
+        near_occ = _channel_norm(cv2.GaussianBlur(crop, (5, 5), 0) - colour)
         grow = face & ((dist > cfg.low) | (near_occ < 0.5 * dist))
         n, labels = cv2.connectedComponents(grow.astype(np.uint8) | seed, connectivity=8)
         keep = np.unique(labels[seed > 0])

@@ -95,12 +95,16 @@ def load_manipulator(path: str | os.PathLike | None = None) -> Manipulator:
         try:  # a dry run checks every shape
             mods[name] = make(tensors[name])
             if name == "G":
-                mods[name](x, np.zeros((1, net.style_dim), np.float32))
+                out = mods[name](x, np.zeros((1, net.style_dim), np.float32))
+                want = x.shape
             elif name == "E":
-                assert mods[name](x).shape == (1, net.style_dim)
+                out, want = mods[name](x), (1, net.style_dim)
             else:
-                assert mods[name](np.zeros((1, net.latent_dim)), [0]).shape == (1, net.style_dim)
-        except (KeyError, ValueError, IndexError, AssertionError) as e:
+                out = mods[name](np.zeros((1, net.latent_dim), np.float32), [0])
+                want = (1, net.style_dim)
+            if out.shape != want:
+                raise ValueError(f"output {out.shape}, expected {want}")
+        except (KeyError, ValueError, IndexError) as e:
             raise NedError(f"{stem}.safetensors: weights of {name} do not fit the config "
                            f"({e.__class__.__name__}: {str(e)[:120]})") from None
     return Manipulator(G=mods["G"], E=mods["E"], M=mods["M"], net=net,

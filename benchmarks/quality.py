@@ -77,9 +77,9 @@ def speed() -> str:
     for clip in CLIPS:
         for use_id in ((True, False) if idm.available() else (False,)):
             r = evaluate(clip, clip, EvalConfig(identity=use_id))
-            t = r["timing"]
-            rows.append([clip.name, r["frames"], "yes" if use_id else "no", t["seconds"],
-                         t["analysis_seconds"], t["fps"]])
+            t = r.timing
+            rows.append([clip.name, r.frames, "yes" if use_id else "no", t.seconds,
+                         t.analysis_seconds, t.fps])
     return markdown_table(["clip", "frames", "identity", "seconds", "of which analysis",
                            "frames/s"], rows, "{:.2f}")
 

@@ -1,21 +1,24 @@
-"""ned: Neural Emotion Director. Change the emotion of a face in a video, keep the speech."""
+"""ned: Neural Emotion Director. Change the emotion of a face in a video, keep the speech.
+
+``ned.edit(video, output, emotion="happy")`` is the one call most users need; its options
+are :class:`ned.EditConfig`, its result an :class:`ned.EditReport`. Everything is imported
+lazily, so ``import ned`` stays cheap.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
+from ned.editing.api import edit
+
 __version__ = "0.1.0"
 
-__all__ = ["__version__", "edit"]
+__all__ = ["EditConfig", "EditReport", "__version__", "edit"]
 
 
-def edit(video: Any, output: Any, **options: Any) -> Any:
-    """Change the emotion of the face in ``video`` and write ``output``.
+def __getattr__(name: str) -> Any:
+    if name in ("EditConfig", "EditReport"):
+        from ned.editing import config
 
-    See :func:`ned.pipeline.edit` for the options (emotion, reference, intensity, start,
-    end, face_index, seed, preview, manipulator, progress, use_cache). Imported lazily, so
-    ``import ned`` stays cheap.
-    """
-    from ned.pipeline import edit as _edit
-
-    return _edit(video, output, **options)
+        return getattr(config, name)
+    raise AttributeError(f"module 'ned' has no attribute {name!r}")

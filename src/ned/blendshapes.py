@@ -24,6 +24,8 @@ INDEX = {name: i for i, name in enumerate(BLENDSHAPE_NAMES)}
 #: The seven emotion domains, in the reference implementation's order.
 EMOTIONS: tuple[str, ...] = ("neutral", "angry", "disgusted", "fear", "happy", "sad",
                              "surprised")
+#: Intensity of an emotion edit: 0 = the clip's own style, 1 = the target, 1.5 at most.
+INTENSITY_RANGE = (0.0, 1.5)
 
 
 def index_of(name: str) -> int:

@@ -36,5 +36,5 @@ def load_arrays(stem: str | os.PathLike) -> dict[str, np.ndarray]:
         raise NedError(f"checkpoint not found: {path}")
     try:
         return load_file(str(path))
-    except Exception as e:  # noqa: BLE001 - safetensors raises its own error types
+    except Exception as e:  # safetensors raises its own error types
         raise NedError(f"{path} is not a safetensors file ({e.__class__.__name__})") from None

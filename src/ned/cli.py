@@ -21,7 +21,7 @@ COMMAND_MODULES = (
     "ned.analysis.commands",
     "ned.facemodel.commands",
     "ned.manipulator.commands",
-    "ned.pipeline_commands",
+    "ned.editing.commands",
     "ned.render.commands",
     "ned.metrics.commands",
 )
@@ -33,13 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"ned {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as e:
-            if e.name == name:  # stage not built yet
-                continue
-            raise
-        module.register(sub)
+        importlib.import_module(name).register(sub)
     return parser
 
 
@@ -61,7 +55,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except MemoryError:
         print("ned: error: out of memory", file=sys.stderr)
         return 1
-    except Exception as e:  # noqa: BLE001 - last line of defence: one line, no traceback
+    except Exception as e:  # last line of defence: one line, no traceback
         if os.environ.get("NED_DEBUG"):
             raise
         print(f"ned: internal error: {e.__class__.__name__}: {e} "

@@ -17,17 +17,14 @@ from typing import Any, ClassVar, TypeVar
 
 import numpy as np
 
+from ned.atomic import atomic_write
+from ned.blendshapes import N_BLENDSHAPES
 from ned.errors import NedError
+from ned.topology import N_LANDMARKS
 
 SCHEMA_VERSION = 1
 
 R = TypeVar("R", bound="Record")
-
-
-def atomic_path(path: str | os.PathLike) -> Path:
-    """Temporary sibling of ``path`` to write to before renaming into place."""
-    p = Path(path)
-    return p.with_name(f".{p.name}.{os.getpid()}.tmp{p.suffix}")
 
 
 class Record:
@@ -49,14 +46,8 @@ class Record:
         arrays["__kind__"] = np.array(self.KIND)
         arrays["__schema__"] = np.array(SCHEMA_VERSION)
         arrays["__meta__"] = np.array(json.dumps(meta))
-        tmp = atomic_path(path)
-        try:
-            with open(tmp, "wb") as fh:
-                np.savez_compressed(fh, **arrays)
-            os.replace(tmp, path)
-        finally:
-            if tmp.exists():
-                tmp.unlink()
+        with atomic_write(path) as tmp, open(tmp, "wb") as fh:
+            np.savez_compressed(fh, **arrays)
         return path
 
     @classmethod
@@ -129,15 +120,17 @@ class FaceTrack(Record):
     source_hash: str = ""
     face_index: int = 0
     cuts: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
-    blendshapes_raw: np.ndarray = field(default_factory=lambda: np.zeros((0, 52), np.float32))
+    blendshapes_raw: np.ndarray = field(
+        default_factory=lambda: np.zeros((0, N_BLENDSHAPES), np.float32))
 
     def __post_init__(self) -> None:
         t = len(self.timestamps)
         if self.blendshapes_raw.size == 0:
             self.blendshapes_raw = self.blendshapes.copy()
-        shapes = {"landmarks": (t, 478, 3), "landmarks_raw": (t, 478, 3),
-                  "blendshapes": (t, 52), "transforms": (t, 4, 4), "confidence": (t,),
-                  "valid": (t,), "blendshapes_raw": (t, 52)}
+        n, e = N_LANDMARKS, N_BLENDSHAPES
+        shapes = {"landmarks": (t, n, 3), "landmarks_raw": (t, n, 3),
+                  "blendshapes": (t, e), "transforms": (t, 4, 4), "confidence": (t,),
+                  "valid": (t,), "blendshapes_raw": (t, e)}
         for name, shape in shapes.items():
             a = getattr(self, name)
             if a.shape != shape:
@@ -209,7 +202,7 @@ class NpzSpool:
                  workdir: str | os.PathLike) -> None:
         self.kind, self.rows, self.n = kind, rows, 0
         self._dir = Path(workdir)
-        self._files = {k: open(self._dir / f"{k}.raw", "wb") for k in rows}  # noqa: SIM115
+        self._files = {k: open(self._dir / f"{k}.raw", "wb") for k in rows}
 
     def append(self, **values: np.ndarray) -> None:
         """Append one row to each array (every name of ``rows`` must be given)."""
@@ -226,23 +219,18 @@ class NpzSpool:
         for f in self._files.values():
             f.close()
         path = Path(path)
-        tmp = atomic_path(path)
-        try:
-            # stored, not deflated: float rows shrink by ~10% for a long write at the end
-            with zipfile.ZipFile(tmp, "w", zipfile.ZIP_STORED, allowZip64=True) as zf:
-                for k, (dtype, shape) in self.rows.items():
-                    self._stream_array(zf, k, np.dtype(dtype), (self.n, *shape))
-                small = dict(extra or {})
-                small["__kind__"] = np.array(self.kind)
-                small["__schema__"] = np.array(SCHEMA_VERSION)
-                small["__meta__"] = np.array(json.dumps(meta))
-                for k, v in small.items():
-                    with zf.open(f"{k}.npy", "w", force_zip64=True) as fh:
-                        np.lib.format.write_array(fh, np.asarray(v), allow_pickle=False)
-            os.replace(tmp, path)
-        finally:
-            if tmp.exists():
-                tmp.unlink()
+        # stored, not deflated: float rows shrink by ~10% for a long write at the end
+        with atomic_write(path) as tmp, \
+                zipfile.ZipFile(tmp, "w", zipfile.ZIP_STORED, allowZip64=True) as zf:
+            for k, (dtype, shape) in self.rows.items():
+                self._stream_array(zf, k, np.dtype(dtype), (self.n, *shape))
+            small = dict(extra or {})
+            small["__kind__"] = np.array(self.kind)
+            small["__schema__"] = np.array(SCHEMA_VERSION)
+            small["__meta__"] = np.array(json.dumps(meta))
+            for k, v in small.items():
+                with zf.open(f"{k}.npy", "w", force_zip64=True) as fh:
+                    np.lib.format.write_array(fh, np.asarray(v), allow_pickle=False)
         return path
 
     def _stream_array(self, zf: zipfile.ZipFile, name: str, dtype: np.dtype,

@@ -26,9 +26,9 @@ import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 
+from ned.atomic import atomic_write, write_text
 from ned.checkpoint import read_checkpoint_meta
 from ned.errors import NedError
-from ned.records import atomic_path
 
 __all__ = ["RunDir", "load_checkpoint", "read_checkpoint_meta", "save_checkpoint",
            "seed_everything", "to_jsonable"]
@@ -57,12 +57,6 @@ def to_jsonable(obj: Any) -> Any:
     return obj
 
 
-def _atomic_write_text(path: Path, text: str) -> None:
-    tmp = atomic_path(path)
-    tmp.write_text(text)
-    os.replace(tmp, path)
-
-
 class RunDir:
     """A training run directory: ``config.json``, ``stats.jsonl``, checkpoints.
 
@@ -83,7 +77,7 @@ class RunDir:
             if old != cfg:
                 diff = sorted(k for k in set(old) | set(cfg) if old.get(k) != cfg.get(k))
                 raise NedError(f"cannot resume {self.path}: config differs in {', '.join(diff)}")
-        _atomic_write_text(cfg_path, json.dumps(cfg, indent=2, sort_keys=True) + "\n")
+        write_text(cfg_path, json.dumps(cfg, indent=2, sort_keys=True) + "\n")
         self.stats_path = self.path / "stats.jsonl"
         if not resume and self.stats_path.exists():
             self.stats_path.unlink()
@@ -162,13 +156,12 @@ def save_checkpoint(stem: str | os.PathLike, modules: Mapping[str, torch.nn.Modu
     opt_meta = {name: _flatten_optimizer(o, f"opt:{name}", tensors)
                 for name, o in (optimizers or {}).items()}
     st_path, js_path = stem.with_suffix(".safetensors"), stem.with_suffix(".json")
-    tmp = atomic_path(st_path)
-    save_file(tensors, str(tmp))
-    os.chmod(tmp, 0o644)  # safetensors creates the file owner-only
-    os.replace(tmp, st_path)
+    with atomic_write(st_path) as tmp:
+        save_file(tensors, str(tmp))
+        os.chmod(tmp, 0o644)  # safetensors creates the file owner-only
     doc = {"meta": to_jsonable(dict(meta or {})), "modules": sorted(modules),
            "optimizers": opt_meta}
-    _atomic_write_text(js_path, json.dumps(doc, indent=2, sort_keys=True) + "\n")
+    write_text(js_path, json.dumps(doc, indent=2, sort_keys=True) + "\n")
     return st_path
 
 
@@ -188,7 +181,7 @@ def load_checkpoint(stem: str | os.PathLike, modules: Mapping[str, torch.nn.Modu
     doc = json.loads(stem.with_suffix(".json").read_text())
     try:
         tensors = load_file(str(st_path))
-    except Exception as e:  # noqa: BLE001 - safetensors raises its own error types
+    except Exception as e:  # safetensors raises its own error types
         raise NedError(f"{st_path} is not a safetensors file ({e.__class__.__name__})") from None
     for name, mod in modules.items():
         head = f"{name}/"

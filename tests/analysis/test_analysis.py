@@ -1,19 +1,19 @@
 import numpy as np
 import pytest
 
-from ned.analysis import AnalysisConfig, analyze
-from ned.analysis.align import (
+from ned.align import (
     alignment_matrices,
     similarity,
     transform_points,
     warp_from_crop,
     warp_to_crop,
 )
-from ned.analysis.mask import face_box, face_mask
+from ned.analysis import AnalysisConfig, analyze
 from ned.analysis.smoothing import OneEuroConfig, OneEuroFilter, jitter, orthonormalise
 from ned.blendshapes import index_of
 from ned.errors import NedError
 from ned.io import read_frames
+from ned.mask import face_box, face_mask
 from ned.records import FaceTrack
 from ned.topology import inner_lip_gap
 

@@ -20,7 +20,7 @@ def test_live_rows_equal_the_written_record(single_face_path, tmp_path):
     out = tmp_path / "track.npz"
     with LiveAnalysis(single_face_path, out, chunk=5) as live:
         got = _concat(live)
-    assert live.summary["frames"] == 72 and out.exists()
+    assert live.summary.frames == 72 and out.exists()
     want = _concat(record_chunks(out, chunk=16))
     for k, v in want.items():
         assert got[k].dtype == v.dtype and np.array_equal(got[k], v), k

@@ -43,6 +43,7 @@ def occluded(tmp_path_factory, single_face_path):
 
 @pytest.mark.parametrize("clip", ["single_face_path", "carphone_path"])
 @pytest.mark.parametrize("hands", [False, True])
+@pytest.mark.slow
 def test_clean_clips_are_not_flagged(clip, hands, request):
     path = request.getfixturevalue(clip)
     flags = _flags(path, analyze(path), OcclusionConfig(hands=hands))
@@ -115,23 +116,24 @@ def _under_and_around(path, ref, masks, track):
 @pytest.fixture(scope="module")
 def floor(occluded, tmp_path_factory):
     """A plain re-encode of the occluded clip at ned's quality: the noise floor."""
-    from ned.pipeline import EditConfig
+    from ned.editing.config import DEFAULT_CRF
 
     path, masks, track = occluded
     out = tmp_path_factory.mktemp("occ") / "reencoded.mp4"
-    with VideoWriter(out, like=path, crf=EditConfig().crf) as w:
+    with VideoWriter(out, like=path, crf=DEFAULT_CRF) as w:
         for f in read_frames(path):
             w.write(f.image, f.pts)
     return _under_and_around(out, path, masks, track)
 
 
 @pytest.mark.parametrize("occlusion", [True, False])
+@pytest.mark.slow
 def test_pixels_under_the_occluder_keep_the_source(occluded, floor, occlusion, tmp_path):
-    from ned.pipeline import EditConfig, edit
+    from ned.editing import EditConfig, edit
 
     path, masks, track = occluded
     out = tmp_path / "edited.mp4"
-    rep = edit(path, out, config=EditConfig(emotion="surprised", occlusion=occlusion))
+    rep = edit(path, out, config=EditConfig.build(emotion="surprised", occlusion=occlusion))
     under, p99, around = _under_and_around(out, path, masks, track)
     print(f"occlusion={occlusion}: under the hand {under:.2f} (p99 {p99:.1f}), around "
           f"{around:.2f}; re-encode floor {floor[0]:.2f} (p99 {floor[1]:.1f}), around "
@@ -157,6 +159,7 @@ def looped(tmp_path_factory, single_face_path):
     return path
 
 
+@pytest.mark.slow
 def test_expression_changes_are_not_flagged(looped):
     """A face changing its own expression is no occluder: the cheeks of a neutral face
     seen after a long smile once seeded a lasting false blob (frames ~128 on)."""

@@ -125,14 +125,3 @@ def test_cli_track_without_a_face(tmp_path, capsys, single_face_track):
     assert main(["conditions", str(track), "--plot", str(tmp_path / "a.png")]) == 1
     assert "no frame with a face" in capsys.readouterr().err
     assert not (tmp_path / "a.png").exists()
-
-
-def test_stand_in_similarity_maps_template_points():
-    from ned.facemodel.conditions import _similarity_2d
-
-    dst = np.array([[90.0, 100.0], [166.0, 100.0], [128.0, 180.0]])
-    ang, s = 0.3, 0.5
-    rot = np.array([[np.cos(ang), -np.sin(ang)], [np.sin(ang), np.cos(ang)]])
-    src = ((dst - 20) @ rot.T * s)[None]
-    m = _similarity_2d(src, dst)[0]
-    np.testing.assert_allclose(src[0] @ m[:, :2].T + m[:, 2], dst, atol=1e-3)

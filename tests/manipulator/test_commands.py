@@ -74,6 +74,7 @@ def test_other_schema_version(files, tmp_path, capsys):
     assert not out.exists()
 
 
+@pytest.mark.slow
 def test_train_manipulator_cli(files, tmp_path):
     rc = main(["train-manipulator", "--synthetic", str(files / "clip.npz"), "--run-dir",
                str(tmp_path / "run"), "--iters", "2", "--batch", "2", "--g-hidden", "8",

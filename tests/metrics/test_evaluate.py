@@ -1,7 +1,9 @@
-"""evaluate() on generated pairs (all metrics together) and the ned evaluate CLI."""
+"""evaluate() on generated pairs (all metrics together), the typed report and its JSON
+form, the pair table, and the ned evaluate CLI."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -9,7 +11,43 @@ import pytest
 from ned.cli import main
 from ned.errors import NedError
 from ned.metrics import identity as idm
-from ned.metrics.evaluate import EvalConfig, check_pair, evaluate
+from ned.metrics.evaluate import (
+    EmotionScores,
+    EvalConfig,
+    EvaluationReport,
+    IdentityScores,
+    PerFrame,
+    check_pair,
+    evaluate,
+)
+from ned.metrics.pixel import PixelScores
+from ned.metrics.report import PAIR_ROWS, pair_table
+from ned.metrics.speech import SpeechScores, TemporalScores
+
+#: The keys of the JSON report as the dict report (before the typed record) had them:
+#: top level, then per nested section. ``target_*`` emotion keys and the ``identity_distance``
+#: / ``target_prob`` series only exist with a target / with identity.
+TOP_KEYS = ["source", "edited", "frames", "width", "height", "fps", "target", "config",
+            "valid_frames", "pixel", "identity", "speech", "temporal", "emotion", "per_frame",
+            "timing"]
+SECTION_KEYS = {
+    "config": ["target", "identity", "identity_stride", "emotion", "classifier",
+               "segment_seconds", "use_cache", "pixel"],
+    "valid_frames": ["source", "edited"],
+    "pixel": ["apd", "fapd", "mapd", "face_psnr", "face_ssim", "outside_apd",
+              "outside_changed"],
+    "identity": ["distance_mean", "distance_max", "frechet", "frames"],
+    "speech": ["jaw_corr", "lip_corr", "lip_gap_mae", "mouth_error", "mouth_error_px",
+               "frames"],
+    "temporal": ["jitter_source", "jitter_edited", "jitter_ratio"],
+    "timing": ["seconds", "analysis_seconds", "metrics_seconds", "fps"],
+}
+CONFIG_PIXEL_KEYS = ["mouth_box", "crop_size", "outside_margin", "changed_threshold"]
+EMOTION_KEYS = ["classifier", "labels", "frames", "source_fraction", "edited_fraction",
+                "transition", "segments"]
+EMOTION_TARGET_KEYS = ["target_fraction", "target_prob_mean", "source_target_fraction",
+                       "source_target_prob_mean"]
+SEGMENT_KEYS = ["start", "end", "frames", "source", "source_probs", "edited", "edited_probs"]
 
 
 @pytest.fixture(scope="module")
@@ -24,28 +62,118 @@ def shifted(clips, tracks):
                     source_track=tracks["source"], edited_track=tracks["shift2"])
 
 
+@pytest.fixture(scope="module")
+def bare(clips, tracks):
+    """No identity, no classifier, no target: the optional parts left out."""
+    return evaluate(clips["source"], clips["blur"], EvalConfig(identity=False, emotion=False),
+                    source_track=tracks["source"], edited_track=tracks["blur"])
+
+
 def test_identical_videos_known_answers(same):
-    assert same["pixel"]["apd"] == same["pixel"]["fapd"] == same["pixel"]["mapd"] == 0.0
-    assert same["speech"]["jaw_corr"] == 1.0 and same["speech"]["lip_corr"] == 1.0
-    assert same["speech"]["mouth_error"] == 0.0
-    assert same["temporal"]["jitter_ratio"] == 1.0
-    e = same["emotion"]
-    assert e["target_fraction"] == e["source_target_fraction"]
-    assert sum(map(sum, e["transition"])) == same["frames"]
-    assert same["timing"]["fps"] > 0
+    assert same.pixel.apd == same.pixel.fapd == same.pixel.mapd == 0.0
+    assert same.speech.jaw_corr == 1.0 and same.speech.lip_corr == 1.0
+    assert same.speech.mouth_error == 0.0
+    assert same.temporal.jitter_ratio == 1.0
+    e = same.emotion
+    assert e.target == "neutral" and e.target_fraction == e.source_target_fraction
+    assert sum(map(sum, e.transition)) == same.frames
+    assert same.timing.fps > 0
     if idm.available():
-        assert same["identity"]["distance_mean"] == 0.0
-        assert same["identity"]["frechet"] == pytest.approx(0.0, abs=1e-9)
+        assert same.identity.distance_mean == 0.0
+        assert same.identity.frechet == pytest.approx(0.0, abs=1e-9)
 
 
 def test_two_pixel_shift_known_answers(shifted):
     # the analyser sees the face 2 px further right: mouth landmarks move by ~2 px
-    assert shifted["speech"]["mouth_error_px"] == pytest.approx(2.0, abs=0.5)
-    assert shifted["speech"]["lip_corr"] > 0.95 and shifted["speech"]["jaw_corr"] > 0.8
-    assert shifted["pixel"]["apd"] > 1.0
+    assert shifted.speech.mouth_error_px == pytest.approx(2.0, abs=0.5)
+    assert shifted.speech.lip_corr > 0.95 and shifted.speech.jaw_corr > 0.8
+    assert shifted.pixel.apd > 1.0
     if idm.available():  # same person: small but non-zero distance
-        assert 0.0 < shifted["identity"]["distance_mean"] < 0.3
-        assert 0.0 < shifted["identity"]["frechet"] < 0.1
+        assert 0.0 < shifted.identity.distance_mean < 0.3
+        assert 0.0 < shifted.identity.frechet < 0.1
+
+
+def test_report_is_a_frozen_typed_record(same, bare):
+    assert isinstance(same.pixel, PixelScores) and isinstance(same.speech, SpeechScores)
+    assert isinstance(same.temporal, TemporalScores) and isinstance(same.emotion, EmotionScores)
+    assert isinstance(same.per_frame, PerFrame) and len(same.per_frame.fapd) == same.frames
+    assert same.identity is None or isinstance(same.identity, IdentityScores)
+    assert same.config == EvalConfig(target="neutral") and same.target == "neutral"
+    assert bare.identity is None and bare.emotion is None and bare.target is None
+    assert bare.per_frame.identity_distance is None and bare.per_frame.target_prob is None
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        same.frames = 0
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        same.pixel.apd = 1.0
+
+
+@pytest.mark.parametrize("name", ["same", "shifted", "bare"])
+def test_to_json_from_json_round_trip(request, name):
+    report = request.getfixturevalue(name)
+    data = report.to_json()
+    text = json.dumps(data, allow_nan=False)  # strict JSON: no NaN left
+    back = EvaluationReport.from_json(json.loads(text))
+    assert back == report
+    assert back.to_json() == data
+
+
+@pytest.mark.parametrize("name", ["same", "bare"])
+def test_to_json_has_the_keys_of_the_dict_report(request, name):
+    report = request.getfixturevalue(name)
+    d = report.to_json()
+    assert list(d) == TOP_KEYS
+    for section, keys in SECTION_KEYS.items():
+        if section == "identity" and d["identity"] is None:
+            assert report.identity is None
+            continue
+        assert list(d[section]) == keys, section
+    assert list(d["config"]["pixel"]) == CONFIG_PIXEL_KEYS
+    series = ["fapd", "source_emotion", "edited_emotion"]
+    if report.identity is not None:
+        series.insert(1, "identity_distance")
+    if report.target is not None:
+        series.append("target_prob")
+    assert list(d["per_frame"]) == series
+    if report.emotion is None:
+        assert d["emotion"] is None
+        return
+    e = d["emotion"]
+    assert list(e) == EMOTION_KEYS + (EMOTION_TARGET_KEYS if report.target else [])
+    assert list(e["frames"]) == ["source", "edited"]
+    assert list(e["source_fraction"]) == list(e["edited_fraction"]) == e["labels"]
+    assert e["segments"] and all(list(s) == SEGMENT_KEYS for s in e["segments"])
+
+
+def test_to_json_cleans_nan(same):
+    fapd = list(same.per_frame.fapd)
+    fapd[0] = float("nan")
+    pixel = dataclasses.replace(same.pixel, face_ssim=float("inf"))
+    odd = dataclasses.replace(same, pixel=pixel,
+                              per_frame=dataclasses.replace(same.per_frame, fapd=tuple(fapd)))
+    d = odd.to_json()
+    assert d["per_frame"]["fapd"][0] is None and d["pixel"]["face_ssim"] is None
+    json.dumps(d, allow_nan=False)
+
+
+def test_pair_table_prints_every_row(same, bare):
+    text = pair_table(same)
+    lines = text.splitlines()
+    assert lines[0] == f"source: {same.source}" and "target: neutral" in lines[2]
+    for section, attr, label, _ in PAIR_ROWS:
+        if section == "identity" and same.identity is None:
+            continue
+        row = [ln for ln in lines if ln.startswith(label + " ")]
+        assert len(row) == 1, label
+        assert (getattr(getattr(same, section), attr) is None) == row[0].endswith("n/a")
+    assert "emotion per segment" in text and "frames/s" in lines[-1]
+    assert sum(" s  " in ln for ln in lines) == len(same.emotion.segments)
+    # without identity, classifier and target: one n/a identity line, no emotion rows
+    text = pair_table(bare)
+    assert "n/a (identity extra not installed)" in text and "target: none" in text
+    for section, _, label, _ in PAIR_ROWS:
+        assert (label in text) == (section not in ("identity", "emotion")
+                                   or label.startswith("identity distance (dlib")), label
+    assert "emotion per segment" not in text
 
 
 def test_bad_inputs(clips, single_face_path, carphone_path, no_face_path):
@@ -87,6 +215,8 @@ def test_cli_pair_prints_table_and_writes_json(clips, tmp_path, capsys):
     assert data["target"] == "happy" and data["pixel"]["fapd"] > 0
     assert data["identity"] is None
     assert len(data["per_frame"]["fapd"]) == data["frames"]
+    report = EvaluationReport.from_json(data)
+    assert report.emotion.target == "happy" and report.to_json() == data
 
 
 def test_cli_usage_errors(clips, capsys):

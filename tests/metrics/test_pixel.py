@@ -7,7 +7,14 @@ import pytest
 
 from ned.io.video import read_frames
 from ned.metrics.evaluate import EvalConfig, evaluate
-from ned.metrics.pixel import PixelAccumulator, l2_map, mouth_box, psnr, ssim_map
+from ned.metrics.pixel import (
+    PixelAccumulator,
+    PixelScores,
+    l2_map,
+    mouth_box,
+    psnr,
+    ssim_map,
+)
 
 FAST = EvalConfig(identity=False, emotion=False)
 
@@ -48,12 +55,15 @@ def test_accumulator_identical_and_no_face(single_face_track, single_face_path):
     acc = PixelAccumulator()
     acc.update(frame, frame, single_face_track.landmarks[0], single_face_track.landmarks[0])
     r = acc.result()
-    assert r["apd"] == r["fapd"] == r["mapd"] == r["outside_apd"] == 0.0
-    assert r["face_psnr"] == 100.0 and r["face_ssim"] == pytest.approx(1.0, abs=1e-5)
+    assert isinstance(r, PixelScores)
+    assert r.apd == r.fapd == r.mapd == r.outside_apd == 0.0
+    assert r.face_psnr == 100.0 and r.face_ssim == pytest.approx(1.0, abs=1e-5)
     none = PixelAccumulator()
     none.update(frame, 255 - frame, None, None)
     r = none.result()
-    assert r["apd"] > 0 and r["fapd"] is None and r["mapd"] is None
+    assert r.apd > 0 and r.fapd is None and r.mapd is None
+    assert PixelScores.from_json(r.to_json()) == r and list(r.to_json()) == [
+        "apd", "fapd", "mapd", "face_psnr", "face_ssim", "outside_apd", "outside_changed"]
 
 
 def _decoded_apd(a, b) -> float:
@@ -68,18 +78,18 @@ def _decoded_apd(a, b) -> float:
 def test_identical_clips_give_zero(clips, tracks):
     r = evaluate(clips["source"], clips["source"], FAST, source_track=tracks["source"],
                  edited_track=tracks["source"])
-    assert r["pixel"]["apd"] == r["pixel"]["fapd"] == r["pixel"]["mapd"] == 0.0
-    assert r["pixel"]["outside_changed"] == 0.0 and r["pixel"]["face_ssim"] == pytest.approx(1)
+    assert r.pixel.apd == r.pixel.fapd == r.pixel.mapd == 0.0
+    assert r.pixel.outside_changed == 0.0 and r.pixel.face_ssim == pytest.approx(1)
 
 
 @pytest.mark.parametrize("kind", ["shift2", "blur"])
 def test_shift_and_blur_give_expected_values(clips, tracks, kind):
     r = evaluate(clips["source"], clips[kind], FAST, source_track=tracks["source"],
                  edited_track=tracks[kind])
-    p = r["pixel"]
+    p = r.pixel
     # APD equals an independent computation over the decoded frames
-    assert p["apd"] == pytest.approx(_decoded_apd(clips["source"], clips[kind]), rel=1e-6)
-    assert p["apd"] > 1.0 and p["fapd"] > 1.0 and p["mapd"] > 1.0
-    assert 20 < p["face_psnr"] < 45 and 0.5 < p["face_ssim"] < 0.99
+    assert p.apd == pytest.approx(_decoded_apd(clips["source"], clips[kind]), rel=1e-6)
+    assert p.apd > 1.0 and p.fapd > 1.0 and p.mapd > 1.0
+    assert 20 < p.face_psnr < 45 and 0.5 < p.face_ssim < 0.99
     if kind == "blur":  # blur removes detail: the textured face and mouth differ most
-        assert p["mapd"] > p["apd"]
+        assert p.mapd > p.apd

@@ -25,7 +25,7 @@ def copy_edit(monkeypatch):
         calls.append(kwargs)
         shutil.copyfile(clip, out)
 
-    monkeypatch.setattr(protocols, "_edit", fake)
+    monkeypatch.setattr(protocols, "edit", fake)
     return calls
 
 
@@ -47,6 +47,11 @@ def test_self_translation_of_a_copy_is_zero(clips, tmp_path, copy_edit):
     for name in ("table.csv", "table.json", "table.md", "chart.png"):
         assert (tmp_path / "st" / name).stat().st_size > 0
     assert json.loads((tmp_path / "st" / "table.json").read_text())["rows"][-1][0] == "avg. (1)"
+    slim = res["clips"][0]["report"]  # the report's JSON without per-frame series and config
+    assert list(slim) == ["source", "edited", "frames", "width", "height", "fps", "target",
+                          "valid_frames", "pixel", "identity", "speech", "temporal", "emotion",
+                          "timing"]
+    assert slim["pixel"]["apd"] == 0.0 and slim["identity"] is None
 
 
 def test_emotions_protocol_layout(clips, tmp_path, copy_edit):
@@ -61,18 +66,7 @@ def test_emotions_protocol_layout(clips, tmp_path, copy_edit):
     assert (tmp_path / "em" / "chart.png").stat().st_size > 0
 
 
-def _pipeline_ready() -> bool:
-    try:
-        from ned.manipulator.infer import load_manipulator
-
-        load_manipulator()
-    except (ImportError, NedError):
-        return False
-    return True
-
-
 @pytest.mark.slow
-@pytest.mark.skipif(not _pipeline_ready(), reason="no default manipulator shipped yet")
 def test_self_translation_with_the_pipeline(clips, tmp_path):
     res = protocols.self_translation([protocols.Clip(clips["source"], "neutral")],
                                      tmp_path / "st", config=FAST)

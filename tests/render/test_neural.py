@@ -295,7 +295,7 @@ def test_prepared_clip_store_is_reused(tmp_path, single_face_path, neural_clip32
     def no_analysis(*a, **k):
         raise AssertionError("analysed again")
 
-    monkeypatch.setattr("ned.facemodel.tracks.track_for_clip", no_analysis)
+    monkeypatch.setattr("ned.analysis.analyze", no_analysis)
     again = prepare.prepare_clip(single_face_path, 32, store=tmp_path / "s")
     assert isinstance(again.images, np.memmap)
     np.testing.assert_array_equal(again.conditions, neural_clip32.conditions)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from ned.cli import main
 from ned.io import probe, read_frames
@@ -10,6 +11,7 @@ from ned.render.neural.checkpoint import save_renderer
 from ned.render.neural.nets import build_nets
 
 
+@pytest.mark.slow
 def test_edit_with_neural_renderer_renders_every_face_frame(tmp_path, micro_cfg,
                                                             single_face_path, capsys):
     ckpt = save_renderer(tmp_path / "actor.safetensors", build_nets(micro_cfg), micro_cfg)

@@ -62,6 +62,7 @@ def _dist_worker(rank, world, port, batch, cfg, tcfg, out_dir):
     dist.destroy_process_group()
 
 
+@pytest.mark.slow
 def test_two_process_gloo_gradients_equal_one_process(tmp_path, neural_clip32, micro_cfg):
     import socket
 
@@ -126,6 +127,7 @@ def _cli(capsys, *argv):
     return code, capsys.readouterr()
 
 
+@pytest.mark.slow
 def test_cli_trains_and_writes_a_renderer(tmp_path, capsys, single_face_path):
     out = tmp_path / "actor.safetensors"
     code, cap = _cli(capsys, "train-renderer", str(single_face_path), "-o", str(out),

@@ -100,10 +100,10 @@ def test_bad_shapes(frame_and_points):
 
 # iris
 def _surprised_geometry(video):
-    from ned.pipeline import EditConfig, plan_clip
+    from ned.editing import EditConfig, plan_clip
 
     return [(p.src.astype(np.float64), p.dst.astype(np.float64))
-            for p in plan_clip(video, EditConfig(emotion="surprised")) if p.src is not None]
+            for p in plan_clip(video, EditConfig.build(emotion="surprised")) if p.src is not None]
 
 
 def _iris_stretch(src, dst, rigid):

@@ -15,10 +15,11 @@ from ned.analysis.landmarker import Detection, Landmarker
 from ned.analysis.shots import CutConfig, CutDetector
 from ned.analysis.smoothing import OneEuroConfig, OneEuroFilter, orthonormalise
 from ned.analysis.tracking import FaceSelector
+from ned.blendshapes import N_BLENDSHAPES
 from ned.errors import NedError
 from ned.io.video import prefetch, probe, read_frames
 from ned.records import FaceTrack, NpzSpool
-from ned.topology import inter_ocular
+from ned.topology import N_LANDMARKS, inter_ocular
 
 
 @dataclass(frozen=True)
@@ -101,16 +102,75 @@ class _Smoother:
 
 
 #: Per-frame fields of a FaceTrack record: name -> (dtype, row shape).
-ROW_FIELDS = {"landmarks": (np.float32, (478, 3)), "landmarks_raw": (np.float32, (478, 3)),
-              "blendshapes": (np.float32, (52,)), "blendshapes_raw": (np.float32, (52,)),
+ROW_FIELDS = {"landmarks": (np.float32, (N_LANDMARKS, 3)),
+              "landmarks_raw": (np.float32, (N_LANDMARKS, 3)),
+              "blendshapes": (np.float32, (N_BLENDSHAPES,)),
+              "blendshapes_raw": (np.float32, (N_BLENDSHAPES,)),
               "transforms": (np.float32, (4, 4)), "confidence": (np.float32, ()),
               "valid": (np.bool_, ()), "timestamps": (np.float64, ())}
 
 
+@dataclass(frozen=True)
+class FrameRow:
+    """One frame of the analysis, as it is measured (the FaceTrack record's per-frame
+    fields, :data:`ROW_FIELDS`, plus ``cut``).
+
+    Attributes:
+        landmarks, landmarks_raw: (478, 3) smoothed and raw landmarks, pixels (zeros
+            without a face).
+        blendshapes, blendshapes_raw: (52,) smoothed and raw blendshapes.
+        transforms: (4, 4) face pose (canonical face -> camera).
+        confidence: detection score (0 without a face).
+        valid: the tracked face was found.
+        timestamps: presentation time, seconds.
+        cut: a new shot starts at this frame.
+    """
+
+    landmarks: np.ndarray
+    landmarks_raw: np.ndarray
+    blendshapes: np.ndarray
+    blendshapes_raw: np.ndarray
+    transforms: np.ndarray
+    confidence: float
+    valid: bool
+    timestamps: float
+    cut: bool = False
+
+    def fields(self) -> dict[str, object]:
+        """The record's per-frame fields (the keys of :data:`ROW_FIELDS`)."""
+        return {k: getattr(self, k) for k in ROW_FIELDS}
+
+
+@dataclass(frozen=True)
+class AnalysisSummary:
+    """What an analysis found.
+
+    Attributes:
+        frames: frames analysed.
+        valid: frames with the tracked face.
+        fps: the clip's frame rate.
+        cuts: shot cuts found.
+    """
+
+    frames: int
+    valid: int
+    fps: float
+    cuts: int
+
+    def to_dict(self) -> dict[str, int | float]:
+        """Plain JSON-able values (see :meth:`from_dict`)."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> AnalysisSummary:
+        return cls(frames=int(d["frames"]), valid=int(d["valid"]), fps=float(d["fps"]),
+                   cuts=int(d["cuts"]))
+
+
 def analyze_to_file(path: str | os.PathLike, output: str | os.PathLike,
                     config: AnalysisConfig | None = None, progress: bool = False,
-                    on_row: Callable[[dict], None] | None = None,
-                    on_end: Callable[[], None] | None = None) -> dict:
+                    on_row: Callable[[FrameRow], None] | None = None,
+                    on_end: Callable[[], None] | None = None) -> AnalysisSummary:
     """Analyse a clip and write its FaceTrack to ``output`` without holding it in memory.
 
     Args:
@@ -118,13 +178,12 @@ def analyze_to_file(path: str | os.PathLike, output: str | os.PathLike,
         output: the ``.npz`` to write (atomically).
         config: options (defaults if None).
         progress: show a progress bar on stderr.
-        on_row: called with every frame's row as it is analysed (the record's per-frame
-            fields plus ``cut``: True where a new shot starts), in frame order; an
-            exception it raises stops the analysis and nothing is written.
+        on_row: called with every frame's :class:`FrameRow` as it is analysed, in frame
+            order; an exception it raises stops the analysis and nothing is written.
         on_end: called once every frame is analysed, before the record is written.
 
     Returns:
-        Summary: {"frames": T, "valid": number of frames with the face, "fps": ...}.
+        :class:`AnalysisSummary`.
     """
     cfg = config or AnalysisConfig()
     if cfg.face_index < 0:
@@ -134,7 +193,8 @@ def analyze_to_file(path: str | os.PathLike, output: str | os.PathLike,
     if not out_dir.is_dir() or not os.access(out_dir, os.W_OK):
         raise NedError(f"cannot write to folder {out_dir}")
     selector, smoother = FaceSelector(cfg.face_index), _Smoother(cfg)
-    empty_lm, empty_bs = np.zeros((478, 3), np.float32), np.zeros(52, np.float32)
+    empty_lm = np.zeros((N_LANDMARKS, 3), np.float32)
+    empty_bs = np.zeros(N_BLENDSHAPES, np.float32)
     with tempfile.TemporaryDirectory(prefix="ned-analyze-") as work, \
             Landmarker(max(cfg.max_faces, cfg.face_index + 1), cfg.min_confidence) as lmk:
         spool = NpzSpool(FaceTrack.KIND, ROW_FIELDS, work)
@@ -152,18 +212,20 @@ def analyze_to_file(path: str | os.PathLike, output: str | os.PathLike,
             d = selector.select(lmk.detect(frame.image, frame.time), frame.image)
             if d is None:
                 smoother.reset()
-                row = dict(landmarks=empty_lm, landmarks_raw=empty_lm, blendshapes=empty_bs,
-                           blendshapes_raw=empty_bs, transforms=np.eye(4), confidence=0.0,
-                           valid=False, timestamps=frame.time)
+                row = FrameRow(landmarks=empty_lm, landmarks_raw=empty_lm,
+                               blendshapes=empty_bs, blendshapes_raw=empty_bs,
+                               transforms=np.eye(4), confidence=0.0, valid=False,
+                               timestamps=frame.time, cut=cut)
             else:
                 n_valid += 1
                 lm, pose, bs = smoother(d, frame.time)
-                row = dict(landmarks=lm, landmarks_raw=d.landmarks, blendshapes=bs,
-                           blendshapes_raw=d.blendshapes, transforms=pose,
-                           confidence=d.confidence, valid=True, timestamps=frame.time)
-            spool.append(**row)
+                row = FrameRow(landmarks=lm, landmarks_raw=d.landmarks, blendshapes=bs,
+                               blendshapes_raw=d.blendshapes, transforms=pose,
+                               confidence=d.confidence, valid=True, timestamps=frame.time,
+                               cut=cut)
+            spool.append(**row.fields())
             if on_row is not None:
-                on_row({**row, "cut": cut})
+                on_row(row)
             bar.update(1)
         bar.close()
         if spool.n == 0:
@@ -174,7 +236,8 @@ def analyze_to_file(path: str | os.PathLike, output: str | os.PathLike,
                 "source": str(path), "source_hash": file_hash(path),
                 "face_index": cfg.face_index}
         spool.finish(output, meta, extra={"cuts": np.array(cuts, np.int64)})
-    return {"frames": int(spool.n), "valid": n_valid, "fps": info.fps, "cuts": len(cuts)}
+    return AnalysisSummary(frames=int(spool.n), valid=n_valid, fps=float(info.fps),
+                           cuts=len(cuts))
 
 
 def analyze(path: str | os.PathLike, config: AnalysisConfig | None = None,

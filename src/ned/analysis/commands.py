@@ -35,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
         raise NedError(f"output must be a .npz file, got {out.name}")
     cfg = AnalysisConfig(face_index=args.face_index, smooth=not args.no_smooth)
     summary = analyze_to_file(video, out, cfg, progress=not args.quiet)
-    frames, valid = summary["frames"], summary["valid"]
+    frames, valid = summary.frames, summary.valid
     if valid == 0:
         print(f"ned: no face found in any of the {frames} frames of {video}; wrote {out} "
               "(every frame marked invalid)", file=sys.stderr)

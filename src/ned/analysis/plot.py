@@ -6,6 +6,7 @@ import os
 
 import numpy as np
 
+from ned.atomic import atomic_write
 from ned.blendshapes import index_of
 from ned.records import FaceTrack
 
@@ -47,8 +48,11 @@ def plot_track(track: FaceTrack, preview: np.ndarray | None, path: str | os.Path
             ax.scatter(track.landmarks[i, :, 0], track.landmarks[i, :, 1], s=0.5, c="lime")
         ax.set_axis_off()
     fig.tight_layout()
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
+    try:
+        with atomic_write(path) as tmp:
+            fig.savefig(tmp, dpi=90)
+    finally:
+        plt.close(fig)
 
 
 def preview_index(track: FaceTrack) -> int | None:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from ned.analysis.align import alignment_matrices, transform_points
+from ned.align import alignment_matrices, transform_points
 
 #: Landmarks whose aligned layout characterises a face's shape more than its expression.
 SHAPE_POINTS = (33, 133, 362, 263, 168, 6, 1, 98, 327, 10, 234, 454, 70, 300)

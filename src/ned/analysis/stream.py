@@ -18,12 +18,13 @@ import tempfile
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
+from enum import Enum
 from pathlib import Path
 from typing import BinaryIO
 
 import numpy as np
 
-from ned.analysis.analyze import ROW_FIELDS, AnalysisConfig
+from ned.analysis.analyze import ROW_FIELDS, AnalysisConfig, AnalysisSummary, FrameRow
 from ned.errors import NedError
 from ned.records import FaceTrack, iter_rows, load_fields
 
@@ -79,17 +80,32 @@ def record_chunks(path: str | os.PathLike, chunk: int = 64) -> Iterator[RowChunk
                        small["transforms"][sl], small["timestamps"][sl], cut[sl])
 
 
-def _stack(rows: list[dict], start: int) -> RowChunk:
-    cols = {k: np.stack([np.asarray(r[k], ROW_FIELDS[k][0]) for r in rows])
+def stack_rows(rows: list[FrameRow], start: int) -> RowChunk:
+    """Consecutive analysis rows as one chunk whose first frame is ``start``."""
+    cols = {k: np.stack([np.asarray(getattr(r, k), ROW_FIELDS[k][0]) for r in rows])
             for k in CHUNK_FIELDS}
-    return RowChunk(start=start, cut=np.array([r["cut"] for r in rows], bool), **cols)
+    return RowChunk(start=start, cut=np.array([r.cut for r in rows], bool), **cols)
+
+
+class MessageKind(str, Enum):
+    """Messages of the analysis process to the edit (:func:`write_message`), in order:
+    ROWS (a chunk) ..., END (every row sent), DONE (the record is written; its data is
+    the :class:`AnalysisSummary`); or ERROR (a user error, one line) or CRASH (a traceback).
+    EOF is the reader's own: the process stopped without saying why."""
+
+    ROWS = "rows"
+    END = "end"
+    DONE = "done"
+    ERROR = "error"
+    CRASH = "crash"
+    EOF = "eof"
 
 
 # -- the pipe protocol: a JSON header line, then (for rows) the chunk's arrays in .npy form --
-def write_message(fh: BinaryIO, kind: str, data: object = None,
+def write_message(fh: BinaryIO, kind: MessageKind, data: object = None,
                   chunk: RowChunk | None = None) -> None:
-    """Send one message (``kind``: rows, done, error or crash) down a binary stream."""
-    head = {"kind": kind, "data": data}
+    """Send one message down a binary stream (``data``: JSON-able)."""
+    head = {"kind": MessageKind(kind).value, "data": data}
     if chunk is not None:
         head["start"] = chunk.start
     fh.write(json.dumps(head).encode() + b"\n")
@@ -101,16 +117,20 @@ def write_message(fh: BinaryIO, kind: str, data: object = None,
     fh.flush()
 
 
-def read_message(fh: BinaryIO) -> tuple[str, object]:
-    """Receive one message: (kind, data), data a :class:`RowChunk` for rows."""
+def read_message(fh: BinaryIO) -> tuple[MessageKind, object]:
+    """Receive one message: (kind, data), data a :class:`RowChunk` for ROWS and an
+    :class:`AnalysisSummary` for DONE."""
     line = fh.readline()
     if not line:
         raise EOFError
     head = json.loads(line)
-    if head["kind"] != "rows":
-        return head["kind"], head["data"]
+    kind = MessageKind(head["kind"])
+    if kind is MessageKind.DONE:
+        return kind, AnalysisSummary.from_dict(head["data"])
+    if kind is not MessageKind.ROWS:
+        return kind, head["data"]
     arrays = {k: _read_array(fh) for k in (*CHUNK_FIELDS, "cut")}
-    return "rows", RowChunk(start=int(head["start"]), **arrays)
+    return kind, RowChunk(start=int(head["start"]), **arrays)
 
 
 def _read_array(fh: BinaryIO) -> np.ndarray:
@@ -157,7 +177,7 @@ class LiveAnalysis:
         self._stderr = tempfile.TemporaryFile()
         self._stop = threading.Event()
         self._ended = False
-        self.summary: dict | None = None
+        self.summary: AnalysisSummary | None = None
 
     def __enter__(self) -> LiveAnalysis:
         # the child imports this very copy of ned, even when it is not installed
@@ -184,24 +204,24 @@ class LiveAnalysis:
                         break
                     except queue.Full:
                         continue
-                if msg[0] not in ("rows", "end"):
+                if msg[0] not in (MessageKind.ROWS, MessageKind.END):
                     return
         except (EOFError, OSError, ValueError):
-            self._queue.put(("eof", None))
+            self._queue.put((MessageKind.EOF, None))
 
     def __iter__(self) -> Iterator[RowChunk]:
         if self._proc is None:
             raise NedError("LiveAnalysis must be entered (with ...) before iterating")
         while True:
             kind, data = self._queue.get()
-            if kind == "rows":
+            if kind is MessageKind.ROWS:
                 yield data
-            elif kind == "end":  # every row is here; the record is being written
+            elif kind is MessageKind.END:  # every row is here; the record is being written
                 self._ended = True
                 return
-            elif kind == "error":
+            elif kind is MessageKind.ERROR:
                 raise NedError(data)
-            elif kind == "crash":
+            elif kind is MessageKind.CRASH:
                 raise RuntimeError(f"the analysis process failed:\n{data}")
             else:
                 code = self._proc.wait()
@@ -211,7 +231,7 @@ class LiveAnalysis:
                                + (f": {tail[-1]}" if tail else ""))
 
     def _finish_record(self) -> None:
-        """After "end": wait for "done" (the record is written) and keep its summary."""
+        """After END: wait for DONE (the record is written) and keep its summary."""
         while True:
             try:
                 kind, data = self._queue.get(timeout=0.5)
@@ -219,9 +239,9 @@ class LiveAnalysis:
                 if self._proc.poll() is not None and not self._reader.is_alive():
                     return
                 continue
-            if kind == "done":
+            if kind is MessageKind.DONE:
                 self.summary = data
-            if kind != "rows":
+            if kind is not MessageKind.ROWS:
                 self._proc.wait()
                 return
 

@@ -3,8 +3,9 @@
     python -m ned.analysis.worker VIDEO OUTPUT CONFIG_JSON CHUNK
 
 Analyses VIDEO into the FaceTrack record OUTPUT and sends its rows, CHUNK frames at a
-time, down stdout (:func:`ned.analysis.stream.write_message`), then "end" once every
-frame is sent, then "done" once the record is written (or "error"). SIGTERM stops it cleanly
+time, down stdout (:func:`ned.analysis.stream.write_message`), then END once every
+frame is sent, then DONE once the record is written (or ERROR / CRASH:
+:class:`ned.analysis.stream.MessageKind`). SIGTERM stops it cleanly
 (no record written); SIGINT is left to the parent.
 """
 
@@ -30,38 +31,38 @@ def main(argv: list[str]) -> int:
     signal.signal(signal.SIGTERM, _stop)
     out = os.fdopen(os.dup(1), "wb")              # messages only: stray prints go to stderr
     os.dup2(2, 1)
-    from ned.analysis.analyze import AnalysisConfig, analyze_to_file
-    from ned.analysis.stream import _stack, write_message
+    from ned.analysis.analyze import AnalysisConfig, FrameRow, analyze_to_file
+    from ned.analysis.stream import MessageKind, stack_rows, write_message
     from ned.errors import NedError
 
     video, output, config, chunk = argv[0], argv[1], json.loads(argv[2]), int(argv[3])
-    rows: list[dict] = []
+    rows: list[FrameRow] = []
     sent = 0
 
-    def on_row(row: dict) -> None:
+    def on_row(row: FrameRow) -> None:
         nonlocal sent
         rows.append(row)
         if len(rows) >= chunk:
-            write_message(out, "rows", chunk=_stack(rows, sent))
+            write_message(out, MessageKind.ROWS, chunk=stack_rows(rows, sent))
             sent += len(rows)
             rows.clear()
 
     def on_end() -> None:  # every row is sent before the record is written
         if rows:
-            write_message(out, "rows", chunk=_stack(rows, sent))
-        write_message(out, "end")
+            write_message(out, MessageKind.ROWS, chunk=stack_rows(rows, sent))
+        write_message(out, MessageKind.END)
 
     try:
         summary = analyze_to_file(video, output, AnalysisConfig.from_dict(config),
                                   on_row=on_row, on_end=on_end)
-        write_message(out, "done", summary)
+        write_message(out, MessageKind.DONE, summary.to_dict())
     except (_Stopped, BrokenPipeError):
         return 1
     except NedError as e:
-        write_message(out, "error", str(e))
+        write_message(out, MessageKind.ERROR, str(e))
         return 1
-    except Exception:  # noqa: BLE001 - reported to the parent, which raises it
-        write_message(out, "crash", traceback.format_exc())
+    except Exception:  # reported to the parent, which raises it
+        write_message(out, MessageKind.CRASH, traceback.format_exc())
         return 1
     return 0
 

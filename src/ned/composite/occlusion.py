@@ -36,7 +36,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from ned.analysis.align import alignment_matrices, transform_points, warp_from_crop
+from ned.align import alignment_matrices, transform_points, warp_from_crop
 from ned.errors import NedError
 from ned.topology import FACE_OVAL, LEFT_EYE, LEFT_EYEBROW, LIPS_OUTER, RIGHT_EYE, RIGHT_EYEBROW
 

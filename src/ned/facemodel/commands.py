@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
 
 import numpy as np
@@ -27,7 +26,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def _inputs(args: argparse.Namespace):  # noqa: ANN202
+def _inputs(args: argparse.Namespace):
     from ned.records import FaceTrack
 
     if not args.output and not args.plot:
@@ -55,7 +54,7 @@ def strip(frame_crop: np.ndarray, nmfc: np.ndarray, shape: np.ndarray,
     return np.concatenate(panels, axis=1)
 
 
-def _landmarks(track, use_model: bool) -> np.ndarray:  # noqa: ANN001
+def _landmarks(track, use_model: bool) -> np.ndarray:
     if not use_model:
         return track.landmarks
     from ned.facemodel.fit import fit_track
@@ -114,9 +113,8 @@ def run(args: argparse.Namespace) -> int:
 def _write_png(path: str, rgb: np.ndarray) -> None:
     import cv2
 
-    from ned.records import atomic_path
+    from ned.atomic import atomic_write
 
-    tmp = atomic_path(path)
-    if not cv2.imwrite(str(tmp), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)):
-        raise NedError(f"cannot write {path}")
-    os.replace(tmp, path)
+    with atomic_write(path) as tmp:
+        if not cv2.imwrite(str(tmp), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)):
+            raise NedError(f"cannot write {path}")

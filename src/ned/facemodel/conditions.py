@@ -21,9 +21,11 @@ import numpy as np
 from scipy.sparse import csr_matrix
 
 from ned import topology as tp
+from ned.align import alignment_matrices
 from ned.errors import NedError
 from ned.facemodel.mesh import CanonicalMesh, aperture_triangles, load_canonical_mesh
 from ned.facemodel.raster import fragments
+from ned.topology import N_LANDMARKS, N_MESH
 
 DEFAULT_SIZE = 256
 AMBIENT = 0.2
@@ -48,41 +50,18 @@ class Conditions:
     matrices: np.ndarray
 
 
-def _similarity_2d(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
-    """(T, K, 2) -> (K, 2) least-squares similarity per frame, as (T, 2, 3)."""
-    mu_s, mu_d = src.mean(1, keepdims=True), dst.mean(0, keepdims=True)
-    s0, d0 = src - mu_s, dst - mu_d
-    a = (s0 * d0[None]).sum((1, 2))
-    b = (s0[..., 0] * d0[None, :, 1] - s0[..., 1] * d0[None, :, 0]).sum(1)
-    n = (s0 ** 2).sum((1, 2))
-    ca, sb = a / n, b / n
-    m = np.zeros((len(src), 2, 3), np.float64)
-    m[:, 0, 0], m[:, 0, 1], m[:, 1, 0], m[:, 1, 1] = ca, -sb, sb, ca
-    m[:, :, 2] = mu_d[0] - np.einsum("tij,tj->ti", m[:, :, :2], mu_s[:, 0])
-    return m.astype(np.float32)
-
-
 def crop_matrices(landmarks: np.ndarray, size: int = DEFAULT_SIZE) -> np.ndarray:
-    """(T, 2, 3) image -> aligned-crop similarity per frame.
+    """(T, 2, 3) image -> aligned-crop similarity per frame (``ned.align.alignment_matrices``:
+    a rigid upper-face template, so speech does not move the crop).
 
-    Uses ``ned.analysis.align.alignment_matrices`` when the analysis stage provides it;
-    otherwise a stand-in: eye centres and the mouth centre mapped to fixed template points
-    (eyes at 40% height, 30% of the width apart; mouth at 72% height).
+    Args:
+        landmarks: (T, 478, 3) pixels.
+        size: side of the square crop.
     """
     landmarks = np.asarray(landmarks, np.float32)
-    if landmarks.ndim != 3 or landmarks.shape[1:] != (478, 3):
-        raise NedError(f"landmarks must be (T, 478, 3), got {landmarks.shape}")
-    try:
-        from ned.analysis.align import alignment_matrices  # type: ignore[import-not-found]
-    except ImportError:
-        alignment_matrices = None
-    if alignment_matrices is not None:
-        return np.asarray(alignment_matrices(landmarks, size=size), np.float32)
-    r, l = tp.eye_centres(landmarks[..., :2])
-    mouth = 0.5 * (landmarks[:, tp.MOUTH_CORNER_LEFT, :2] + landmarks[:, tp.MOUTH_CORNER_RIGHT, :2])
-    src = np.stack([r, l, mouth], 1)
-    dst = np.array([[0.35, 0.40], [0.65, 0.40], [0.5, 0.72]]) * size
-    return _similarity_2d(src.astype(np.float64), dst)
+    if landmarks.ndim != 3 or landmarks.shape[1:] != (N_LANDMARKS, 3):
+        raise NedError(f"landmarks must be (T, {N_LANDMARKS}, 3), got {landmarks.shape}")
+    return np.asarray(alignment_matrices(landmarks, size=size), np.float32)
 
 
 def to_crop(points: np.ndarray, matrices: np.ndarray) -> np.ndarray:
@@ -108,14 +87,14 @@ class ConditionRenderer:
         rows = self.triangles.ravel()
         cols = np.repeat(np.arange(len(self.triangles)), 3)
         self._incidence = csr_matrix((np.ones(len(rows), np.float32), (rows, cols)),
-                                     shape=(468, len(self.triangles)))
+                                     shape=(N_MESH, len(self.triangles)))
 
     def _shading(self, v: np.ndarray) -> np.ndarray:
         """(T, 468, 3) crop-space vertices -> (T, 468) Lambert shade in [0, 1]."""
         p = v[:, self.triangles]
         n = np.cross(p[:, :, 1] - p[:, :, 0], p[:, :, 2] - p[:, :, 0])     # (T, F, 3)
         t, f = n.shape[:2]
-        vn = (self._incidence @ n.transpose(1, 0, 2).reshape(f, -1)).reshape(468, t, 3)
+        vn = (self._incidence @ n.transpose(1, 0, 2).reshape(f, -1)).reshape(N_MESH, t, 3)
         vn = vn.transpose(1, 0, 2)
         vn /= np.maximum(np.linalg.norm(vn, axis=-1, keepdims=True), 1e-9)
         # front faces have negative signed area (y down), their normals point to -z (camera)
@@ -165,8 +144,8 @@ class ConditionRenderer:
             :class:`Conditions` with S = ``self.size``.
         """
         landmarks = np.asarray(landmarks, np.float32)
-        if landmarks.ndim != 3 or landmarks.shape[1:] != (478, 3):
-            raise NedError(f"landmarks must be (T, 478, 3), got {landmarks.shape}")
+        if landmarks.ndim != 3 or landmarks.shape[1:] != (N_LANDMARKS, 3):
+            raise NedError(f"landmarks must be (T, {N_LANDMARKS}, 3), got {landmarks.shape}")
         if not np.isfinite(landmarks).all():
             raise NedError("landmarks contain NaN or infinite values")
         m = crop_matrices(landmarks, self.size) if matrices is None \
@@ -181,10 +160,10 @@ class ConditionRenderer:
         mask = np.zeros((t, size, size), np.float32)
         for i in range(0, t, self.chunk):
             j = min(i + self.chunk, t)
-            mesh_v = v[i:j, :468]
+            mesh_v = v[i:j, :N_MESH]
             fr = fragments(mesh_v, self.triangles, size, cull=-1)
             px = fr.pixels + i * size * size
-            attr = np.concatenate([np.broadcast_to(self.colors, (j - i, 468, 3)),
+            attr = np.concatenate([np.broadcast_to(self.colors, (j - i, N_MESH, 3)),
                                    self._shading(mesh_v)[..., None]], -1).reshape(-1, 4)
             val = np.clip(fr.interpolate(attr), 0.0, 1.0)
             nmfc.reshape(-1, 3)[px] = val[:, :3]
@@ -229,8 +208,8 @@ def conditioner(points: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
         (S, S, 9) uint8 (NMFC, shape, eyes) and (S, S) uint8 face mask (255 inside).
     """
     points = np.asarray(points, np.float32)
-    if points.shape != (478, 3):
-        raise NedError(f"conditioner needs (478, 3) points, got {points.shape}")
+    if points.shape != (N_LANDMARKS, 3):
+        raise NedError(f"conditioner needs ({N_LANDMARKS}, 3) points, got {points.shape}")
     eye = np.array([[[1, 0, 0], [0, 1, 0]]], np.float32)
     c = _renderer(int(size)).render(points[None], eye)
     img = np.concatenate([c.nmfc[0], c.shape[0], c.eyes[0]], -1)

@@ -14,11 +14,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from ned import topology as tp
+from ned.blendshapes import N_BLENDSHAPES
 from ned.errors import NedError
 from ned.facemodel.model import RigFaceModel
 from ned.facemodel.pose import Pose, fit_similarity
 from ned.facemodel.rig import Rig, fit_offsets, load_rig
 from ned.records import FaceTrack
+from ned.topology import N_LANDMARKS
 
 RIGID = np.array(tp.RIGID_POINTS)
 #: Weight of the rigid upper-face points relative to the others in per-frame pose fits.
@@ -212,12 +214,41 @@ def fit_track(track: FaceTrack, rig: Rig | None = None, adapt: bool = True,
     """
     if not isinstance(track, FaceTrack):
         raise NedError("fit_track needs a FaceTrack")
-    valid = np.asarray(track.valid, bool)
+    return fit_frames(track.landmarks, track.blendshapes, (track.width, track.height),
+                      track.valid, rig=rig, adapt=adapt, lam=lam)
+
+
+def fit_frames(landmarks: np.ndarray, blendshapes: np.ndarray, size: tuple[int, int],
+               valid: np.ndarray | None = None, *, rig: Rig | None = None, adapt: bool = True,
+               lam: float = CLIP_LAMBDA) -> TrackFit:
+    """Fit pose, identity and the actor's own offsets to measured frames (see
+    :func:`fit_track`, which takes a whole FaceTrack).
+
+    Args:
+        landmarks: (T, 478, 3) measured landmarks, pixels.
+        blendshapes: (T, 52) measured blendshapes.
+        size: (width, height) of the frames.
+        valid: (T,) bool frames with the face (None = all); at least one.
+        rig, adapt, lam: as in :func:`fit_track`.
+
+    Returns:
+        :class:`TrackFit` over the T frames.
+    """
+    landmarks = np.array(landmarks, np.float32)      # copies: the fit keeps them
+    blendshapes = np.array(blendshapes, np.float32)
+    t = len(landmarks)
+    if landmarks.shape != (t, N_LANDMARKS, 3) or blendshapes.shape != (t, N_BLENDSHAPES):
+        raise NedError(f"fit_frames needs (T, {N_LANDMARKS}, 3) landmarks and "
+                       f"(T, {N_BLENDSHAPES}) blendshapes, got {landmarks.shape} and "
+                       f"{blendshapes.shape}")
+    valid = np.ones(t, bool) if valid is None else np.asarray(valid, bool)
+    if valid.shape != (t,):
+        raise NedError(f"valid must be ({t},), got {valid.shape}")
     if not valid.any():
         raise NedError("the track has no frame with a face")
     rig = rig or load_rig()
-    lm = track.landmarks[valid].astype(np.float64)
-    b = np.clip(track.blendshapes[valid].astype(np.float64), 0.0, 1.0)
+    lm = landmarks[valid].astype(np.float64)
+    b = np.clip(blendshapes[valid].astype(np.float64), 0.0, 1.0)
     offsets = rig.offsets
     _, shapes = align_shapes(lm, rig.mean_shape)
     identity = shapes.mean(0) - np.einsum("e,evc->vc", b.mean(0), offsets)
@@ -229,13 +260,10 @@ def fit_track(track: FaceTrack, rig: Rig | None = None, adapt: bool = True,
         else:
             identity = (shapes.mean(0) - np.einsum("e,evc->vc", b.mean(0), offsets))
     pose_v, _ = normalise_clip(lm, b, rig, offsets, identity)
-    t = track.n_frames
     full = Pose(np.tile(np.eye(3, dtype=np.float32), (t, 1, 1)), np.ones(t, np.float32),
                 np.zeros((t, 3), np.float32))
     full.rotation[valid], full.scale[valid] = pose_v.rotation, pose_v.scale
     full.translation[valid] = pose_v.translation
     return TrackFit(model=RigFaceModel(rig, offsets), identity=identity.astype(np.float32),
-                    pose=_fill_invalid(full, valid),
-                    expressions=track.blendshapes.astype(np.float32),
-                    landmarks=track.landmarks.astype(np.float32), valid=valid,
-                    size=(track.width, track.height))
+                    pose=_fill_invalid(full, valid), expressions=blendshapes,
+                    landmarks=landmarks, valid=valid, size=(int(size[0]), int(size[1])))

@@ -24,9 +24,10 @@ from pathlib import Path
 import numpy as np
 
 from ned.errors import NedError
+from ned.topology import N_MESH
 
 MESH_ENTRY = "geometry_pipeline_metadata_landmarks.binarypb"
-N_VERTICES = 468
+N_VERTICES = N_MESH
 N_TRIANGLES = 898
 
 

@@ -15,6 +15,7 @@ import numpy as np
 from ned.errors import NedError
 from ned.facemodel.pose import Pose
 from ned.facemodel.rig import Rig
+from ned.topology import N_LANDMARKS
 
 
 class FaceModel(abc.ABC):
@@ -88,8 +89,8 @@ class RigFaceModel(FaceModel):
 
     def shape(self, identity: np.ndarray, expressions: np.ndarray) -> np.ndarray:
         identity = np.asarray(identity, np.float32)
-        if identity.shape != (478, 3):
-            raise NedError(f"identity must be (478, 3), got {identity.shape}")
+        if identity.shape != (N_LANDMARKS, 3):
+            raise NedError(f"identity must be ({N_LANDMARKS}, 3), got {identity.shape}")
         expressions = self.check_expressions(expressions)
         return (identity[None] + np.einsum("te,evc->tvc", expressions, self.offsets)
                 ).astype(np.float32)

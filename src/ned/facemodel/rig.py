@@ -20,9 +20,10 @@ from pathlib import Path
 
 import numpy as np
 
+from ned.atomic import atomic_write
 from ned.blendshapes import BLENDSHAPE_NAMES
 from ned.errors import NedError
-from ned.records import atomic_path
+from ned.topology import N_LANDMARKS
 
 RIG_FILE = "rig_mediapipe.npz"
 
@@ -47,11 +48,12 @@ class Rig:
 
     def __post_init__(self) -> None:
         e = len(self.names)
-        if self.mean_shape.shape != (478, 3) or self.offsets.shape != (e, 478, 3) \
-                or self.weights.shape != (e, 478):
+        n = N_LANDMARKS
+        if self.mean_shape.shape != (n, 3) or self.offsets.shape != (e, n, 3) \
+                or self.weights.shape != (e, n):
             raise NedError(f"rig arrays have shapes {self.mean_shape.shape}, "
-                           f"{self.offsets.shape}, {self.weights.shape}; expected (478, 3), "
-                           f"({e}, 478, 3), ({e}, 478)")
+                           f"{self.offsets.shape}, {self.weights.shape}; expected ({n}, 3), "
+                           f"({e}, {n}, 3), ({e}, {n})")
 
     def deform(self, identity: np.ndarray, expressions: np.ndarray) -> np.ndarray:
         """Shapes under expressions.
@@ -69,16 +71,10 @@ class Rig:
     def save(self, path: str | os.PathLike) -> Path:
         """Write the rig as a plain npz (no pickles), atomically."""
         path = Path(path)
-        tmp = atomic_path(path)
-        try:
-            with open(tmp, "wb") as fh:
-                np.savez_compressed(fh, mean_shape=self.mean_shape, offsets=self.offsets,
-                                    weights=self.weights, names=np.array(self.names),
-                                    info=np.array(json.dumps(self.info)))
-            os.replace(tmp, path)
-        finally:
-            if tmp.exists():
-                tmp.unlink()
+        with atomic_write(path) as tmp, open(tmp, "wb") as fh:
+            np.savez_compressed(fh, mean_shape=self.mean_shape, offsets=self.offsets,
+                                weights=self.weights, names=np.array(self.names),
+                                info=np.array(json.dumps(self.info)))
         return path
 
 

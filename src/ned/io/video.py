@@ -21,8 +21,8 @@ import av
 import cv2
 import numpy as np
 
+from ned.atomic import atomic_path
 from ned.errors import NedError
-from ned.records import atomic_path
 
 __all__ = ["VideoInfo", "Frame", "probe", "read_frames", "VideoWriter"]
 
@@ -176,7 +176,7 @@ def prefetch(frames: Iterator[Frame], depth: int = 4) -> Iterator[Frame]:
                         continue
                 if stop.is_set():
                     return
-        except BaseException as e:  # noqa: BLE001 - re-raised in the consumer
+        except BaseException as e:  # re-raised in the consumer
             errors.append(e)
         finally:
             q.put(done)
@@ -315,7 +315,7 @@ class VideoWriter:
 
     # -- context management -------------------------------------------------------------
     def __enter__(self) -> VideoWriter:
-        self._open()
+        self.open()
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:
@@ -324,7 +324,11 @@ class VideoWriter:
         else:
             self.abort()
 
-    def _open(self) -> None:
+    def open(self) -> None:
+        """Create the (temporary) output file and its streams; :meth:`write` opens the
+        writer by itself if needed. Raises NedError if the file cannot be written."""
+        if self._out is not None:
+            return
         try:
             self._out = av.open(str(self._tmp), "w", format=_format_for(self.path))
         except (av.error.FFmpegError, ValueError) as e:
@@ -364,7 +368,7 @@ class VideoWriter:
                 nothing changed (with ``source_yuv``) or everything (without).
         """
         if self._out is None:
-            self._open()
+            self.open()
         w, h = self.size
         if image.dtype != np.uint8 or image.shape != (h, w, 3):
             raise NedError(f"frame must be ({h}, {w}, 3) uint8, got {image.shape} {image.dtype}")
@@ -393,7 +397,7 @@ class VideoWriter:
     def close(self) -> None:
         """Flush the encoder, copy the remaining audio and move the file into place."""
         if self._out is None:
-            self._open()
+            self.open()
         try:
             for packet in self._vs.encode(None):
                 self._out.mux(packet)
@@ -414,7 +418,7 @@ class VideoWriter:
                 self._audio.close()
             if self._out is not None:
                 self._out.close()
-        except Exception:  # noqa: BLE001 - cleanup must not mask the original error
+        except Exception:  # cleanup must not mask the original error
             pass
         self._out = None
         if self._tmp.exists():
@@ -445,7 +449,7 @@ class WriteBehind:
             if self._error is None:
                 try:
                     self.writer.write(item[0], *item[1], **item[2])
-                except BaseException as e:  # noqa: BLE001 - re-raised in the caller
+                except BaseException as e:  # re-raised in the caller
                     self._error = e
 
     def write(self, image: np.ndarray, *args: object, **kwargs: object) -> None:

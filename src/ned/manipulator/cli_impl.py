@@ -3,22 +3,22 @@
 from __future__ import annotations
 
 import argparse
-import os
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
+from ned.atomic import atomic_write
 from ned.blendshapes import EMOTIONS
 from ned.errors import NedError
-from ned.records import ExpressionTrack, FaceTrack, atomic_path
+from ned.records import ExpressionTrack, FaceTrack
 
 PLOT_CHANNELS = ("mouthSmileLeft", "browDownLeft", "browInnerUp", "browOuterUpLeft",
                  "eyeWideLeft", "mouthFrownLeft")
 
 
 def _check_args(emotion: str | None, reference: Path | None, intensity: float) -> None:
-    from ned.manipulator.infer import INTENSITY_RANGE
+    from ned.blendshapes import INTENSITY_RANGE
 
     if (emotion is None) == (reference is None):
         raise NedError("give exactly one of --emotion or --reference")
@@ -87,10 +87,11 @@ def plot_curves(x: np.ndarray, y: np.ndarray, valid: np.ndarray, names: tuple[st
     axes[1].set_xlabel("frame (dashed: input, solid: output)")
     fig.suptitle(title, fontsize=9)
     fig.tight_layout()
-    tmp = atomic_path(path)
-    fig.savefig(tmp, format="png", dpi=90)
-    plt.close(fig)
-    os.replace(tmp, path)
+    try:
+        with atomic_write(path) as tmp:
+            fig.savefig(tmp, format="png", dpi=90)
+    finally:
+        plt.close(fig)
     return path
 
 

@@ -21,20 +21,18 @@ from pathlib import Path
 
 import numpy as np
 
+from ned.atomic import write_text
 from ned.blendshapes import EMOTIONS
 from ned.errors import NedError
-from ned.records import ExpressionTrack, FaceTrack, atomic_path
+from ned.records import ExpressionTrack, FaceTrack
 
 LABELS_FORMAT = "ned-emotion-labels"
 
 
 def write_labels(path: str | os.PathLike, clips: list[dict]) -> Path:
     """Write a labels file atomically. ``clips``: dicts as in the module docstring."""
-    path = Path(path)
-    tmp = atomic_path(path)
-    tmp.write_text(json.dumps({"format": LABELS_FORMAT, "version": 1, "clips": clips}) + "\n")
-    os.replace(tmp, path)
-    return path
+    return write_text(path, json.dumps({"format": LABELS_FORMAT, "version": 1,
+                                        "clips": clips}) + "\n")
 
 
 def read_labels(path: str | os.PathLike) -> list[dict]:

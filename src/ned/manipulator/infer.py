@@ -27,14 +27,13 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ned.blendshapes import EMOTIONS
+from ned.blendshapes import EMOTIONS, INTENSITY_RANGE
 from ned.checkpoint import load_arrays, read_checkpoint_meta
 from ned.errors import NedError
 from ned.manipulator.netconfig import NetConfig
 from ned.manipulator.numpy_nets import Encoder, Mapper, Translator, seeded_normal, split_modules
 from ned.manipulator.speech import speech_indices
 
-INTENSITY_RANGE = (0.0, 1.5)
 DEFAULT_NAME = "manipulator_default"
 
 

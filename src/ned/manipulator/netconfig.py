@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ned.blendshapes import EMOTIONS
+from ned.blendshapes import EMOTIONS, N_BLENDSHAPES
 
 
 @dataclass(frozen=True)
@@ -25,7 +25,7 @@ class NetConfig:
             CPU-trained default needs; see docs/manipulator.md).
     """
 
-    exp_dim: int = 52
+    exp_dim: int = N_BLENDSHAPES
     style_dim: int = 16
     latent_dim: int = 4
     n_domains: int = len(EMOTIONS)

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ned.blendshapes import EMOTIONS
+
+if TYPE_CHECKING:
+    from ned.metrics.evaluate import EvalConfig
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -58,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
     return _protocol(args, cfg)
 
 
-def _pair(args: argparse.Namespace, cfg) -> int:
+def _pair(args: argparse.Namespace, cfg: EvalConfig) -> int:
     from ned.errors import NedError
     from ned.metrics import report as rep
     from ned.metrics.evaluate import evaluate
@@ -69,14 +73,14 @@ def _pair(args: argparse.Namespace, cfg) -> int:
         raise NedError(f"cannot write the report to {out}")
     if out.resolve() in (source.resolve(), edited.resolve()):
         raise NedError(f"the report would overwrite an input video: {out}")
-    result = evaluate(source, edited, cfg, progress=args.progress)
-    print(rep.pair_table(result))
-    rep.write_json(out, result)
+    report = evaluate(source, edited, cfg, progress=args.progress)
+    print(rep.pair_table(report))
+    rep.write_json(out, report.to_json())
     print(f"wrote {out}")
     return 0
 
 
-def _protocol(args: argparse.Namespace, cfg) -> int:
+def _protocol(args: argparse.Namespace, cfg: EvalConfig) -> int:
     from ned.metrics import protocols
     from ned.metrics import report as rep
 

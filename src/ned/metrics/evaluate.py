@@ -2,26 +2,32 @@
 
 Both clips are analysed (``ned.analysis.analyze``), then decoded in lockstep, one frame pair
 at a time (never a whole clip in memory), feeding the pixel metrics, the emotion classifier
-and the identity embedder. The result is a plain dict (JSON-ready, see :func:`evaluate`).
+and the identity embedder. The result is an :class:`EvaluationReport`, a frozen record of
+typed score groups; its :meth:`~EvaluationReport.to_json` is the JSON report of
+``ned evaluate``.
 """
 
 from __future__ import annotations
 
 import os
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 import numpy as np
 from tqdm import tqdm
 
 from ned.analysis import analyze
+from ned.analysis.cache import cached_track
 from ned.blendshapes import EMOTIONS
 from ned.errors import NedError
 from ned.io.video import VideoInfo, probe, read_frames
 from ned.metrics import emotion as emo
 from ned.metrics import identity as idm
-from ned.metrics.pixel import PixelAccumulator, PixelConfig
-from ned.metrics.speech import speech_metrics, temporal_metrics
+from ned.metrics.jsonable import clean
+from ned.metrics.pixel import PixelAccumulator, PixelConfig, PixelScores
+from ned.metrics.speech import SpeechScores, TemporalScores, speech_metrics, temporal_metrics
 from ned.records import FaceTrack
 
 
@@ -36,7 +42,7 @@ class EvalConfig:
         emotion: run the emotion classifier.
         classifier: which one (``ned.metrics.emotion.CLASSIFIERS``; default ``faceapi``).
         segment_seconds: length of the segments in the per-segment emotion summary.
-        use_cache: take the source's analysis from the edit pipeline's cache (written there
+        use_cache: take the source's analysis from the analysis cache (written there
             if missing); the edited clip is always analysed afresh.
         pixel: pixel-metric options.
     """
@@ -60,6 +66,283 @@ class EvalConfig:
         if self.segment_seconds <= 0:
             raise NedError("segment length must be > 0 seconds")
 
+    def to_json(self) -> dict[str, Any]:
+        """The options as a dict (``pixel`` nested), keys in field order."""
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> EvalConfig:
+        """Inverse of :meth:`to_json` (validated as the constructor does)."""
+        return cls(**{**data, "pixel": PixelConfig(**data["pixel"])})
+
+
+@dataclass(frozen=True)
+class FrameCounts:
+    """A number of frames per clip: ``source`` and ``edited``."""
+
+    source: int
+    edited: int
+
+    def to_json(self) -> dict[str, int]:
+        """``{"source": n, "edited": n}``."""
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, int]) -> FrameCounts:
+        """Inverse of :meth:`to_json`."""
+        return cls(**data)
+
+
+@dataclass(frozen=True)
+class IdentityScores:
+    """Identity metrics on dlib face-recognition embeddings, over the frames embedded in
+    both clips; the distances are None with fewer than 2 such frames.
+
+    Attributes:
+        distance_mean, distance_max: per-frame Euclidean distance of the embeddings.
+        frechet: Frechet distance of the two embedding sets (the FID formula).
+        frames: number of frames used.
+    """
+
+    distance_mean: float | None
+    distance_max: float | None
+    frechet: float | None
+    frames: int
+
+    def to_json(self) -> dict[str, float | int | None]:
+        """The scores as a dict, keys in field order."""
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, float | int | None]) -> IdentityScores:
+        """Inverse of :meth:`to_json`."""
+        return cls(**data)
+
+
+@dataclass(frozen=True)
+class EmotionSegment:
+    """One segment of the per-segment emotion summary (:func:`segments`).
+
+    Attributes:
+        start, end: timestamps (s) of the segment's first and last frame.
+        frames: frames in the segment (with or without a face).
+        source, edited: dominant class of the mean probabilities, None without a face.
+        source_probs, edited_probs: mean probability per class (``EMOTIONS`` keys), None
+            without a face.
+    """
+
+    start: float
+    end: float
+    frames: int
+    source: str | None
+    source_probs: dict[str, float] | None
+    edited: str | None
+    edited_probs: dict[str, float] | None
+
+    def to_json(self) -> dict[str, Any]:
+        """The segment as a dict, keys in field order."""
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> EmotionSegment:
+        """Inverse of :meth:`to_json`."""
+        return cls(**data)
+
+
+@dataclass(frozen=True)
+class EmotionScores:
+    """Emotion metrics from the per-frame classifier probabilities (:func:`emotion_summary`).
+
+    Attributes:
+        classifier: the classifier (``ned.metrics.emotion.CLASSIFIERS``).
+        labels: the class names, ``EMOTIONS`` order (the order of ``transition``).
+        frames: frames classified per clip.
+        source_fraction, edited_fraction: share of classified frames per predicted class
+            (every class a key; None values when no frame was classified).
+        transition: 7x7 counts; rows source prediction, columns edited prediction.
+        segments: the per-segment summary.
+        target: the emotion the ``target_*`` fields refer to (the report's target), None
+            without one; not a key of :meth:`to_json` (the report holds it), and without it
+            the ``target_*`` keys are left out there.
+        target_fraction: share of edited frames predicted as the target.
+        target_prob_mean: mean target probability over the classified edited frames.
+        source_target_fraction, source_target_prob_mean: the same on the source (baseline).
+    """
+
+    classifier: str
+    labels: tuple[str, ...]
+    frames: FrameCounts
+    source_fraction: dict[str, float | None]
+    edited_fraction: dict[str, float | None]
+    transition: tuple[tuple[int, ...], ...]
+    segments: tuple[EmotionSegment, ...]
+    target: str | None = None
+    target_fraction: float | None = None
+    target_prob_mean: float | None = None
+    source_target_fraction: float | None = None
+    source_target_prob_mean: float | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """The summary as a dict (``target_*`` keys only with a target)."""
+        out: dict[str, Any] = {
+            "classifier": self.classifier, "labels": list(self.labels),
+            "frames": self.frames.to_json(), "source_fraction": dict(self.source_fraction),
+            "edited_fraction": dict(self.edited_fraction),
+            "transition": [list(r) for r in self.transition],
+            "segments": [s.to_json() for s in self.segments]}
+        if self.target is not None:
+            out |= {"target_fraction": self.target_fraction,
+                    "target_prob_mean": self.target_prob_mean,
+                    "source_target_fraction": self.source_target_fraction,
+                    "source_target_prob_mean": self.source_target_prob_mean}
+        return out
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any], target: str | None = None) -> EmotionScores:
+        """Inverse of :meth:`to_json`; ``target``: the report's target."""
+        return cls(classifier=data["classifier"], labels=tuple(data["labels"]),
+                   frames=FrameCounts.from_json(data["frames"]),
+                   source_fraction=dict(data["source_fraction"]),
+                   edited_fraction=dict(data["edited_fraction"]),
+                   transition=tuple(tuple(r) for r in data["transition"]),
+                   segments=tuple(EmotionSegment.from_json(s) for s in data["segments"]),
+                   target=target, target_fraction=data.get("target_fraction"),
+                   target_prob_mean=data.get("target_prob_mean"),
+                   source_target_fraction=data.get("source_target_fraction"),
+                   source_target_prob_mean=data.get("source_target_prob_mean"))
+
+
+@dataclass(frozen=True)
+class PerFrame:
+    """Per-frame series of the report, each of length T (None: not measured in that frame).
+
+    Attributes:
+        fapd: FAPD of each frame (None without a source face).
+        identity_distance: embedding distance (None where a clip was not embedded); the
+            series is None when identity was not computed.
+        source_emotion, edited_emotion: predicted class (None: not classified).
+        target_prob: the edited frame's target probability; the series is None without a
+            target.
+    """
+
+    fapd: tuple[float | None, ...]
+    identity_distance: tuple[float | None, ...] | None
+    source_emotion: tuple[str | None, ...]
+    edited_emotion: tuple[str | None, ...]
+    target_prob: tuple[float | None, ...] | None = None
+
+    def to_json(self) -> dict[str, list]:
+        """The series as lists (series that are None are left out)."""
+        return {k: list(v) for k, v in (
+            ("fapd", self.fapd), ("identity_distance", self.identity_distance),
+            ("source_emotion", self.source_emotion), ("edited_emotion", self.edited_emotion),
+            ("target_prob", self.target_prob)) if v is not None}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Sequence]) -> PerFrame:
+        """Inverse of :meth:`to_json`."""
+
+        def opt(key: str) -> tuple | None:
+            return tuple(data[key]) if key in data else None
+
+        return cls(fapd=tuple(data["fapd"]), identity_distance=opt("identity_distance"),
+                   source_emotion=tuple(data["source_emotion"]),
+                   edited_emotion=tuple(data["edited_emotion"]), target_prob=opt("target_prob"))
+
+
+@dataclass(frozen=True)
+class Timing:
+    """Wall-clock time of one evaluation.
+
+    Attributes:
+        seconds: in all.
+        analysis_seconds: analysing both clips (or taking given / cached analyses).
+        metrics_seconds: the streamed pass (pixel metrics, classifier, embedder).
+        fps: frames evaluated per second (frames / seconds).
+    """
+
+    seconds: float
+    analysis_seconds: float
+    metrics_seconds: float
+    fps: float
+
+    def to_json(self) -> dict[str, float]:
+        """The times as a dict, keys in field order."""
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, float]) -> Timing:
+        """Inverse of :meth:`to_json`."""
+        return cls(**data)
+
+
+@dataclass(frozen=True)
+class EvaluationReport:
+    """Every metric of an edited clip against its source (:func:`evaluate`).
+
+    Attributes:
+        source, edited: the two video paths.
+        frames, width, height, fps: the clips' length, size and frame rate.
+        target: the emotion the edit aimed at, or None.
+        config: the options used.
+        valid_frames: frames with a face, per clip.
+        pixel: APD, FAPD, MAPD, face PSNR / SSIM, difference outside the face.
+        identity: embedding distances; None when identity was not computed.
+        speech: jaw / lip-gap correlation, mouth error.
+        temporal: landmark jitter.
+        emotion: classifier summary; None when the classifier was not run.
+        per_frame: per-frame series.
+        timing: how long it took.
+    """
+
+    source: str
+    edited: str
+    frames: int
+    width: int
+    height: int
+    fps: float
+    target: str | None
+    config: EvalConfig
+    valid_frames: FrameCounts
+    pixel: PixelScores
+    identity: IdentityScores | None
+    speech: SpeechScores
+    temporal: TemporalScores
+    emotion: EmotionScores | None
+    per_frame: PerFrame
+    timing: Timing
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON report of ``ned evaluate``: a dict of plain values (NaN / inf as None,
+        via ``ned.metrics.jsonable.clean``), keys in field order, each score group a nested
+        dict (``identity`` / ``emotion`` None when not computed)."""
+        return clean({
+            "source": self.source, "edited": self.edited, "frames": self.frames,
+            "width": self.width, "height": self.height, "fps": self.fps,
+            "target": self.target, "config": self.config.to_json(),
+            "valid_frames": self.valid_frames.to_json(), "pixel": self.pixel.to_json(),
+            "identity": self.identity.to_json() if self.identity is not None else None,
+            "speech": self.speech.to_json(), "temporal": self.temporal.to_json(),
+            "emotion": self.emotion.to_json() if self.emotion is not None else None,
+            "per_frame": self.per_frame.to_json(), "timing": self.timing.to_json()})
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> EvaluationReport:
+        """Inverse of :meth:`to_json` (e.g. a report file read back with ``json.load``)."""
+        ident, emotion = data["identity"], data["emotion"]
+        return cls(source=data["source"], edited=data["edited"], frames=data["frames"],
+                   width=data["width"], height=data["height"], fps=data["fps"],
+                   target=data["target"], config=EvalConfig.from_json(data["config"]),
+                   valid_frames=FrameCounts.from_json(data["valid_frames"]),
+                   pixel=PixelScores.from_json(data["pixel"]),
+                   identity=IdentityScores.from_json(ident) if ident is not None else None,
+                   speech=SpeechScores.from_json(data["speech"]),
+                   temporal=TemporalScores.from_json(data["temporal"]),
+                   emotion=(EmotionScores.from_json(emotion, data["target"])
+                            if emotion is not None else None),
+                   per_frame=PerFrame.from_json(data["per_frame"]),
+                   timing=Timing.from_json(data["timing"]))
+
 
 def check_pair(source: str | os.PathLike, edited: str | os.PathLike
                ) -> tuple[VideoInfo, VideoInfo]:
@@ -80,24 +363,18 @@ def check_pair(source: str | os.PathLike, edited: str | os.PathLike
 
 def _track(path: str | os.PathLike, given: FaceTrack | None, progress: bool,
            cached: bool = False) -> FaceTrack:
-    """The clip's analysis: ``given``, else the edit pipeline's cached one (``cached``; an
-    edited clip's source usually is in the cache already), else analysed now."""
+    """The clip's analysis: ``given``, else the analysis cache's (``cached``; an edited
+    clip's source usually is in the cache already), else analysed now."""
     track = given
-    if track is None and cached:
-        try:
-            from ned.pipeline import cached_track
-        except ImportError:
-            cached = False
-        else:
-            track = cached_track(path, progress=progress)
     if track is None:
-        track = analyze(path, progress=progress)
+        track = (cached_track(path, progress=progress) if cached
+                 else analyze(path, progress=progress))
     if not track.valid.any():
         raise NedError(f"no face found in {path}")
     return track
 
 
-@dataclass
+@dataclass(frozen=True)
 class SourceCache:
     """Per-frame results on a source clip, reused when one source is evaluated against many
     edits (the protocols). Filled by :func:`evaluate_detailed`.
@@ -193,7 +470,7 @@ def _stream(source: str | os.PathLike, edited: str | os.PathLike, src: FaceTrack
 def evaluate(source: str | os.PathLike, edited: str | os.PathLike,
              config: EvalConfig | None = None, *, progress: bool = False,
              source_track: FaceTrack | None = None, edited_track: FaceTrack | None = None
-             ) -> dict:
+             ) -> EvaluationReport:
     """All metrics of an edited clip against its source.
 
     Args:
@@ -203,12 +480,13 @@ def evaluate(source: str | os.PathLike, edited: str | os.PathLike,
         source_track, edited_track: analyses to reuse (else both clips are analysed).
 
     Returns:
-        A JSON-ready dict: ``pixel`` (APD, FAPD, MAPD, face PSNR/SSIM, outside difference),
+        The report: ``pixel`` (APD, FAPD, MAPD, face PSNR/SSIM, outside difference),
         ``identity`` (per-frame distance, Frechet distance; None if not computed),
         ``speech`` (jaw / lip-gap correlation, mouth error), ``temporal`` (jitter),
         ``emotion`` (target fraction, mean target probability, fractions per class,
-        source->edited transition counts, per-segment summary), ``per_frame`` series and
-        ``timing`` (seconds, frames per second).
+        source->edited transition counts, per-segment summary; None if not run),
+        ``per_frame`` series (length T) and ``timing`` (seconds, frames per second).
+        ``report.to_json()`` is the JSON form.
 
     Raises:
         NedError: clips of different size or length, no face in either clip.
@@ -222,7 +500,7 @@ def evaluate_detailed(source: str | os.PathLike, edited: str | os.PathLike,
                       source_track: FaceTrack | None = None,
                       edited_track: FaceTrack | None = None,
                       source_cache: SourceCache | None = None
-                      ) -> tuple[dict, dict[str, np.ndarray], SourceCache]:
+                      ) -> tuple[EvaluationReport, dict[str, np.ndarray], SourceCache]:
     """:func:`evaluate`, also returning the per-frame arrays and a reusable source cache.
 
     Returns:
@@ -239,20 +517,21 @@ def evaluate_detailed(source: str | os.PathLike, edited: str | os.PathLike,
     t1 = time.perf_counter()
     pix, col = _stream(source, edited, src, edt, cfg, progress, source_cache)
     t2 = time.perf_counter()
-    report = {"source": str(source), "edited": str(edited), "frames": src.n_frames,
-              "width": info.width, "height": info.height, "fps": info.fps,
-              "target": cfg.target, "config": asdict(cfg),
-              "valid_frames": {"source": int(src.valid.sum()), "edited": int(edt.valid.sum())},
-              "pixel": pix.result(), "identity": _identity(col),
-              "speech": speech_metrics(src, edt), "temporal": temporal_metrics(src, edt),
-              "emotion": ({"classifier": cfg.classifier}
-                          | emotion_summary(col.probs["src"], col.probs["edt"], cfg.target,
-                                            src.timestamps, cfg.segment_seconds))
-              if cfg.emotion else None}
-    report["per_frame"] = _per_frame(pix, col, cfg.target)
+    pixel, identity = pix.result(), _identity(col)
+    speech, temporal = speech_metrics(src, edt), temporal_metrics(src, edt)
+    emotion = (emotion_summary(col.probs["src"], col.probs["edt"], cfg.target, src.timestamps,
+                               cfg.segment_seconds, classifier=cfg.classifier)
+               if cfg.emotion else None)
+    per_frame = _per_frame(pix, col, cfg.target)
     total = time.perf_counter() - t0
-    report["timing"] = {"seconds": total, "analysis_seconds": t1 - t0,
-                        "metrics_seconds": t2 - t1, "fps": src.n_frames / max(total, 1e-9)}
+    report = EvaluationReport(
+        source=str(source), edited=str(edited), frames=src.n_frames, width=info.width,
+        height=info.height, fps=info.fps, target=cfg.target, config=cfg,
+        valid_frames=FrameCounts(int(src.valid.sum()), int(edt.valid.sum())), pixel=pixel,
+        identity=identity, speech=speech, temporal=temporal, emotion=emotion,
+        per_frame=per_frame,
+        timing=Timing(seconds=total, analysis_seconds=t1 - t0, metrics_seconds=t2 - t1,
+                      fps=src.n_frames / max(total, 1e-9)))
     arrays = {"source_probs": col.probs["src"], "edited_probs": col.probs["edt"],
               "source_embeds": col.embeds["src"], "edited_embeds": col.embeds["edt"]}
     cache = SourceCache(col.probs["src"], col.embeds["src"], cfg.identity_stride,
@@ -260,34 +539,39 @@ def evaluate_detailed(source: str | os.PathLike, edited: str | os.PathLike,
     return report, arrays, cache
 
 
-def _identity(col: _Collector) -> dict | None:
+def _identity(col: _Collector) -> IdentityScores | None:
     if col.embedder is None:
         return None
     a, b = col.embeds["src"], col.embeds["edt"]
     ok = ~np.isnan(a).any(1) & ~np.isnan(b).any(1)
     if ok.sum() < 2:
-        return {"distance_mean": None, "distance_max": None, "frechet": None,
-                "frames": int(ok.sum())}
+        return IdentityScores(None, None, None, int(ok.sum()))
     d = idm.identity_distances(a[ok], b[ok])
-    return {"distance_mean": float(d.mean()), "distance_max": float(d.max()),
-            "frechet": idm.frechet_distance(a[ok], b[ok]), "frames": int(ok.sum())}
+    return IdentityScores(distance_mean=float(d.mean()), distance_max=float(d.max()),
+                          frechet=idm.frechet_distance(a[ok], b[ok]), frames=int(ok.sum()))
 
 
-def _per_frame(pix: PixelAccumulator, col: _Collector, target: str | None) -> dict:
-    out: dict[str, list] = {"fapd": pix.fapd_per_frame}
+def _series(values: Sequence[float] | np.ndarray) -> tuple[float | None, ...]:
+    """Plain floats, None for NaN / inf (the JSON form)."""
+    return tuple(float(v) if np.isfinite(v) else None for v in np.asarray(values).tolist())
+
+
+def _per_frame(pix: PixelAccumulator, col: _Collector, target: str | None) -> PerFrame:
+    ident = None
     if col.embedder is not None:
-        a, b = col.embeds["src"], col.embeds["edt"]
-        out["identity_distance"] = np.linalg.norm(a - b, axis=1).tolist()
-    for key, name in (("src", "source_emotion"), ("edt", "edited_emotion")):
-        p = col.probs[key]
-        out[name] = [None if np.isnan(r).any() else EMOTIONS[int(r.argmax())] for r in p]
-    if target is not None:
-        out["target_prob"] = col.probs["edt"][:, EMOTIONS.index(target)].tolist()
-    return out
+        ident = _series(np.linalg.norm(col.embeds["src"] - col.embeds["edt"], axis=1))
+    labels = {key: tuple(None if np.isnan(r).any() else EMOTIONS[int(r.argmax())]
+                         for r in col.probs[key]) for key in ("src", "edt")}
+    target_prob = (_series(col.probs["edt"][:, EMOTIONS.index(target)])
+                   if target is not None else None)
+    return PerFrame(fapd=_series(pix.fapd_per_frame), identity_distance=ident,
+                    source_emotion=labels["src"], edited_emotion=labels["edt"],
+                    target_prob=target_prob)
 
 
 def emotion_summary(src_probs: np.ndarray, edt_probs: np.ndarray, target: str | None,
-                    timestamps: np.ndarray, segment_seconds: float = 1.0) -> dict:
+                    timestamps: np.ndarray, segment_seconds: float = 1.0, *,
+                    classifier: str = emo.DEFAULT_CLASSIFIER) -> EmotionScores:
     """Emotion metrics from per-frame probabilities.
 
     Args:
@@ -295,12 +579,14 @@ def emotion_summary(src_probs: np.ndarray, edt_probs: np.ndarray, target: str | 
             clip has no face.
         target: the aimed emotion or None.
         timestamps: (T,) seconds, for the segments.
+        segment_seconds: segment length (> 0).
+        classifier: the classifier the probabilities come from (recorded only).
 
     Returns:
         Fractions of frames per predicted class for both clips, target fraction and mean
-        target probability (edited and, as a baseline, source), the 7x7 transition counts
-        (rows: source prediction, columns: edited prediction) and per-segment mean
-        probabilities with the dominant class.
+        target probability (edited and, as a baseline, source; None without a target), the
+        7x7 transition counts (rows: source prediction, columns: edited prediction) and
+        per-segment mean probabilities with the dominant class.
     """
     vs, ve = ~np.isnan(src_probs).any(1), ~np.isnan(edt_probs).any(1)
     ps, pe = src_probs.argmax(1), edt_probs.argmax(1)
@@ -313,44 +599,56 @@ def emotion_summary(src_probs: np.ndarray, edt_probs: np.ndarray, target: str | 
         return {e: (float((pred[v] == k).sum() / n) if n else None)
                 for k, e in enumerate(EMOTIONS)}
 
-    out = {"labels": list(EMOTIONS), "frames": {"source": int(vs.sum()), "edited": int(ve.sum())},
-           "source_fraction": frac(ps, vs), "edited_fraction": frac(pe, ve),
-           "transition": trans.tolist(),
-           "segments": segments(src_probs, edt_probs, timestamps, segment_seconds)}
+    src_frac, edt_frac = frac(ps, vs), frac(pe, ve)
+    targets: dict[str, float | None] = {}
     if target is not None:
         k = EMOTIONS.index(target)
-        out["target_fraction"] = out["edited_fraction"][target]
-        out["target_prob_mean"] = float(edt_probs[ve, k].mean()) if ve.any() else None
-        out["source_target_fraction"] = out["source_fraction"][target]
-        out["source_target_prob_mean"] = float(src_probs[vs, k].mean()) if vs.any() else None
-    return out
+        targets = dict(
+            target_fraction=edt_frac[target],
+            target_prob_mean=float(edt_probs[ve, k].mean()) if ve.any() else None,
+            source_target_fraction=src_frac[target],
+            source_target_prob_mean=float(src_probs[vs, k].mean()) if vs.any() else None)
+    return EmotionScores(
+        classifier=classifier, labels=tuple(EMOTIONS),
+        frames=FrameCounts(int(vs.sum()), int(ve.sum())), source_fraction=src_frac,
+        edited_fraction=edt_frac, transition=tuple(tuple(r) for r in trans.tolist()),
+        segments=segments(src_probs, edt_probs, timestamps, segment_seconds), target=target,
+        **targets)
 
 
 def segments(src_probs: np.ndarray, edt_probs: np.ndarray, timestamps: np.ndarray,
-             seconds: float) -> list[dict]:
+             seconds: float) -> tuple[EmotionSegment, ...]:
     """Per-segment mean probabilities and dominant class of both clips.
 
+    Args:
+        src_probs, edt_probs: (T, 7) probabilities in ``EMOTIONS`` order, NaN rows where a
+            clip has no face.
+        timestamps: (T,) seconds; segment k holds the frames with
+            ``floor((t - timestamps[0]) / seconds) == k`` (empty segments are left out).
+        seconds: segment length (> 0).
+
     Returns:
-        One dict per segment: start, end (s), frames, source / edited (dominant class or
-        None) and source_probs / edited_probs (mean per class, or None).
+        One :class:`EmotionSegment` per non-empty segment, in time order.
     """
     ts = np.asarray(timestamps, np.float64)
     if not len(ts):
-        return []
+        return ()
     seg = np.floor((ts - ts[0]) / seconds).astype(int)
     out = []
     for s in np.unique(seg):
         idx = seg == s
-        row: dict = {"start": float(ts[idx][0]), "end": float(ts[idx][-1]),
-                     "frames": int(idx.sum())}
+        dominant, means = {}, {}
         for key, p in (("source", src_probs[idx]), ("edited", edt_probs[idx])):
             p = p[~np.isnan(p).any(1)]
             m = p.mean(0) if len(p) else None
-            row[key] = EMOTIONS[int(m.argmax())] if m is not None else None
-            row[f"{key}_probs"] = ({e: float(v) for e, v in zip(EMOTIONS, m)}
-                                   if m is not None else None)
-        out.append(row)
-    return out
+            dominant[key] = EMOTIONS[int(m.argmax())] if m is not None else None
+            means[key] = ({e: float(v) for e, v in zip(EMOTIONS, m)}
+                          if m is not None else None)
+        out.append(EmotionSegment(
+            start=float(ts[idx][0]), end=float(ts[idx][-1]), frames=int(idx.sum()),
+            source=dominant["source"], source_probs=means["source"],
+            edited=dominant["edited"], edited_probs=means["edited"]))
+    return tuple(out)
 
 
 def segment_fractions(probs: np.ndarray, timestamps: np.ndarray, seconds: float = 1.0

@@ -3,21 +3,22 @@
 As in the paper: APD is the mean L2 distance of RGB values (0-255) over all pixels and
 frames; FAPD the same over the face mask (the source's face oval); MAPD the same over a
 72 x 72 box at the mouth centre, where 72 px are measured in the 256 x 256 aligned face
-crop of ``ned.analysis.align`` (so the box scales with the face). We add face-region PSNR
+crop of ``ned.align`` (so the box scales with the face). We add face-region PSNR
 and SSIM, and the difference outside the face (outside both clips' face ovals, grown by a
 margin) to check that nothing else was touched.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
 
 import cv2
 import numpy as np
 
 from ned import topology
-from ned.analysis.align import alignment_matrices
-from ned.analysis.mask import face_mask
+from ned.align import alignment_matrices
+from ned.mask import face_mask
 
 PSNR_CAP_DB = 100.0
 _SSIM_C1, _SSIM_C2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
@@ -39,6 +40,39 @@ class PixelConfig:
     crop_size: int = 256
     outside_margin: float = 0.5
     changed_threshold: float = 8.0
+
+
+@dataclass(frozen=True)
+class PixelScores:
+    """The pixel metrics of a clip pair (:meth:`PixelAccumulator.result`); None where nothing
+    was measured (no face in any frame, no pixel outside the faces).
+
+    Attributes:
+        apd: mean L2 distance of RGB values (0-255) over all pixels and frames.
+        fapd: the same over the source's face mask.
+        mapd: the same over the mouth box (:func:`mouth_box`).
+        face_psnr: PSNR (dB, capped at ``PSNR_CAP_DB``) of the face-mask pixels.
+        face_ssim: mean SSIM over the face-mask pixels.
+        outside_apd: APD farther than the margin from both clips' face ovals.
+        outside_changed: fraction of those pixels whose L2 distance exceeds the threshold.
+    """
+
+    apd: float | None = None
+    fapd: float | None = None
+    mapd: float | None = None
+    face_psnr: float | None = None
+    face_ssim: float | None = None
+    outside_apd: float | None = None
+    outside_changed: float | None = None
+
+    def to_json(self) -> dict[str, float | None]:
+        """The scores as a dict, keys in field order."""
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, float | None]) -> PixelScores:
+        """Inverse of :meth:`to_json`."""
+        return cls(**data)
 
 
 def l2_map(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -149,16 +183,16 @@ class PixelAccumulator:
         self.sums["changed"] += float((out > self.config.changed_threshold).sum())
         self.counts["out"] += out.size
 
-    def result(self) -> dict[str, float | None]:
-        """The clip's metrics: apd, fapd, mapd (RGB L2, 0-255 scale), face_psnr (dB),
-        face_ssim, outside_apd, outside_changed (fraction). None where nothing was measured."""
+    def result(self) -> PixelScores:
+        """The clip's metrics so far (see :class:`PixelScores`; RGB L2 on the 0-255 scale,
+        PSNR in dB, outside_changed a fraction). None where nothing was measured."""
         s, c = self.sums, self.counts
 
         def mean(k: str, n: str) -> float | None:
             return s[k] / c[n] if c[n] else None
 
-        return {"apd": mean("apd", "apd"), "fapd": mean("fapd", "face"),
-                "mapd": mean("mapd", "mapd"),
-                "face_psnr": psnr(s["sq"] / c["face"]) if c["face"] else None,
-                "face_ssim": mean("ssim", "ssim"), "outside_apd": mean("out", "out"),
-                "outside_changed": mean("changed", "out")}
+        return PixelScores(apd=mean("apd", "apd"), fapd=mean("fapd", "face"),
+                           mapd=mean("mapd", "mapd"),
+                           face_psnr=psnr(s["sq"] / c["face"]) if c["face"] else None,
+                           face_ssim=mean("ssim", "ssim"), outside_apd=mean("out", "out"),
+                           outside_changed=mean("changed", "out"))

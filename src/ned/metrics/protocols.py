@@ -1,7 +1,7 @@
 """Evaluation protocols over several clips, with the edit pipeline in the loop.
 
 * ``self-translation`` (paper, Table 1): each clip is translated to its own style (the style
-  encoder on the clip itself, via ``ned.pipeline.edit(clip, out, reference=clip)``) and
+  encoder on the clip itself, via ``ned.edit(clip, out, reference=clip)``) and
   compared with the original. Rows: the clip's emotion label (given as ``clip.mp4:happy``,
   else the majority class of our emotion classifier on the source); columns APD, FAPD, MAPD
   and FID (Frechet distance of identity features pooled over the row's frames).
@@ -22,11 +22,14 @@ from pathlib import Path
 
 import numpy as np
 
+from ned.analysis.cache import cached_track
 from ned.blendshapes import EMOTIONS
+from ned.editing.api import edit
 from ned.errors import NedError
 from ned.metrics import identity as idm
 from ned.metrics import report as rep
-from ned.metrics.evaluate import EvalConfig, evaluate_detailed
+from ned.metrics.evaluate import EvalConfig, EvaluationReport, evaluate_detailed
+from ned.records import FaceTrack
 
 #: Row order of the paper's Table 1.
 PAPER_ORDER = ("neutral", "happy", "fear", "sad", "surprised", "angry", "disgusted")
@@ -52,17 +55,7 @@ class Clip:
         return Clip(p, label or None)
 
 
-def _edit(clip: Path, out: Path, **kwargs: object) -> None:
-    try:
-        from ned.pipeline import edit
-    except ImportError as e:  # the pipeline is another stage's package
-        raise NedError(f"the edit pipeline is not available ({e})") from None
-    edit(clip, out, **kwargs)
-
-
-def _source_track(clip: Path, cfg: EvalConfig, progress: bool):
-    from ned.pipeline import cached_track
-
+def _source_track(clip: Path, cfg: EvalConfig, progress: bool) -> FaceTrack:
     return cached_track(clip, use_cache=cfg.use_cache, progress=progress)
 
 
@@ -74,7 +67,7 @@ def _majority(probs: np.ndarray) -> str:
     return EMOTIONS[int(counts.argmax())]
 
 
-def _mean(values: list) -> float | None:
+def _mean(values: list[float | None]) -> float | None:
     vals = [v for v in values if v is not None and np.isfinite(v)]
     return float(np.mean(vals)) if vals else None
 
@@ -84,15 +77,24 @@ def self_translation(clips: list[Clip], out_dir: str | os.PathLike, *,
                      manipulator: str | None = None, progress: bool = False) -> dict:
     """The paper's self-translation protocol (see module doc). Returns the table as a dict
     and writes it (CSV, JSON, markdown, PNG) into ``out_dir``. ``manipulator``: a checkpoint
-    for the edit (None = the shipped default)."""
+    for the edit (None = the shipped default).
+
+    Returns:
+        ``protocol``, ``manipulator``, ``classifier``, ``header`` and ``rows`` (one per
+        label in ``PAPER_ORDER`` that occurs, then the average), ``clips`` (per clip: clip,
+        label, label_from, edited and its report's JSON without per-frame series and
+        config), ``seconds`` and ``fid_features``.
+    """
     out, videos = _prepare(out_dir)
     cfg = config or EvalConfig()
-    per_clip, pooled = [], {}
+    per_clip: list[dict] = []
+    labelled: list[tuple[str, EvaluationReport]] = []
+    pooled: dict[str, tuple[list[np.ndarray], list[np.ndarray]]] = {}
     t0 = time.perf_counter()
     for n, clip in enumerate(clips):
         edited = videos / f"{n:02d}_{clip.path.stem}_self.mp4"
-        _edit(clip.path, edited, reference=clip.path, seed=seed, manipulator=manipulator,
-              progress=progress)
+        edit(clip.path, edited, reference=clip.path, seed=seed, manipulator=manipulator,
+             progress=progress)
         track = _source_track(clip.path, cfg, progress)
         report, arrays, _ = evaluate_detailed(clip.path, edited, replace(cfg, target=None),
                                               source_track=track, progress=progress)
@@ -100,12 +102,13 @@ def self_translation(clips: list[Clip], out_dir: str | os.PathLike, *,
         per_clip.append({"clip": str(clip.path), "label": label,
                          "label_from": "given" if clip.label else "classifier",
                          "edited": str(edited), "report": _slim(report)})
+        labelled.append((label, report))
         a, b = arrays["source_embeds"], arrays["edited_embeds"]
         ok = ~np.isnan(a).any(1) & ~np.isnan(b).any(1)
         pa, pb = pooled.setdefault(label, ([], []))
         pa.append(a[ok])
         pb.append(b[ok])
-    rows = _self_rows(per_clip, pooled)
+    rows = _self_rows(labelled, pooled)
     header = ["emotion", "clips", "APD", "FAPD", "MAPD", "FID"]
     result = {"protocol": "self-translation", "manipulator": manipulator or "default",
               "classifier": cfg.classifier, "header": header, "rows": rows,
@@ -116,19 +119,20 @@ def self_translation(clips: list[Clip], out_dir: str | os.PathLike, *,
     return result
 
 
-def _self_rows(per_clip: list[dict], pooled: dict) -> list[list]:
+def _self_rows(labelled: list[tuple[str, EvaluationReport]],
+               pooled: dict[str, tuple[list[np.ndarray], list[np.ndarray]]]) -> list[list]:
+    """Table rows from (label, report) per clip and the (N, 128) embeddings per label."""
     rows = []
     for emotion in PAPER_ORDER:
-        items = [c for c in per_clip if c["label"] == emotion]
-        if not items:
+        px = [r.pixel for label, r in labelled if label == emotion]
+        if not px:
             continue
-        px = [c["report"]["pixel"] for c in items]
         fid = None
         if emotion in pooled:
             a, b = np.concatenate(pooled[emotion][0]), np.concatenate(pooled[emotion][1])
             fid = idm.frechet_distance(a, b) if len(a) >= 2 and len(b) >= 2 else None
-        rows.append([emotion, len(items), _mean([p["apd"] for p in px]),
-                     _mean([p["fapd"] for p in px]), _mean([p["mapd"] for p in px]), fid])
+        rows.append([emotion, len(px), _mean([p.apd for p in px]),
+                     _mean([p.fapd for p in px]), _mean([p.mapd for p in px]), fid])
     if rows:
         rows.append([f"avg. ({len(rows)})", sum(r[1] for r in rows),
                      *[_mean([r[k] for r in rows]) for k in range(2, 6)]])
@@ -139,18 +143,26 @@ def emotions(clips: list[Clip], out_dir: str | os.PathLike, *,
              config: EvalConfig | None = None, intensity: float = 1.0, seed: int = 0,
              manipulator: str | None = None, progress: bool = False) -> dict:
     """Edit every clip to all seven emotions and measure each edit (see module doc).
-    Returns the table as a dict and writes it into ``out_dir``."""
+    Returns the table as a dict and writes it into ``out_dir``.
+
+    Returns:
+        ``protocol``, ``manipulator``, ``classifier``, ``intensity``, ``seed``, ``header``
+        and ``rows`` (one per emotion, then the average), ``confusion`` (7x7 counts of
+        edited frames, rows target, columns predicted), ``edits`` (per edit: clip, emotion,
+        edited and its report's JSON without per-frame series and config) and ``seconds``.
+    """
     out, videos = _prepare(out_dir)
     cfg = config or EvalConfig()
-    per_edit = []
+    per_edit: list[dict] = []
+    targeted: list[tuple[str, EvaluationReport]] = []
     confusion = np.zeros((len(EMOTIONS), len(EMOTIONS)), np.int64)
     t0 = time.perf_counter()
     for n, clip in enumerate(clips):
         track, cache = _source_track(clip.path, cfg, progress), None
         for emotion in EMOTIONS:
             edited = videos / f"{n:02d}_{clip.path.stem}_{emotion}.mp4"
-            _edit(clip.path, edited, emotion=emotion, intensity=intensity, seed=seed,
-                  manipulator=manipulator, progress=progress)
+            edit(clip.path, edited, emotion=emotion, intensity=intensity, seed=seed,
+                 manipulator=manipulator, progress=progress)
             report, arrays, cache = evaluate_detailed(
                 clip.path, edited, replace(cfg, target=emotion), source_track=track,
                 source_cache=cache, progress=progress)
@@ -160,9 +172,10 @@ def emotions(clips: list[Clip], out_dir: str | os.PathLike, *,
                                                               minlength=len(EMOTIONS))
             per_edit.append({"clip": str(clip.path), "emotion": emotion,
                              "edited": str(edited), "report": _slim(report)})
+            targeted.append((emotion, report))
     header = ["emotion", "edits", "accuracy", "source acc.", "target prob", "jaw corr",
               "lip corr", "identity dist", "FAPD"]
-    rows = _emotion_rows(per_edit)
+    rows = _emotion_rows(targeted)
     result = {"protocol": "emotions", "manipulator": manipulator or "default",
               "classifier": cfg.classifier, "intensity": intensity, "seed": seed, "header": header,
               "rows": rows, "confusion": {"rows_target": list(EMOTIONS),
@@ -177,18 +190,19 @@ def emotions(clips: list[Clip], out_dir: str | os.PathLike, *,
     return result
 
 
-def _emotion_rows(per_edit: list[dict]) -> list[list]:
+def _emotion_rows(targeted: list[tuple[str, EvaluationReport]]) -> list[list]:
+    """Table rows from (target emotion, report) per edit."""
     rows = []
     for emotion in EMOTIONS:
-        items = [e["report"] for e in per_edit if e["emotion"] == emotion]
-        em = [r["emotion"] or {} for r in items]
-        ident = [(r["identity"] or {}).get("distance_mean") for r in items]
-        rows.append([emotion, len(items), _mean([e.get("target_fraction") for e in em]),
-                     _mean([e.get("source_target_fraction") for e in em]),
-                     _mean([e.get("target_prob_mean") for e in em]),
-                     _mean([r["speech"]["jaw_corr"] for r in items]),
-                     _mean([r["speech"]["lip_corr"] for r in items]), _mean(ident),
-                     _mean([r["pixel"]["fapd"] for r in items])])
+        items = [r for target, r in targeted if target == emotion]
+        em = [r.emotion for r in items if r.emotion is not None]
+        ident = [r.identity.distance_mean for r in items if r.identity is not None]
+        rows.append([emotion, len(items), _mean([e.target_fraction for e in em]),
+                     _mean([e.source_target_fraction for e in em]),
+                     _mean([e.target_prob_mean for e in em]),
+                     _mean([r.speech.jaw_corr for r in items]),
+                     _mean([r.speech.lip_corr for r in items]), _mean(ident),
+                     _mean([r.pixel.fapd for r in items])])
     rows.append(["avg.", sum(r[1] for r in rows),
                  *[_mean([r[k] for r in rows]) for k in range(2, len(rows[0]))]])
     return rows
@@ -203,9 +217,10 @@ def _prepare(out_dir: str | os.PathLike) -> tuple[Path, Path]:
     return out, videos
 
 
-def _slim(report: dict) -> dict:
-    """A report without its per-frame series (kept small for the protocol JSON)."""
-    return {k: v for k, v in report.items() if k not in ("per_frame", "config")}
+def _slim(report: EvaluationReport) -> dict:
+    """The report's JSON without its per-frame series and config (kept small for the
+    protocol JSON)."""
+    return {k: v for k, v in report.to_json().items() if k not in ("per_frame", "config")}
 
 
 def _write(out: Path, result: dict, header: list[str], rows: list[list], title: str,

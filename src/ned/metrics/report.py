@@ -1,6 +1,7 @@
 """Printing and writing evaluation results: text tables, JSON, CSV and PNG charts.
 
-Every file is written to a temporary name and renamed, so no half-written output is left.
+Every file is written to a temporary name and renamed (``ned.atomic``), so no half-written
+output is left.
 """
 
 from __future__ import annotations
@@ -8,15 +9,23 @@ from __future__ import annotations
 import csv
 import io
 import json
-import math
 import os
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from ned.records import atomic_path
+from ned.atomic import atomic_write, write_text
+from ned.metrics.jsonable import clean
 
-#: (section, key, label, format) rows of the single-pair table.
-PAIR_ROWS = (
+if TYPE_CHECKING:
+    from ned.metrics.evaluate import EvaluationReport
+
+__all__ = ["PAIR_ROWS", "bar_chart", "clean", "grid_table", "markdown_table", "pair_table",
+           "write_csv", "write_json", "write_text"]
+
+#: (section, attribute, label, format) rows of the single-pair table: the value is
+#: ``getattr(getattr(report, section), attribute)`` of an ``EvaluationReport``.
+PAIR_ROWS: tuple[tuple[str, str, str, str], ...] = (
     ("pixel", "apd", "APD (RGB L2, 0-255)", "{:.3f}"),
     ("pixel", "fapd", "FAPD (face mask)", "{:.3f}"),
     ("pixel", "mapd", "MAPD (72x72 mouth box @256)", "{:.3f}"),
@@ -38,32 +47,6 @@ PAIR_ROWS = (
     ("emotion", "target_prob_mean", "mean target probability", "{:.3f}"),
     ("emotion", "source_target_fraction", "  (source, for comparison)", "{:.2%}"),
 )
-
-
-def clean(value: object) -> object:
-    """Make a value JSON-safe: NaN/inf floats become None, numpy scalars plain numbers."""
-    if isinstance(value, dict):
-        return {str(k): clean(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [clean(v) for v in value]
-    if hasattr(value, "item") and callable(value.item):  # numpy scalar
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
-
-
-def write_text(path: str | os.PathLike, text: str) -> Path:
-    """Write a text file atomically. Returns the path."""
-    path = Path(path)
-    tmp = atomic_path(path)
-    try:
-        tmp.write_text(text)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    return path
 
 
 def write_json(path: str | os.PathLike, data: object) -> Path:
@@ -89,33 +72,37 @@ def _fmt(value: object, fmt: str) -> str:
     return fmt.format(value)
 
 
-def pair_table(report: dict) -> str:
-    """The single-pair report as an aligned two-column text table."""
-    lines = [f"source: {report['source']}", f"edited: {report['edited']}",
-             f"frames: {report['frames']} ({report['width']}x{report['height']}, "
-             f"{report['fps']:.2f} fps), target: {report.get('target') or 'none'}"]
+def pair_table(report: EvaluationReport) -> str:
+    """The single-pair report as an aligned two-column text table: a header (clips, size,
+    target), one line per ``PAIR_ROWS`` row (identity rows as one "n/a" line without
+    identity, emotion rows only with a target), the class shares and per-segment dominant
+    classes when the classifier ran, and the timing."""
+    lines = [f"source: {report.source}", f"edited: {report.edited}",
+             f"frames: {report.frames} ({report.width}x{report.height}, "
+             f"{report.fps:.2f} fps), target: {report.target or 'none'}"]
     width = max(len(r[2]) for r in PAIR_ROWS)
-    for section, key, label, fmt in PAIR_ROWS:
-        block = report.get(section)
-        if block is None or key not in block:
-            if section == "identity" and key == "distance_mean":
+    for section, attr, label, fmt in PAIR_ROWS:
+        block = getattr(report, section)
+        if block is None:
+            if section == "identity" and attr == "distance_mean":
                 lines.append(f"{label:<{width}}  n/a (identity extra not installed)")
             continue
-        lines.append(f"{label:<{width}}  {_fmt(block[key], fmt)}")
-    emo = report.get("emotion")
-    if emo:
-        for key in ("source", "edited"):
-            fr = {k: v for k, v in emo[f"{key}_fraction"].items() if v}
+        if section == "emotion" and block.target is None:
+            continue  # the emotion rows are about the target
+        lines.append(f"{label:<{width}}  {_fmt(getattr(block, attr), fmt)}")
+    emo = report.emotion
+    if emo is not None:
+        for key, fractions in (("source", emo.source_fraction), ("edited", emo.edited_fraction)):
+            fr = {k: v for k, v in fractions.items() if v}
             lines.append(f"{key} frames per class: " + (", ".join(
                 f"{k} {v:.0%}" for k, v in sorted(fr.items(), key=lambda kv: -kv[1])) or "n/a"))
-        clf = emo.get("classifier")
         lines.append("emotion per segment (source -> edited, dominant class"
-                     + (f", classifier {clf}):" if clf else "):"))
-        for s in emo["segments"]:
-            lines.append(f"  {s['start']:6.2f}-{s['end']:6.2f} s  {s['source'] or '-':>9} -> "
-                         f"{s['edited'] or '-'}")
-    t = report["timing"]
-    lines.append(f"evaluated in {t['seconds']:.1f} s ({t['fps']:.2f} frames/s)")
+                     + (f", classifier {emo.classifier}):" if emo.classifier else "):"))
+        for s in emo.segments:
+            lines.append(f"  {s.start:6.2f}-{s.end:6.2f} s  {s.source or '-':>9} -> "
+                         f"{s.edited or '-'}")
+    t = report.timing
+    lines.append(f"evaluated in {t.seconds:.1f} s ({t.fps:.2f} frames/s)")
     return "\n".join(lines)
 
 
@@ -169,13 +156,9 @@ def bar_chart(path: str | os.PathLike, labels: Sequence[str],
         ax.grid(axis="y", alpha=0.3)
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
-    path = Path(path)
-    tmp = atomic_path(path)
     try:
-        fig.savefig(tmp, dpi=110, format="png")
-        os.replace(tmp, path)
+        with atomic_write(path) as tmp:
+            fig.savefig(tmp, dpi=110, format="png")
     finally:
         plt.close(fig)
-        if tmp.exists():
-            tmp.unlink()
-    return path
+    return Path(path)

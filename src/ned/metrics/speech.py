@@ -6,6 +6,9 @@ trusts the edit's own intended values. Frames count only where both tracks hold 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+
 import numpy as np
 
 from ned import topology
@@ -14,6 +17,62 @@ from ned.errors import NedError
 from ned.records import FaceTrack
 
 MOUTH_POINTS = tuple(sorted(set(topology.LIPS_OUTER) | set(topology.LIPS_INNER)))
+
+
+@dataclass(frozen=True)
+class SpeechScores:
+    """How well the edited clip keeps the source's speech (:func:`speech_metrics`); None
+    where undefined (no common frame, constant series).
+
+    Attributes:
+        jaw_corr: Pearson correlation of the jawOpen blendshape.
+        lip_corr: Pearson correlation of the inner-lip opening / inter-ocular distance.
+        lip_gap_mae: mean absolute difference of that opening (IOD units).
+        mouth_error: mean distance of the 40 lip landmarks, over the source's IOD.
+        mouth_error_px: the same in pixels.
+        frames: number of frames used (both tracks hold the face).
+    """
+
+    jaw_corr: float | None = None
+    lip_corr: float | None = None
+    lip_gap_mae: float | None = None
+    mouth_error: float | None = None
+    mouth_error_px: float | None = None
+    frames: int = 0
+
+    def to_json(self) -> dict[str, float | int | None]:
+        """The scores as a dict, keys in field order."""
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, float | int | None]) -> SpeechScores:
+        """Inverse of :meth:`to_json`."""
+        return cls(**data)
+
+
+@dataclass(frozen=True)
+class TemporalScores:
+    """Landmark jitter of both clips (:func:`temporal_metrics`); None where no three
+    consecutive common frames exist.
+
+    Attributes:
+        jitter_source, jitter_edited: mean second temporal difference of the raw landmarks,
+            over the IOD (per frame^2).
+        jitter_ratio: jitter_edited / jitter_source.
+    """
+
+    jitter_source: float | None = None
+    jitter_edited: float | None = None
+    jitter_ratio: float | None = None
+
+    def to_json(self) -> dict[str, float | None]:
+        """The scores as a dict, keys in field order."""
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, float | None]) -> TemporalScores:
+        """Inverse of :meth:`to_json`."""
+        return cls(**data)
 
 
 def pearson(a: np.ndarray, b: np.ndarray) -> float | None:
@@ -39,32 +98,23 @@ def both_valid(src: FaceTrack, edt: FaceTrack) -> np.ndarray:
     return src.valid & edt.valid
 
 
-def speech_metrics(src: FaceTrack, edt: FaceTrack) -> dict[str, float | None]:
-    """How well the edited clip keeps the source's speech.
-
-    Returns:
-        jaw_corr: Pearson correlation of the jawOpen blendshape.
-        lip_corr: Pearson correlation of the inner-lip opening / inter-ocular distance.
-        lip_gap_mae: mean absolute difference of that opening (IOD units).
-        mouth_error: mean distance of the 40 lip landmarks, over the source's IOD.
-        mouth_error_px: the same in pixels.
-        frames: number of frames used.
-    """
+def speech_metrics(src: FaceTrack, edt: FaceTrack) -> SpeechScores:
+    """How well the edited clip keeps the source's speech, over the frames where both
+    tracks (of one length T) hold the face; see :class:`SpeechScores`."""
     v = both_valid(src, edt)
     n = int(v.sum())
     if n == 0:
-        return {"jaw_corr": None, "lip_corr": None, "lip_gap_mae": None, "mouth_error": None,
-                "mouth_error_px": None, "frames": 0}
+        return SpeechScores()
     jaw = index_of("jawOpen")
     gs, ge = topology.inner_lip_gap(src.landmarks[v]), topology.inner_lip_gap(edt.landmarks[v])
     ms = src.landmarks[v][:, list(MOUTH_POINTS), :2]
     me = edt.landmarks[v][:, list(MOUTH_POINTS), :2]
     err_px = np.linalg.norm(ms - me, axis=-1).mean(-1)  # (n,)
     iod = np.maximum(topology.inter_ocular(src.landmarks[v]), 1e-6)
-    return {"jaw_corr": pearson(src.blendshapes[v, jaw], edt.blendshapes[v, jaw]),
-            "lip_corr": pearson(gs, ge), "lip_gap_mae": float(np.abs(gs - ge).mean()),
-            "mouth_error": float((err_px / iod).mean()), "mouth_error_px": float(err_px.mean()),
-            "frames": n}
+    return SpeechScores(jaw_corr=pearson(src.blendshapes[v, jaw], edt.blendshapes[v, jaw]),
+                        lip_corr=pearson(gs, ge), lip_gap_mae=float(np.abs(gs - ge).mean()),
+                        mouth_error=float((err_px / iod).mean()),
+                        mouth_error_px=float(err_px.mean()), frames=n)
 
 
 def landmark_jitter(track: FaceTrack, mask: np.ndarray | None = None) -> float | None:
@@ -83,13 +133,10 @@ def landmark_jitter(track: FaceTrack, mask: np.ndarray | None = None) -> float |
     return float((acc / iod)[ok].mean())
 
 
-def temporal_metrics(src: FaceTrack, edt: FaceTrack) -> dict[str, float | None]:
-    """Landmark jitter of the edited clip against the source's (same frames).
-
-    Returns:
-        jitter_source, jitter_edited (IOD per frame^2), jitter_ratio (edited / source).
-    """
+def temporal_metrics(src: FaceTrack, edt: FaceTrack) -> TemporalScores:
+    """Landmark jitter of the edited clip against the source's, over the frames where both
+    tracks (of one length T) hold the face; see :class:`TemporalScores`."""
     v = both_valid(src, edt)
     js, je = landmark_jitter(src, v), landmark_jitter(edt, v)
     ratio = je / js if js and je is not None else None
-    return {"jitter_source": js, "jitter_edited": je, "jitter_ratio": ratio}
+    return TemporalScores(jitter_source=js, jitter_edited=je, jitter_ratio=ratio)

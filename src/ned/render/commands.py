@@ -52,7 +52,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run_train)
 
 
-def _configs(args: argparse.Namespace):  # noqa: ANN202 - (RendererConfig, TrainConfig)
+def _configs(args: argparse.Namespace):  # (RendererConfig, TrainConfig)
     from ned.render.neural.checkpoint import config_mismatch, read_renderer
     from ned.render.neural.config import TrainConfig, preset
 

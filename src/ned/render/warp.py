@@ -25,7 +25,15 @@ import cv2
 import numpy as np
 
 from ned.errors import NedError
-from ned.topology import FACE_OVAL, LEFT_EYE, LEFT_IRIS, RIGHT_EYE, RIGHT_IRIS
+from ned.topology import (
+    FACE_OVAL,
+    LEFT_EYE,
+    LEFT_IRIS,
+    N_LANDMARKS,
+    N_MESH,
+    RIGHT_EYE,
+    RIGHT_IRIS,
+)
 
 
 @dataclass(frozen=True)
@@ -189,8 +197,8 @@ def warp_patch(image: np.ndarray, src: np.ndarray, dst: np.ndarray,
     """
     cfg = config or WarpConfig()
     src, dst = np.asarray(src, np.float64), np.asarray(dst, np.float64)
-    if image.ndim != 3 or src.shape != (478, 3) or dst.shape != (478, 3):
-        raise NedError(f"warp_face needs (H, W, 3) image and (478, 3) points, got "
+    if image.ndim != 3 or src.shape != (N_LANDMARKS, 3) or dst.shape != (N_LANDMARKS, 3):
+        raise NedError(f"warp_face needs (H, W, 3) image and ({N_LANDMARKS}, 3) points, got "
                        f"{image.shape}, {src.shape}, {dst.shape}")
     h, w = image.shape[:2]
     dst = limit_shift(src, dst, cfg.max_shift)
@@ -223,10 +231,10 @@ def _backward_map(src: np.ndarray, dst: np.ndarray, anchors: np.ndarray,
     tris = mesh_triangles()
     oval = list(FACE_OVAL)
     ring = ring_triangles(dst[oval, :2], anchors)
-    v_src = np.concatenate([src[:468, :2], src[oval, :2], anchors])
-    v_dst = np.concatenate([dst[:468, :2], dst[oval, :2], anchors])
+    v_src = np.concatenate([src[:N_MESH, :2], src[oval, :2], anchors])
+    v_dst = np.concatenate([dst[:N_MESH, :2], dst[oval, :2], anchors])
     order = np.argsort(-dst[tris, 2].mean(1), kind="stable")  # far first, near painted last
-    all_tris = np.concatenate([ring + 468, tris[order]])
+    all_tris = np.concatenate([ring + N_MESH, tris[order]])
     gw, gh = -(-(x1 - x0 - 1) // step) + 1, -(-(y1 - y0 - 1) // step) + 1
     ids = _raster_ids((v_dst[all_tris] - (x0, y0)) / step, (gh, gw))
     aff = _affines(v_src[all_tris], v_dst[all_tris]).astype(np.float32)

@@ -13,8 +13,8 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
 
+from ned.atomic import atomic_write
 from ned.errors import NedError
-from ned.records import atomic_path
 from ned.render.neural.config import RendererConfig
 
 FORMAT = "ned-neural-renderer"
@@ -30,13 +30,8 @@ def save_renderer(path: str | os.PathLike, nets: dict[str, torch.nn.Module],
     meta = {"format": FORMAT, "version": VERSION, "config": cfg.to_json(),
             "info": json.dumps(info, sort_keys=True)}
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = atomic_path(path)
-    try:
+    with atomic_write(path) as tmp:
         save_file(tensors, str(tmp), metadata=meta)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
     return path
 
 
@@ -50,7 +45,7 @@ def read_renderer(path: str | os.PathLike) -> tuple[RendererConfig, dict[str, An
         with safe_open(str(path), framework="pt") as f:
             meta = f.metadata() or {}
             tensors = {k: f.get_tensor(k) for k in f.keys()}
-    except Exception as e:  # noqa: BLE001 - safetensors raises several error types
+    except Exception as e:  # safetensors raises several error types
         raise NedError(f"{path} is not a safetensors file ({e.__class__.__name__})") from None
     if meta.get("format") != FORMAT:
         raise NedError(f"{path} is not a ned neural renderer file")

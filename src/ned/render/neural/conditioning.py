@@ -15,9 +15,9 @@ from collections.abc import Callable
 import cv2
 import numpy as np
 
-from ned.analysis.mask import face_mask
 from ned.errors import NedError
-from ned.topology import LEFT_IRIS, RIGHT_IRIS
+from ned.mask import face_mask
+from ned.topology import LEFT_IRIS, N_LANDMARKS, RIGHT_IRIS
 
 
 @functools.lru_cache(maxsize=1)
@@ -40,8 +40,9 @@ def landmark_conditions(points: np.ndarray, size: int) -> tuple[np.ndarray, np.n
         (S, S, 9) uint8 (NMFC, shape, eyes) and (S, S) uint8 face mask (255 inside).
     """
     points = np.asarray(points, np.float64)
-    if points.shape != (478, 3):
-        raise NedError(f"landmark_conditions needs (478, 3) points, got {points.shape}")
+    if points.shape != (N_LANDMARKS, 3):
+        raise NedError(f"landmark_conditions needs ({N_LANDMARKS}, 3) points, got "
+                       f"{points.shape}")
     tris, colors = _mesh()
     nmfc = np.zeros((size, size, 3), np.uint8)
     shape = np.zeros((size, size, 3), np.uint8)

@@ -23,7 +23,7 @@ from torch.nn import functional as F
 from ned.errors import NedError
 from ned.records import Record
 from ned.render.neural.config import FACE_CHANNELS, RendererConfig, TrainConfig
-from ned.topology import LIPS_OUTER
+from ned.topology import LIPS_OUTER, N_LANDMARKS
 
 #: warp(src_image (S,S,3) uint8, src_points (478,3), dst_points (478,3)) -> (S,S,3) uint8
 WarpFn = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
@@ -57,7 +57,7 @@ class RendererClip(Record):
     def __post_init__(self) -> None:
         t, s = self.images.shape[:2]
         want = {"images": (t, s, s, 3), "conditions": (t, s, s, FACE_CHANNELS),
-                "masks": (t, s, s), "points": (t, 478, 3), "valid": (t,)}
+                "masks": (t, s, s), "points": (t, N_LANDMARKS, 3), "valid": (t,)}
         for k, shape in want.items():
             if getattr(self, k).shape != shape:
                 raise NedError(f"RendererClip.{k} has shape {getattr(self, k).shape}, "

@@ -188,7 +188,7 @@ def load_vgg19(path: str) -> VGG19Features:
             state = load_file(path)
         else:
             state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # noqa: BLE001 - any read failure is a user error here
+    except Exception as e:  # any read failure is a user error here
         raise NedError(f"cannot read VGG19 weights {path}: {e.__class__.__name__}") from None
     if not isinstance(state, dict):
         raise NedError(f"{path} is not a state dict")

@@ -12,6 +12,7 @@ import numpy as np
 
 from ned.errors import NedError
 from ned.render.neural.data import RendererClip
+from ned.topology import N_LANDMARKS
 
 #: conditioner(points (478, 3) crop pixels, size) -> ((S,S,9) uint8, (S,S) uint8 mask)
 Conditioner = Callable[[np.ndarray, int], tuple[np.ndarray, np.ndarray]]
@@ -52,8 +53,8 @@ def prepare_clip(path: str | os.PathLike, size: int, *, conditioner: Conditioner
     Raises:
         NedError: unreadable video or no face in any frame.
     """
-    from ned.analysis.align import alignment_matrices, transform_points, warp_to_crop
-    from ned.facemodel.tracks import track_for_clip
+    from ned.align import alignment_matrices, transform_points, warp_to_crop
+    from ned.analysis import analyze
     from ned.io.video import read_frames
 
     path = Path(path)
@@ -62,7 +63,9 @@ def prepare_clip(path: str | os.PathLike, size: int, *, conditioner: Conditioner
            "size": size, "conditioner": cname}
     if store is not None and (cached := _load_store(Path(store), key)) is not None:
         return cached
-    track = track_for_clip(path)
+    if not path.is_file():
+        raise NedError(f"video not found: {path}")
+    track = analyze(path)
     valid = np.asarray(track.valid, bool)
     if not valid.any():
         raise NedError(f"{path}: no face found in any frame, nothing to train on")
@@ -96,7 +99,7 @@ _SHAPES = {"images": ((3,), np.uint8), "conditions": ((9,), np.uint8), "masks": 
 
 def _allocate(store: str | os.PathLike | None, t: int, size: int) -> dict[str, np.ndarray]:
     shapes = {k: ((t, size, size, *extra), dt) for k, (extra, dt) in _SHAPES.items()}
-    shapes["points"] = ((t, 478, 3), np.float32)
+    shapes["points"] = ((t, N_LANDMARKS, 3), np.float32)
     shapes["valid"] = ((t,), np.bool_)
     if store is None:
         return {k: np.zeros(sh, dt) for k, (sh, dt) in shapes.items()}

@@ -13,10 +13,12 @@ import os
 import cv2
 import numpy as np
 
-from ned.analysis.align import alignment_matrices, transform_points, warp_from_crop, warp_to_crop
-from ned.analysis.mask import face_mask
+from ned.align import alignment_matrices, transform_points, warp_from_crop, warp_to_crop
 from ned.composite.blend import composite_patch
+from ned.editing.plan import FramePlan
+from ned.editing.protocol import RenderResult
 from ned.errors import NedError
+from ned.mask import face_mask
 from ned.render.warp import WarpConfig, anchor_points, warp_face
 
 
@@ -42,41 +44,50 @@ def match_colours(rendered: np.ndarray, source: np.ndarray, mask: np.ndarray) ->
 
 
 class NeuralFrameRenderer:
-    """Streams frames through a trained :class:`~ned.render.neural.infer.NeuralRenderer`.
+    """A trained :class:`~ned.render.neural.infer.NeuralRenderer` behind the edit's
+    :class:`~ned.editing.renderers.FrameRenderer` interface.
 
     Args:
         path: renderer file written by ``ned train-renderer``.
+        levels: Laplacian pyramid levels of the blend.
         erode: face-mask erosion before blending, as a fraction of the crop size.
     """
 
-    def __init__(self, path: str | os.PathLike, erode: float = 0.03) -> None:
+    single_thread = False  # the network wants torch's threads
+
+    def __init__(self, path: str | os.PathLike, levels: int = 4, erode: float = 0.03) -> None:
         from ned.facemodel.conditions import conditioner
         from ned.render.neural.infer import NeuralRenderer
 
+        if not os.path.isfile(path):
+            raise NedError(f"no such renderer file: {path}")
         self.renderer = NeuralRenderer.load(path)
         self.size = self.renderer.size
         self.conditioner = conditioner
-        self.erode = erode
-        self.rendered = 0
+        self.levels, self.erode = levels, erode
+
+    def warm_up(self) -> None:
+        """Nothing to do: the network is loaded by the constructor."""
 
     def reset(self) -> None:
         """A new run of face frames (after a gap or a cut): forget the history."""
         self.renderer.reset()
 
-    def __call__(self, image: np.ndarray, src: np.ndarray, dst: np.ndarray, levels: int = 4
-                 ) -> tuple[np.ndarray, tuple[int, int, int, int]]:
+    def close(self) -> None:
+        """Nothing held beyond the network."""
+
+    def render(self, image: np.ndarray, plan: FramePlan) -> RenderResult:
         """Render one frame's face with the edited geometry and blend it in.
 
         Args:
             image: (H, W, 3) uint8 frame.
-            src: (478, 3) measured landmarks, pixels.
-            dst: (478, 3) edited landmarks, pixels.
-            levels: Laplacian pyramid levels.
+            plan: ``plan.src`` (478, 3) measured and ``plan.dst`` (478, 3) edited
+                landmarks, pixels.
 
         Returns:
-            (frame, roi): the new frame (H, W, 3) uint8, equal to ``image`` outside ``roi``.
+            :class:`RenderResult`: the new frame, equal to ``image`` outside its ``roi``.
         """
-        s = self.size
+        src, dst, s = plan.src, plan.dst, self.size
         m = alignment_matrices(src, s)
         crop = warp_to_crop(image, m, s)
         src_c, dst_c = transform_points(src, m), transform_points(dst, m)
@@ -85,13 +96,13 @@ class NeuralFrameRenderer:
         if self.renderer.cfg.use_warp:
             warp = warp_face(crop, src_c, dst_c, WarpConfig(map_step=1))[0]
         rgb, cover = self.renderer.step(conditions, mask, warp=warp)
-        self.rendered += 1
         h, w = image.shape[:2]
         anchors = anchor_points(src, (h, w), WarpConfig())
         x0, y0 = np.floor(np.maximum(anchors.min(0), 0)).astype(int)
         x1, y1 = np.ceil(np.minimum(anchors.max(0) + 1, [w, h])).astype(int)
         if x1 <= x0 or y1 <= y0:
-            return image, (0, 0, 0, 0)
+            return RenderResult(image, (0, 0, 0, 0))
+        roi = (int(x0), int(y0), int(x1), int(y1))
         shifted = m.copy()
         shifted[:, 2] += m[:, :2] @ np.array([x0, y0], np.float64)
         patch = warp_from_crop(rgb, shifted, (y1 - y0, x1 - x0))
@@ -102,14 +113,4 @@ class NeuralFrameRenderer:
         region = image[y0:y1, x0:x1]
         patch = match_colours(patch, region, back & face)
         blend = cv2.GaussianBlur(back.astype(np.float32), (0, 0), max(1.0, k / 2))
-        return composite_patch(image, patch, blend, (int(x0), int(y0), int(x1), int(y1)),
-                               levels), (int(x0), int(y0), int(x1), int(y1))
-
-
-def load_frame_renderer(path: str | os.PathLike | None) -> NeuralFrameRenderer | None:
-    """The neural frame renderer of ``path`` (None = use the warp renderer)."""
-    if path is None:
-        return None
-    if not os.path.isfile(path):
-        raise NedError(f"no such renderer file: {path}")
-    return NeuralFrameRenderer(path)
+        return RenderResult(composite_patch(image, patch, blend, roi, self.levels), roi)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ned.pipeline_geometry import INNER_LIP_PAIRS, keep_mouth_opening
+from ned.editing.geometry import INNER_LIP_PAIRS, keep_mouth_opening
 from ned.topology import inner_lip_gap
 
 

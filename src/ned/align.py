@@ -12,6 +12,7 @@ import cv2
 import numpy as np
 
 from ned.errors import NedError
+from ned.topology import N_LANDMARKS, N_MESH
 
 #: Landmark indices used for alignment, and their template positions in a 256 crop.
 TEMPLATE_POINTS = (33, 133, 362, 263, 168, 6, 1, 10, 127, 356)
@@ -63,8 +64,9 @@ def alignment_matrices(landmarks: np.ndarray, size: int = 256) -> np.ndarray:
     single = lm.ndim == 2
     if single:
         lm = lm[None]
-    if lm.ndim != 3 or lm.shape[1] < 468 or lm.shape[2] < 2:
-        raise NedError(f"alignment needs (T, 478, 2+) landmarks, got {np.shape(landmarks)}")
+    if lm.ndim != 3 or lm.shape[1] < N_MESH or lm.shape[2] < 2:
+        raise NedError(f"alignment needs (T, {N_LANDMARKS}, 2+) landmarks, got "
+                       f"{np.shape(landmarks)}")
     if size < 16:
         raise NedError(f"crop size must be >= 16, got {size}")
     dst = TEMPLATE_256 * (size / 256.0)

@@ -7,11 +7,20 @@ import numpy as np
 import pytest
 
 from ned.analysis.stream import RowChunk
+from ned.editing.config import EditConfig, PassReason
+from ned.editing.geometry import edited_landmarks
+from ned.editing.guards import (
+    GuardConfig,
+    gap_weights,
+    keep_lid_state,
+    pose_weights,
+    range_weights,
+    segments,
+    unfold,
+)
+from ned.editing.plan import EditPlanner, PlanConfig
+from ned.facemodel.fit import fit_frames
 from ned.manipulator.infer import label_style, load_manipulator, translate
-from ned.pipeline import edit_weights
-from ned.pipeline_geometry import edited_landmarks, fit_frames
-from ned.pipeline_plan import EditPlanner, PlanConfig
-from ned.robust import GuardConfig, gap_weights, keep_lid_state, pose_weights, segments
 
 
 @pytest.fixture(scope="module")
@@ -44,8 +53,9 @@ def _chunks(rows, n):
 
 def _plan(manip, rows, chunk, cfg, start=None):
     style = label_style(manip, "surprised", 0)
-    planner = EditPlanner(manip, style, PlanConfig(fit_frames=30, block=16, start=start, **cfg),
-                          GuardConfig(), rows["size"], rows["fps"])
+    config = EditConfig.build(emotion="surprised", start=start, **cfg)
+    planner = EditPlanner(manip, style, config, rows["size"], rows["fps"],
+                          PlanConfig(fit_frames=30, block=16))
     return list(planner.plans(_chunks(rows, chunk))), planner
 
 
@@ -54,7 +64,7 @@ def test_one_plan_per_frame_in_order(manip, rows):
     assert [p.index for p in plans] == list(range(len(rows["valid"])))
     for p, ok in zip(plans, rows["valid"]):
         assert (p.src is None) == (not ok)
-        assert (p.passed == "no face") == (not ok)
+        assert (p.passed == PassReason.NO_FACE) == (not ok)
     assert plans[50].cut and not plans[49].cut
     assert sum(p.passed is None for p in plans) == int(rows["valid"].sum())
 
@@ -76,21 +86,21 @@ def test_plan_equals_whole_clip_planning(manip, rows):
     style_new = old.copy()
     for a, b in segments(valid, cut):
         style_new[a:b] = translate(manip, old[a:b], valid[a:b], emotion="surprised")
-    w = (edit_weights(rows["timestamps"], 0.5, None, 0.3)
+    w = (range_weights(rows["timestamps"], 0.5, None, 0.3)
          * pose_weights(rows["transforms"], valid, GuardConfig())
          * gap_weights(valid, cut, GuardConfig().gap_ramp))
     new = keep_lid_state(old, style_new, GuardConfig())
     new = old + w[:, None] * (new - old)
     first = np.flatnonzero(valid)[:30]
-    fit = fit_frames(rows["landmarks"][first], old[first], rows["size"], rows["fps"])
+    fit = fit_frames(rows["landmarks"][first], old[first], rows["size"])
     assert np.allclose(fit.identity, planner.fit.identity)
     dst = edited_landmarks(fit, rows["landmarks"], valid & (w > 0), old, new)
     got_w = np.array([p.weight for p in plans])
     assert np.allclose(got_w, w, atol=1e-6)
     assert (got_w[:20] < 1).any() and got_w[30] == pytest.approx(1.0)  # the range ramp
     for p in plans:
-        if p.passed is None:
-            np.testing.assert_allclose(p.dst, dst[p.index], atol=2e-3)
+        if p.passed is None:  # the plan's geometry is made fold-free
+            np.testing.assert_allclose(p.dst, unfold(p.src, dst[p.index])[0], atol=2e-3)
     moved = [np.abs(p.dst - p.src).max() for p in plans if p.passed is None]
     assert max(moved) > 1.0  # the comparison is not between two unedited clips
 
@@ -105,13 +115,14 @@ def test_gap_and_cut_frames_fade(manip, rows):
 def test_no_face_stream(manip, rows):
     empty = {**rows, "valid": np.zeros_like(rows["valid"])}
     plans, planner = _plan(manip, empty, 8, {})
-    assert all(p.passed == "no face" for p in plans) and len(plans) == len(rows["valid"])
+    assert all(p.passed == PassReason.NO_FACE for p in plans) and len(plans) == len(rows["valid"])
     assert planner.fit is None
 
 
 def test_chunks_must_be_consecutive(manip, rows):
     style = label_style(manip, "happy", 0)
-    planner = EditPlanner(manip, style, PlanConfig(), GuardConfig(), rows["size"], rows["fps"])
+    planner = EditPlanner(manip, style, EditConfig.build(emotion="happy"), rows["size"],
+                          rows["fps"])
     gen = _chunks(rows, 8)
     first = next(gen)
     next(gen)

@@ -1,5 +1,5 @@
-"""Guards that keep edits safe on real footage: head pose, lost faces, cuts, closed eyes
-and folded geometry. Pure functions over per-frame arrays."""
+"""Guards that keep edits safe on real footage: the edited time range, head pose, lost
+faces, cuts, closed eyes and folded geometry. Pure functions over per-frame arrays."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ned.blendshapes import index_of
+from ned.render.warp import fold_fraction
 
 BLINKS = (index_of("eyeBlinkLeft"), index_of("eyeBlinkRight"))
 #: Per eye: channels that open or narrow the lids (limited while the eye is closed).
@@ -50,10 +51,44 @@ def head_angles(transforms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return yaw, pitch
 
 
+def raised_cosine(x: np.ndarray) -> np.ndarray:
+    """The edit's ramp shape: 0 for x <= 0, 1 for x >= 1, a raised cosine between.
+
+    Args:
+        x: (N,) float array (its dtype is kept).
+
+    Returns:
+        (N,) values in [0, 1].
+    """
+    return 0.5 - 0.5 * np.cos(np.pi * np.clip(x, 0, 1))
+
+
+def range_weights(timestamps: np.ndarray, start: float | None, end: float | None,
+                  ramp: float) -> np.ndarray:
+    """Per-frame edit strength of a time range, with raised-cosine ramps at its ends.
+
+    Args:
+        timestamps: (T,) seconds.
+        start, end: edited range in seconds (None = open).
+        ramp: ramp length in seconds (0 = hard switch).
+
+    Returns:
+        (T,) float32 in [0, 1].
+    """
+    t = np.asarray(timestamps, np.float64)
+    w = np.ones_like(t)
+    if start is not None:
+        w = np.minimum(w, raised_cosine((t - start) / ramp if ramp > 0
+                                        else np.sign(t - start + 1e-9)))
+    if end is not None:
+        w = np.minimum(w, raised_cosine((end - t) / ramp if ramp > 0
+                                        else np.sign(end - t + 1e-9)))
+    return w.astype(np.float32)
+
+
 def _fade(x: np.ndarray, limits: tuple[float, float]) -> np.ndarray:
     lo, hi = limits
-    t = np.clip((hi - np.abs(x)) / max(hi - lo, 1e-6), 0.0, 1.0)
-    return 0.5 - 0.5 * np.cos(np.pi * t)
+    return raised_cosine((hi - np.abs(x)) / max(hi - lo, 1e-6))
 
 
 def pose_weights(transforms: np.ndarray, valid: np.ndarray, cfg: GuardConfig) -> np.ndarray:
@@ -113,7 +148,7 @@ def edge_ramp(d: np.ndarray, ramp: int) -> np.ndarray:
     d = np.asarray(d, np.float32)
     if not ramp:
         return np.ones_like(d)
-    return (0.5 - 0.5 * np.cos(np.pi * np.clip(d / (ramp + 1), 0, 1))).astype(np.float32)
+    return raised_cosine(d / (ramp + 1)).astype(np.float32)
 
 
 def keep_lid_state(old: np.ndarray, new: np.ndarray, cfg: GuardConfig) -> np.ndarray:
@@ -150,8 +185,6 @@ def unfold(src: np.ndarray, dst: np.ndarray, steps: int = 4) -> tuple[np.ndarray
     Returns:
         (landmarks, changed): a fold-free target and whether it had to be shrunk.
     """
-    from ned.render.warp import fold_fraction
-
     scale = 1.0
     for _ in range(steps + 1):
         cand = src + (dst - src) * scale

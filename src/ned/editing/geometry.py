@@ -11,35 +11,8 @@ from __future__ import annotations
 import numpy as np
 
 from ned import topology as tp
-from ned.facemodel.fit import TrackFit, fit_track, normalise_clip
+from ned.facemodel.fit import TrackFit, normalise_clip
 from ned.facemodel.pose import Pose
-from ned.records import FaceTrack
-
-ADAPT = True
-
-
-def fit_frames(landmarks: np.ndarray, blendshapes: np.ndarray, size: tuple[int, int],
-               fps: float = 30.0) -> TrackFit:
-    """Fit the face model (identity, the actor's own offsets) on some valid frames.
-
-    Args:
-        landmarks: (N, 478, 3) measured landmarks, pixels (N >= 1).
-        blendshapes: (N, 52) measured blendshapes.
-        size: (width, height) of the frames.
-        fps: frame rate (metadata only).
-
-    Returns:
-        A :class:`TrackFit` over those frames (use its model and identity).
-    """
-    n = len(landmarks)
-    lm = np.asarray(landmarks, np.float32)
-    sub = FaceTrack(landmarks=lm, landmarks_raw=lm,
-                    blendshapes=np.asarray(blendshapes, np.float32),
-                    transforms=np.tile(np.eye(4, dtype=np.float32), (n, 1, 1)),
-                    confidence=np.ones(n, np.float32), valid=np.ones(n, bool),
-                    timestamps=np.arange(n, dtype=np.float64) / fps, width=int(size[0]),
-                    height=int(size[1]), fps=float(fps))
-    return fit_track(sub, adapt=ADAPT)
 
 
 def edited_landmarks(fit: TrackFit, landmarks: np.ndarray, valid: np.ndarray,

@@ -15,11 +15,12 @@ import pytest
 
 import ned
 from ned.analysis import analyze
-from ned.analysis.mask import face_box
 from ned.blendshapes import EMOTIONS, index_of
 from ned.cli import main
+from ned.editing.config import PassReason
+from ned.editing.guards import range_weights
 from ned.io import probe, read_frames
-from ned.pipeline import edit_weights
+from ned.mask import face_box
 from ned.topology import inner_lip_gap
 
 JAW = index_of("jawOpen")
@@ -76,6 +77,7 @@ def _outside_diff(a_path, b_path, landmarks):
 
 
 @pytest.mark.parametrize("clip", ["single_face", "carphone"])
+@pytest.mark.slow
 def test_format_audio_and_background_kept(edits, tracks, plain, data_dir, clip):
     """Same frames, rate, size, duration and audio packets; outside the face box (1.2x the
     landmarks' box) the edit adds at most 1 grey level to what the codec itself changes
@@ -107,6 +109,7 @@ def _face_change(src, out, track):
 
 
 @pytest.mark.parametrize("clip", ["single_face", "carphone"])
+@pytest.mark.slow
 def test_face_changes_for_every_target(edits, tracks, data_dir, clip):
     src = data_dir / f"{clip}.mp4"
     for emo in EMOTIONS:
@@ -122,6 +125,7 @@ def remeasured(edits):
 
 
 @pytest.mark.parametrize("clip", ["single_face", "carphone"])
+@pytest.mark.slow
 def test_speech_kept_on_output(remeasured, tracks, clip):
     src = tracks[clip]
     for emo in EMOTIONS:
@@ -137,17 +141,18 @@ def test_speech_kept_on_output(remeasured, tracks, clip):
 # options
 def test_edit_weights_ramps():
     t = np.arange(0, 3, 0.1)
-    w = edit_weights(t, 1.0, 2.0, 0.3)
+    w = range_weights(t, 1.0, 2.0, 0.3)
     assert w[t < 1.0].max() == 0 and w[(t > 1.35) & (t < 1.65)].min() == 1
     assert w[t > 2.0].max() == 0
     assert np.all(np.diff(w[(t >= 1.0) & (t <= 1.3)]) > 0)  # smooth rise
-    np.testing.assert_array_equal(edit_weights(t, None, None, 0.3), np.ones_like(t))
+    np.testing.assert_array_equal(range_weights(t, None, None, 0.3), np.ones_like(t))
 
 
+@pytest.mark.slow
 def test_time_range_leaves_rest_untouched(single_face_path, tmp_path):
     out = tmp_path / "range.mp4"
     rep = ned.edit(single_face_path, out, emotion="sad", start=1.0, end=1.6)
-    assert 0 < rep.edited < 30 and rep.passed["outside range"] > 40
+    assert 0 < rep.edited < 30 and rep.passed[PassReason.OUTSIDE_RANGE] > 40
     change = [np.abs(a.image.astype(int) - b.image.astype(int)).mean()
               for a, b in zip(read_frames(single_face_path), read_frames(out))]
     times = np.arange(len(change)) / 30.0
@@ -159,6 +164,7 @@ def test_time_range_leaves_rest_untouched(single_face_path, tmp_path):
     assert inside.mean() > outside.mean() + 0.2
 
 
+@pytest.mark.slow
 def test_lossless_output_background(carphone_path, carphone_track, tmp_path):
     """With --crf 0 (lossless) only the soft edge of the blend differs outside the face box."""
     out = tmp_path / "lossless.mp4"
@@ -176,6 +182,7 @@ def test_lossless_output_background(carphone_path, carphone_track, tmp_path):
         assert np.array_equal(a.image[far], b.image[far])
 
 
+@pytest.mark.slow
 def test_preview_and_determinism(single_face_path, tmp_path):
     o1, o2, pv = tmp_path / "a.mp4", tmp_path / "b.mp4", tmp_path / "p.mp4"
     # lossless (crf 0): x264's bitstream may differ between runs on a loaded machine, the
@@ -188,6 +195,7 @@ def test_preview_and_determinism(single_face_path, tmp_path):
     assert all(np.array_equal(a, b) for a, b in zip(f1, f2))
 
 
+@pytest.mark.slow
 def test_first_and_cached_edits_are_identical(carphone_path, tmp_path, monkeypatch):
     """The first edit renders while a background process analyses (and fills the cache);
     the second reads the cache: both give the same clip, bit for bit."""
@@ -206,7 +214,7 @@ def test_first_and_cached_edits_are_identical(carphone_path, tmp_path, monkeypat
 def test_no_face_clip_is_copied(no_face_path, tmp_path):
     out = tmp_path / "nf.mp4"
     rep = ned.edit(no_face_path, out, emotion="happy")
-    assert rep.edited == 0 and rep.passed["no face"] == rep.frames
+    assert rep.edited == 0 and rep.passed[PassReason.NO_FACE] == rep.frames
     src = next(read_frames(no_face_path, start=10, stop=11)).image.astype(int)
     got = next(read_frames(out, start=10, stop=11)).image.astype(int)
     assert np.abs(src - got).mean() < 2.0
@@ -256,6 +264,7 @@ def test_unwritable_folder(single_face_path, tmp_path, capsys):
         ro.chmod(0o700)
 
 
+@pytest.mark.slow
 def test_sigint_leaves_no_output(tmp_path, single_face_path):
     """SIGINT mid-run: exit 130, one message, no output file (a long clip keeps it busy)."""
     from ned.io import VideoWriter
@@ -307,6 +316,7 @@ def _facs_score(src, out, channels):
 
 
 @pytest.mark.parametrize("emotion", sorted(FACS))
+@pytest.mark.slow
 def test_output_moves_in_facs_direction(remeasured, tracks, emotion):
     """Re-measured on the OUTPUT video, the target's FACS channels move the right way."""
     clip, channels = FACS[emotion]
@@ -315,6 +325,7 @@ def test_output_moves_in_facs_direction(remeasured, tracks, emotion):
     assert score > 0.01
 
 
+@pytest.mark.slow
 def test_reference_mode_takes_the_reference_style(carphone_path, single_face_path, tracks,
                                                  tmp_path):
     """Edited towards single_face.mp4 (mostly a broad smile), carphone.mp4 smiles more."""
@@ -327,6 +338,7 @@ def test_reference_mode_takes_the_reference_style(carphone_path, single_face_pat
     assert score > 0.05
 
 
+@pytest.mark.slow
 def test_face_appearing_late_and_leaving(single_face_path, tmp_path, monkeypatch):
     """Frames without a face before and after the face (live analysis, then cached) are
     copied; the face frames between are edited; both runs give the same clip."""
@@ -342,6 +354,7 @@ def test_face_appearing_late_and_leaving(single_face_path, tmp_path, monkeypatch
     o1, o2 = tmp_path / "a.mp4", tmp_path / "b.mp4"
     r1 = ned.edit(clip, o1, emotion="sad", crf=0)  # lossless: see test_preview_and_determinism
     r2 = ned.edit(clip, o2, emotion="sad", crf=0)
-    assert r1.passed["no face"] == r2.passed["no face"] == 25 and r1.edited == 50
+    assert r1.passed[PassReason.NO_FACE] == r2.passed[PassReason.NO_FACE] == 25
+    assert r1.edited == 50
     f1, f2 = [f.image for f in read_frames(o1)], [f.image for f in read_frames(o2)]
     assert all(np.array_equal(a, b) for a, b in zip(f1, f2)) and len(f1) == 75

@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 
 from ned.errors import NedError
-from ned.topology import FACE_OVAL
+from ned.topology import FACE_OVAL, N_LANDMARKS, N_MESH
 
 
 def face_mask(points: np.ndarray, shape: tuple[int, int], *, erode: int = 0,
@@ -24,8 +24,8 @@ def face_mask(points: np.ndarray, shape: tuple[int, int], *, erode: int = 0,
         (H, W) float32 in [0, 1], 1 inside the face.
     """
     points = np.asarray(points)
-    if points.ndim != 2 or points.shape[0] < 468 or points.shape[1] < 2:
-        raise NedError(f"face_mask needs (478, 2) points, got {points.shape}")
+    if points.ndim != 2 or points.shape[0] < N_MESH or points.shape[1] < 2:
+        raise NedError(f"face_mask needs ({N_LANDMARKS}, 2) points, got {points.shape}")
     if min(erode, feather, dilate) < 0:
         raise NedError("face_mask: erode, feather and dilate must be >= 0")
     h, w = int(shape[0]), int(shape[1])

@@ -5,9 +5,8 @@ import pytest
 from ned.analysis import analyze
 from ned.analysis.shots import CutDetector, face_signature, signature_distance
 from ned.blendshapes import index_of
-from ned.io import VideoWriter, read_frames
-from ned.render.warp import fold_fraction
-from ned.robust import (
+from ned.editing.config import PassReason
+from ned.editing.guards import (
     GuardConfig,
     gap_weights,
     head_angles,
@@ -16,6 +15,8 @@ from ned.robust import (
     segments,
     unfold,
 )
+from ned.io import VideoWriter, read_frames
+from ned.render.warp import fold_fraction
 
 
 def _rot_y(deg):
@@ -82,6 +83,7 @@ def two_shots(tmp_path_factory, single_face_path, carphone_path):
     return path
 
 
+@pytest.mark.slow
 def test_cut_detected_and_other_person_not_tracked(two_shots):
     t = analyze(two_shots)
     assert list(t.cuts) == [72]
@@ -105,12 +107,13 @@ def test_signature_separates_people(single_face_track, carphone_track, single_fa
 
 
 # edit-level guards (need the shipped manipulator)
+@pytest.mark.slow
 def test_edit_leaves_second_persons_shot_unchanged(two_shots, tmp_path):
     import ned
 
     out = tmp_path / "edited.mp4"
     rep = ned.edit(two_shots, out, emotion="happy")
-    assert rep.edited > 60 and rep.passed["no face"] >= 119
+    assert rep.edited > 60 and rep.passed[PassReason.NO_FACE] >= 119
     src = [f.image.astype(int) for f in read_frames(two_shots)]
     got = [f.image.astype(int) for f in read_frames(out)]
     diffs = np.array([np.abs(a - b).mean() for a, b in zip(src, got)])
@@ -119,17 +122,19 @@ def test_edit_leaves_second_persons_shot_unchanged(two_shots, tmp_path):
     assert diffs.max() < 6.0  # no frame blends the two shots
 
 
+@pytest.mark.slow
 def test_pose_limit_fades_edit(single_face_path, tmp_path):
     """With a pose limit below the clip's own head angles, every frame is passed through."""
-    from ned.pipeline import EditConfig, edit
+    from ned.editing import EditConfig, edit
 
     yaw, _ = head_angles(analyze(single_face_path).transforms)
     limit = float(np.abs(yaw).min()) * 0.5
-    cfg = EditConfig(emotion="happy", guards=GuardConfig(yaw_limits=(limit / 2, limit)))
+    cfg = EditConfig.build(emotion="happy", guards=GuardConfig(yaw_limits=(limit / 2, limit)))
     rep = edit(single_face_path, tmp_path / "o.mp4", config=cfg)
-    assert rep.edited == 0 and rep.passed["pose"] == rep.frames
+    assert rep.edited == 0 and rep.passed[PassReason.POSE] == rep.frames
 
 
+@pytest.mark.slow
 def test_closed_eyes_stay_closed(single_face_path, single_face_track, tmp_path):
     """Frames around the blink, edited to surprised and fear, keep their eyes closed."""
     import ned
@@ -180,34 +185,38 @@ def turned(tmp_path_factory, single_face_path, single_face_track):
 
 def _warped_geometry(path, cfg):
     """(weights (T,), [(src, dst) of every edited frame]) as ``ned.edit`` plans them."""
-    from ned.pipeline import plan_clip
+    from ned.editing import plan_clip
 
     plans = list(plan_clip(path, cfg))
     weights = np.array([p.weight for p in plans])
     return weights, [(p.src, p.dst) for p in plans if p.passed is None]
 
 
+@pytest.mark.slow
 def test_turned_head_fades_the_edit_and_never_folds(turned, tmp_path):
-    from ned.pipeline import EditConfig, edit
+    from ned.editing import EditConfig, edit
 
     yaw = np.abs(head_angles(analyze(turned).transforms)[0])
     top = float(np.percentile(yaw, 95))
     print(f"measured |yaw| {yaw[:4].round(1)} ... {yaw[-4:].round(1)}, 95th pct {top:.1f} deg")
     assert yaw[-8:].mean() > yaw[:8].mean() + 2  # the synthesised turn is measured
-    cfg = EditConfig(emotion="surprised", guards=GuardConfig(yaw_limits=(0.35 * top, 0.75 * top)))
+    cfg = EditConfig.build(emotion="surprised",
+                           guards=GuardConfig(yaw_limits=(0.35 * top, 0.75 * top)))
     weights, pairs = _warped_geometry(turned, cfg)
     assert weights[4:10].min() > 0.9 and weights[-6:].max() == 0  # (0-3: fade-in at the start)
     for src, dst in pairs:  # the fold check on every warped frame
         assert fold_fraction(unfold(src, dst)[0], src) == 0
     rep = edit(turned, tmp_path / "o.mp4", config=cfg)
-    assert rep.passed["pose"] >= 6 and rep.edited >= 6
+    assert rep.passed[PassReason.POSE] >= 6 and rep.edited >= 6
 
 
 @pytest.mark.parametrize("clip", ["single_face_path", "carphone_path"])
+@pytest.mark.slow
 def test_no_fold_on_any_warped_frame(clip, request):
-    from ned.pipeline import EditConfig
+    from ned.editing import EditConfig
 
     for emo in ("surprised", "happy"):
-        weights, pairs = _warped_geometry(request.getfixturevalue(clip), EditConfig(emotion=emo))
+        weights, pairs = _warped_geometry(request.getfixturevalue(clip),
+                                          EditConfig.build(emotion=emo))
         assert len(pairs) > 0.9 * len(weights)
         assert max(fold_fraction(unfold(s, d)[0], s) for s, d in pairs) == 0

@@ -37,7 +37,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ned.pipeline import edit
+    from ned.editing.api import edit
 
     out = Path(args.output)
     preview = None

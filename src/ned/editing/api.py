@@ -1,0 +1,71 @@
+"""``ned.edit``: one call from a clip to the edited clip (re-exported as ``ned.edit``).
+
+This module is light (it imports nothing heavy until called), so ``import ned`` stays
+cheap; the work is done by :func:`ned.editing.run.run_edit`.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ned.editing.config import EditConfig, EditReport
+
+
+def edit(video: str | os.PathLike, output: str | os.PathLike,
+         config: EditConfig | None = None, *, emotion: str | None = None,
+         reference: str | os.PathLike | None = None, intensity: float | None = None,
+         start: float | None = None, end: float | None = None, face_index: int | None = None,
+         seed: int | None = None, manipulator: str | os.PathLike | None = None,
+         renderer: str | os.PathLike | None = None, gain: float | None = None,
+         crf: int | None = None, use_cache: bool | None = None,
+         preview: str | os.PathLike | None = None, progress: bool = False) -> EditReport:
+    """Change the emotion of the tracked face of ``video`` and write ``output``.
+
+    The analysis runs in a background process (or is read from the cache) while this
+    process renders the frames already analysed: one streamed pass.
+
+    Give either ``config`` (every option, :class:`EditConfig`) or the keyword options
+    (None = the default); both together must agree: an option given as a keyword that
+    differs from ``config`` is an error (use ``config.replace(...)`` to change one).
+
+    Args:
+        video: input clip.
+        output: edited clip to write (never the input; written atomically).
+        config: all options (see :class:`EditConfig`).
+        emotion: target emotion, one of neutral, angry, disgusted, fear, happy, sad,
+            surprised; or
+        reference: a clip whose expression style to transfer.
+        intensity: strength in [0, 1.5] (default 1).
+        start, end: seconds to edit (smooth ramps in and out); None = whole clip.
+        face_index: which face (0 = largest at the first confident frame; default 0).
+        seed: seed of the emotion latent (same seed, same output; default 0).
+        manipulator: a manipulator checkpoint (None = shipped default).
+        renderer: a neural renderer trained with ``ned train-renderer`` (None = warp).
+        gain: factor on the edit's geometric displacement (0 to 3, default 1).
+        crf: x264 quality of the output, 0 (lossless) to 51 (default 16).
+        use_cache: reuse cached analyses (default True).
+        preview: also write original | edited side by side here.
+        progress: progress bars on stderr.
+
+    Returns:
+        An :class:`EditReport`.
+
+    Raises:
+        NedError: a bad option, a missing or unreadable input, an output that cannot be
+            written.
+    """
+    from ned.editing.config import EditConfig
+    from ned.editing.run import run_edit
+    from ned.errors import NedError
+
+    if config is not None and not isinstance(config, EditConfig):
+        raise NedError("config must be an EditConfig")
+
+    given = {k: v for k, v in dict(
+        emotion=emotion, reference=reference, intensity=intensity, start=start, end=end,
+        face_index=face_index, seed=seed, manipulator=manipulator, renderer=renderer,
+        gain=gain, crf=crf, use_cache=use_cache).items() if v is not None}
+    cfg = config.with_overrides(given) if config is not None else EditConfig.build(**given)
+    return run_edit(video, output, cfg, preview=preview, progress=progress)

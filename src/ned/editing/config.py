@@ -1,0 +1,255 @@
+"""What an edit does (:class:`EditConfig`, frozen, validated on construction, grouped by
+concern) and what it did (:class:`EditReport`).
+
+Build a config from the flat option names the CLI and :func:`ned.edit` use::
+
+    cfg = EditConfig.build(emotion="sad", intensity=0.8, start=2.0, crf=0)
+    cfg.target.emotion, cfg.range.start, cfg.crf        # 'sad', 2.0, 0
+    cfg.replace(intensity=0.5)                          # a new, validated config
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+from ned.blendshapes import EMOTIONS, INTENSITY_RANGE
+from ned.editing.guards import GuardConfig
+from ned.errors import NedError
+
+#: x264 quality of an edit's output unless told otherwise.
+DEFAULT_CRF = 16
+
+
+def _path_or_none(value: str | os.PathLike | None) -> str | None:
+    return None if value is None else os.fspath(value)
+
+
+def _finite(name: str, value: float | None) -> None:
+    if value is not None and not (isinstance(value, (int, float)) and math.isfinite(value)):
+        raise NedError(f"{name} must be a finite number, got {value!r}")
+
+
+@dataclass(frozen=True)
+class TargetConfig:
+    """What the face should show.
+
+    Attributes:
+        emotion: target emotion (one of ``ned.blendshapes.EMOTIONS``), or None with
+            ``reference``.
+        reference: a reference clip whose expression style is transferred.
+        intensity: 0 = the clip's own style, 1 = the target style, up to 1.5.
+        seed: seed of the manipulator's latent in emotion mode.
+        manipulator: a manipulator checkpoint (None = the shipped default).
+    """
+
+    emotion: str | None = None
+    reference: str | None = None
+    intensity: float = 1.0
+    seed: int = 0
+    manipulator: str | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "reference", _path_or_none(self.reference))
+        object.__setattr__(self, "manipulator", _path_or_none(self.manipulator))
+        if (self.emotion is None) == (self.reference is None):
+            raise NedError("give exactly one of --emotion or --reference")
+        if self.emotion is not None and self.emotion not in EMOTIONS:
+            raise NedError(f"unknown emotion {self.emotion!r}; choose one of "
+                           f"{', '.join(EMOTIONS)}")
+        _finite("intensity", self.intensity)
+        lo, hi = INTENSITY_RANGE
+        if not lo <= self.intensity <= hi:
+            raise NedError(f"intensity {self.intensity} is outside [{lo}, {hi}]")
+        if not isinstance(self.seed, int):
+            raise NedError(f"seed must be an integer, got {self.seed!r}")
+
+
+@dataclass(frozen=True)
+class TimeRange:
+    """Which part of the clip is edited.
+
+    Attributes:
+        start, end: seconds of the clip to edit (None = from the start / to the end).
+        ramp: seconds over which the edit fades in and out at ``start`` / ``end``.
+    """
+
+    start: float | None = None
+    end: float | None = None
+    ramp: float = 0.3
+
+    def __post_init__(self) -> None:
+        for name in ("start", "end", "ramp"):
+            _finite(f"--{name}", getattr(self, name))
+        if self.start is not None and self.end is not None and self.end <= self.start:
+            raise NedError(f"--end ({self.end}) must be after --start ({self.start})")
+        if self.ramp < 0:
+            raise NedError("ramp must be >= 0")
+
+
+@dataclass(frozen=True)
+class RenderConfig:
+    """How the edited geometry becomes pixels.
+
+    Attributes:
+        renderer: a neural renderer file (``ned train-renderer``); None = the train-free
+            warp renderer.
+        gain: factor on the edit's geometric displacement (0 to 3).
+        mask_grow: face-mask growth in inter-ocular distances.
+        mask_feather: face-mask feather in inter-ocular distances.
+        blend_levels: Laplacian pyramid levels of the compositing.
+        occlusion: keep occluded face pixels (hands, microphones) from the source.
+    """
+
+    renderer: str | None = None
+    gain: float = 1.0
+    mask_grow: float = 0.06
+    mask_feather: float = 0.12
+    blend_levels: int = 4
+    occlusion: bool = True
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "renderer", _path_or_none(self.renderer))
+        for name in ("gain", "mask_grow", "mask_feather"):
+            _finite(name, getattr(self, name))
+        if not 0 <= self.gain <= 3:
+            raise NedError(f"gain {self.gain} is outside [0, 3]")
+        if self.mask_grow < 0 or self.mask_feather < 0:
+            raise NedError("mask growth and feather must be >= 0")
+        if not isinstance(self.blend_levels, int) or not 1 <= self.blend_levels <= 8:
+            raise NedError(f"blend levels must be an integer in [1, 8], got {self.blend_levels}")
+
+
+#: Flat option name -> the group of :class:`EditConfig` holding it (None: EditConfig itself).
+OPTION_GROUPS: dict[str, str | None] = {
+    **{f.name: "target" for f in dataclasses.fields(TargetConfig)},
+    **{f.name: "range" for f in dataclasses.fields(TimeRange)},
+    **{f.name: "render" for f in dataclasses.fields(RenderConfig)},
+    "face_index": None, "guards": None, "crf": None, "use_cache": None,
+}
+
+
+@dataclass(frozen=True)
+class EditConfig:
+    """All options of an edit, grouped by concern; validated on construction.
+
+    Attributes:
+        target: what the face should show (:class:`TargetConfig`).
+        range: which part of the clip (:class:`TimeRange`).
+        face_index: which face to edit (0 = largest).
+        guards: head-pose, gap, cut and eyelid guards (:class:`GuardConfig`).
+        render: renderer and compositing (:class:`RenderConfig`).
+        crf: x264 quality of the output, 0 (lossless) to 51.
+        use_cache: reuse (and fill) the analysis cache.
+    """
+
+    target: TargetConfig
+    range: TimeRange = field(default_factory=TimeRange)
+    face_index: int = 0
+    guards: GuardConfig = field(default_factory=GuardConfig)
+    render: RenderConfig = field(default_factory=RenderConfig)
+    crf: int = DEFAULT_CRF
+    use_cache: bool = True
+
+    def __post_init__(self) -> None:
+        for name, kind in (("target", TargetConfig), ("range", TimeRange),
+                           ("guards", GuardConfig), ("render", RenderConfig)):
+            if not isinstance(getattr(self, name), kind):
+                raise NedError(f"EditConfig.{name} must be a {kind.__name__}")
+        if not isinstance(self.face_index, int) or self.face_index < 0:
+            raise NedError("face index must be an integer >= 0")
+        if not isinstance(self.crf, int) or not 0 <= self.crf <= 51:
+            raise NedError(f"crf {self.crf} is outside [0, 51]")
+
+    @classmethod
+    def build(cls, **options: Any) -> EditConfig:
+        """A config from flat option names (``emotion``, ``intensity``, ``start``, ``gain``,
+        ``crf``, ... : the keys of :data:`OPTION_GROUPS`); the rest keep their defaults."""
+        unknown = sorted(set(options) - set(OPTION_GROUPS))
+        if unknown:
+            raise NedError(f"unknown edit option(s): {', '.join(unknown)}")
+        groups: dict[str, dict[str, Any]] = {"target": {}, "range": {}, "render": {}}
+        top: dict[str, Any] = {}
+        for name, value in options.items():
+            group = OPTION_GROUPS[name]
+            (groups[group] if group else top)[name] = value
+        return cls(target=TargetConfig(**groups["target"]), range=TimeRange(**groups["range"]),
+                   render=RenderConfig(**groups["render"]), **top)
+
+    def option(self, name: str) -> Any:
+        """The value of a flat option (see :meth:`build`)."""
+        if name not in OPTION_GROUPS:
+            raise NedError(f"unknown edit option: {name}")
+        group = OPTION_GROUPS[name]
+        return getattr(getattr(self, group) if group else self, name)
+
+    def replace(self, **options: Any) -> EditConfig:
+        """A new config with some flat options changed (validated again)."""
+        flat = {name: self.option(name) for name in OPTION_GROUPS}
+        return EditConfig.build(**{**flat, **options})
+
+    def with_overrides(self, overrides: dict[str, Any]) -> EditConfig:
+        """This config with ``overrides`` (flat names) applied; an override that differs
+        from a value this config already holds is an error, never a silent win."""
+        for name, value in overrides.items():
+            held = self.option(name)
+            if held != _normal(name, value):
+                raise NedError(f"{name} is given twice: {held!r} in the config and {value!r} "
+                               "as an argument")
+        return self
+
+
+def _normal(name: str, value: Any) -> Any:
+    """An option's value as the config stores it (paths as strings)."""
+    if name in ("reference", "manipulator", "renderer"):
+        return _path_or_none(value)
+    return value
+
+
+class PassReason(str, Enum):
+    """Why a frame is passed through unchanged."""
+
+    NO_FACE = "no face"
+    OUTSIDE_RANGE = "outside range"
+    POSE = "pose"
+    CUT = "cut"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+@dataclass
+class EditReport:
+    """What an edit did.
+
+    Attributes:
+        output: the written clip.
+        preview: the side-by-side preview, if written.
+        frames: frames written.
+        edited: frames whose face was changed.
+        unfolded: edited frames whose edit was shrunk so no mesh triangle folds over.
+        occluded: frames where part of the face was covered (kept from the source).
+        passed: frames passed through, by reason.
+        timings: seconds spent per stage (startup, plan, render, encode).
+    """
+
+    output: Path
+    preview: Path | None
+    frames: int = 0
+    edited: int = 0
+    unfolded: int = 0
+    occluded: int = 0
+    passed: dict[PassReason, int] = field(default_factory=lambda: dict.fromkeys(PassReason, 0))
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def summary(self) -> str:
+        """One line: frames, edited, passed through by reason, occluded, shrunk."""
+        why = ", ".join(f"{k.value} {v}" for k, v in self.passed.items() if v) or "none"
+        return (f"{self.output}: {self.frames} frames, {self.edited} edited; "
+                f"passed through: {why}; partly occluded: {self.occluded}; "
+                f"edits shrunk against folds: {self.unfolded}")

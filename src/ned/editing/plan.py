@@ -1,0 +1,265 @@
+"""Streamed planning of an edit: per frame, the measured and the edited landmarks and the
+edit's strength, computed from analysis rows as they arrive.
+
+Everything an edited frame needs is local in time: the manipulator's windows reach
+``window - 1`` frames either side, the gap ramps ``gap_ramp + 1`` frames, the guards and
+the geometry one frame. Only the face model's fit looks further, and it uses the first
+``fit_frames`` frames with the face. Frames are planned in fixed blocks, so the plan
+depends on the clip alone, never on how its rows were chunked (a live analysis and a
+cached record give the same edit).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from ned.analysis.stream import RowChunk
+from ned.editing.config import EditConfig, PassReason
+from ned.editing.geometry import edited_landmarks
+from ned.editing.guards import edge_ramp, keep_lid_state, pose_weights, range_weights, unfold
+from ned.facemodel.fit import TrackFit, fit_frames
+
+if TYPE_CHECKING:  # the manipulator's module is imported only when one is loaded
+    from ned.manipulator.infer import Manipulator
+
+
+@dataclass(frozen=True)
+class FramePlan:
+    """What to do with one frame.
+
+    Attributes:
+        index: frame index.
+        src: (478, 3) float32 measured landmarks, pixels (None: no face).
+        dst: (478, 3) float32 edited landmarks, pixels, with no mesh triangle folded
+            (None: no face).
+        weight: edit strength in [0, 1] (already applied to ``dst``).
+        passed: why the frame is passed through unchanged, or None when it is edited.
+        cut: a new shot starts at this frame.
+        shrunk: the edit was shrunk so that no triangle folds over.
+    """
+
+    index: int
+    src: np.ndarray | None
+    dst: np.ndarray | None
+    weight: float
+    passed: PassReason | None
+    cut: bool = False
+    shrunk: bool = False
+
+
+@dataclass(frozen=True)
+class PlanConfig:
+    """How the planner works through the stream (not what it edits: see EditConfig).
+
+    Attributes:
+        fit_frames: frames with the face the face model is fitted on (the first ones).
+        fit_wait: frames after the first face frame after which the model is fitted on
+            the face frames seen so far, however few.
+        block: frames planned together.
+    """
+
+    fit_frames: int = 45
+    fit_wait: int = 900
+    block: int = 32
+
+
+class _Rows:
+    """The planner's window of analysis rows: frames ``lo`` to ``hi`` (exclusive).
+
+    Attributes hold one entry per frame; ``seg`` is the first frame of the frame's run of
+    face frames (-1 where there is no face).
+    """
+
+    def __init__(self) -> None:
+        self.lo = 0
+        self.valid: list[bool] = []
+        self.cut: list[bool] = []
+        self.seg: list[int] = []
+        self.landmarks: list[np.ndarray] = []
+        self.blendshapes: list[np.ndarray] = []
+        self.transforms: list[np.ndarray] = []
+        self.timestamps: list[float] = []
+
+    @property
+    def hi(self) -> int:
+        return self.lo + len(self.valid)
+
+    def push(self, c: RowChunk) -> None:
+        """Append a chunk (it must start at :attr:`hi`)."""
+        if c.start != self.hi:
+            raise ValueError(f"chunk starts at {c.start}, expected {self.hi}")
+        for k in range(len(c)):
+            i, ok, cut = c.start + k, bool(c.valid[k]), bool(c.cut[k])
+            prev = self.seg[-1] if self.seg else -1
+            self.seg.append((prev if ok and prev >= 0 and not cut else i) if ok else -1)
+            self.valid.append(ok)
+            self.cut.append(cut)
+            self.landmarks.append(c.landmarks[k])
+            self.blendshapes.append(c.blendshapes[k])
+            self.transforms.append(c.transforms[k])
+            self.timestamps.append(float(c.timestamps[k]))
+
+    def drop_before(self, index: int) -> None:
+        """Forget frames before ``index``."""
+        k = index - self.lo
+        if k > 0:
+            for column in (self.valid, self.cut, self.seg, self.landmarks, self.blendshapes,
+                           self.transforms, self.timestamps):
+                del column[:k]
+            self.lo = index
+
+    def take(self, column: list, a: int, b: int) -> np.ndarray:
+        """Frames [a, b) of one of this buffer's columns, as an array."""
+        return np.asarray(column[a - self.lo:b - self.lo])
+
+    def at(self, column: list, i: int):
+        """Frame ``i`` of a column."""
+        return column[i - self.lo]
+
+
+class EditPlanner:
+    """Turn a stream of analysis rows into one :class:`FramePlan` per frame, in order.
+
+    Args:
+        manip: the manipulator.
+        style: (S,) target style.
+        config: the edit's options (intensity, time range, gain, guards).
+        size: (width, height) of the frames.
+        fps: frame rate.
+        plan: how the stream is worked through (fit frames, block size).
+    """
+
+    def __init__(self, manip: Manipulator, style: np.ndarray, config: EditConfig,
+                 size: tuple[int, int], fps: float, plan: PlanConfig | None = None) -> None:
+        self.manip, self.style, self.config = manip, style, config
+        self.plan_cfg = plan or PlanConfig()
+        self.guards = config.guards
+        self.size, self.fps = size, fps
+        self.context = max(manip.window - 1, self.guards.gap_ramp + 1)
+        self.fit: TrackFit | None = None
+        self._rows = _Rows()
+        self._base = 0          # first frame not yet planned
+        self._first_valid: int | None = None
+
+    # -- planning -------------------------------------------------------------------
+    def plans(self, chunks: Iterable[RowChunk]) -> Iterator[FramePlan]:
+        """One plan per frame of ``chunks``, in order, as soon as it is decided."""
+        for c in chunks:
+            self._rows.push(c)
+            if self._first_valid is None and c.valid.any():
+                self._first_valid = c.start + int(np.argmax(c.valid))
+            yield from self._ready(final=False)
+        yield from self._ready(final=True)
+
+    def _ready(self, final: bool) -> Iterator[FramePlan]:
+        hi, block = self._rows.hi, self.plan_cfg.block
+        if self._first_valid is None:  # no face yet: nothing to wait for
+            yield from self._pass_until(hi)
+            return
+        yield from self._pass_until(self._first_valid)
+        if self.fit is None and not self._try_fit(final):
+            return
+        while self._base < hi:
+            end = min(self._base + block, hi)
+            if not final and (end + self.context > hi or end - self._base < block):
+                return
+            yield from self._plan_block(self._base, end, final)
+            self._base = end
+            self._rows.drop_before(self._base - self.context)
+
+    def _pass_until(self, index: int) -> Iterator[FramePlan]:
+        rows = self._rows
+        for i in range(self._base, index):
+            yield FramePlan(i, None, None, 0.0, PassReason.NO_FACE, bool(rows.at(rows.cut, i)))
+        self._base = max(self._base, index)
+        if self._first_valid is None:
+            rows.drop_before(self._base)
+
+    def _try_fit(self, final: bool) -> bool:
+        rows, first, cfg = self._rows, self._first_valid, self.plan_cfg
+        stop = min(rows.hi, first + cfg.fit_wait)
+        idx = np.flatnonzero(rows.take(rows.valid, first, stop))[:cfg.fit_frames] + first
+        if not final and len(idx) < cfg.fit_frames and rows.hi < first + cfg.fit_wait:
+            return False
+        lm = np.stack([rows.at(rows.landmarks, i) for i in idx])
+        bs = np.stack([rows.at(rows.blendshapes, i) for i in idx])
+        self.fit = fit_frames(lm, bs, self.size)
+        return True
+
+    def _run_ends(self, a: int, b: int, limit: int) -> np.ndarray:
+        """(b - a,) end (exclusive) of the face run holding each frame of [a, b), or
+        ``limit`` where the run goes on past it (meaningless on invalid frames)."""
+        rows = self._rows
+        valid, cut = rows.take(rows.valid, a, limit), rows.take(rows.cut, a, limit)
+        ends = np.empty(limit - a, np.int64)
+        nxt = limit
+        for k in range(limit - a - 1, -1, -1):
+            ends[k] = nxt
+            if not valid[k] or cut[k]:
+                nxt = a + k
+        return ends[:b - a]
+
+    def _translate(self, a: int, b: int, ends: np.ndarray) -> np.ndarray:
+        """(b - a, 52) edited blendshapes of frames [a, b) (measured where invalid)."""
+        from ned.manipulator.infer import translate_run
+
+        rows = self._rows
+        old = rows.take(rows.blendshapes, a, b).astype(np.float32)
+        new = old.copy()
+        valid, seg = rows.take(rows.valid, a, b), rows.take(rows.seg, a, b)
+        k = 0
+        while k < b - a:
+            if not valid[k]:
+                k += 1
+                continue
+            run_a, run_b = int(seg[k]), int(ends[k])
+            c0 = max(run_a, a + k - self.context)
+            c1 = min(run_b, b + self.context)
+            x = rows.take(rows.blendshapes, c0, c1).astype(np.float32)
+            y = translate_run(self.manip, x, self.style, self.config.target.intensity)
+            stop = min(run_b, b)
+            new[k:stop - a] = y[a + k - c0:stop - c0]
+            k = stop - a
+        return np.clip(new, 0.0, 1.0)
+
+    def _weights(self, a: int, b: int, ends: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(edit strength, range strength), each (b - a,) float32: time range x head pose
+        x ramps after and before gaps and cuts (as :func:`ned.editing.guards.gap_weights`)."""
+        rows, rng_cfg, g = self._rows, self.config.range, self.guards
+        valid = rows.take(rows.valid, a, b)
+        rng = range_weights(rows.take(rows.timestamps, a, b), rng_cfg.start, rng_cfg.end,
+                            rng_cfg.ramp)
+        w = rng * pose_weights(rows.take(rows.transforms, a, b), valid, g)
+        i = np.arange(a, b)
+        gap = edge_ramp(np.minimum(i - rows.take(rows.seg, a, b) + 1, ends - i), g.gap_ramp)
+        return np.where(valid, w * gap, 0.0).astype(np.float32), rng
+
+    def _plan_block(self, a: int, b: int, final: bool) -> Iterator[FramePlan]:
+        rows = self._rows
+        valid, cut = rows.take(rows.valid, a, b), rows.take(rows.cut, a, b)
+        old = rows.take(rows.blendshapes, a, b).astype(np.float32)
+        ends = self._run_ends(a, b, rows.hi if final else min(rows.hi, b + self.context))
+        w, rng = self._weights(a, b, ends)
+        new = keep_lid_state(old, self._translate(a, b, ends), self.guards)
+        new = (old + w[:, None] * (new - old)).astype(np.float32)
+        lm = rows.take(rows.landmarks, a, b).astype(np.float32)
+        use = valid & (w > 0)
+        dst = lm.copy()
+        if use.any():
+            dst[use] = edited_landmarks(self.fit, lm[use], np.ones(int(use.sum()), bool),
+                                        old[use], new[use], self.config.render.gain)
+        for k in range(b - a):
+            if not valid[k]:
+                yield FramePlan(a + k, None, None, 0.0, PassReason.NO_FACE, bool(cut[k]))
+                continue
+            if w[k] > 0:
+                safe, shrunk = unfold(lm[k], dst[k])
+                yield FramePlan(a + k, lm[k], safe, float(w[k]), None, bool(cut[k]), shrunk)
+                continue
+            why = (PassReason.OUTSIDE_RANGE if rng[k] == 0 else
+                   PassReason.CUT if cut[k] else PassReason.POSE)
+            yield FramePlan(a + k, lm[k], dst[k], float(w[k]), why, bool(cut[k]))

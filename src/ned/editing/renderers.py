@@ -1,0 +1,113 @@
+"""The edit's frame renderers: the train-free warp (:class:`WarpRenderer`) and, by
+:func:`make_renderer`, the neural renderer (:mod:`ned.editing.neural`), both behind the
+:class:`~ned.editing.protocol.FrameRenderer` interface."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ned.composite.blend import composite_patch
+from ned.composite.occlusion import OcclusionDetector, grow_occlusion
+from ned.editing.config import RenderConfig
+from ned.editing.plan import FramePlan
+from ned.editing.protocol import FrameRenderer, RenderResult
+from ned.mask import face_mask
+from ned.render.warp import WarpConfig, warp_patch
+from ned.topology import FACE_OVAL, inter_ocular
+
+
+class WarpRenderer:
+    """The train-free renderer: a piecewise-affine warp of the frame's own pixels
+    (:func:`ned.render.warp.warp_patch`), blended inside a soft face mask; occluded pixels
+    (hands, microphones: :class:`ned.composite.occlusion.OcclusionDetector`) keep the
+    source's pixels.
+
+    Args:
+        config: mask growth and feather, blend levels, occlusion on or off.
+        warp: warp options.
+    """
+
+    single_thread = True
+
+    def __init__(self, config: RenderConfig, warp: WarpConfig | None = None) -> None:
+        self.config, self.warp = config, warp
+        self.occluder = OcclusionDetector() if config.occlusion else None
+
+    def warm_up(self) -> None:
+        """SciPy's Delaunay, the mesh and the hand model's first run (about 0.2 s), done
+        while a first edit waits for the analysis process's first frames anyway."""
+        import scipy.spatial  # the warp's ring triangulation
+
+        from ned.render.warp import mesh_triangles
+
+        del scipy
+        mesh_triangles()
+        if self.occluder is not None:
+            self.occluder.warm_up()
+
+    def reset(self) -> None:
+        if self.occluder is not None:
+            self.occluder.reset()
+
+    def render(self, image: np.ndarray, plan: FramePlan) -> RenderResult:
+        cfg = self.config
+        return warp_frame(image, plan.src, plan.dst, grow=cfg.mask_grow,
+                          feather=cfg.mask_feather, levels=cfg.blend_levels, warp=self.warp,
+                          occluder=self.occluder)
+
+    def close(self) -> None:
+        if self.occluder is not None:
+            self.occluder.close()
+
+
+def warp_frame(image: np.ndarray, src: np.ndarray, dst: np.ndarray, *, grow: float,
+               feather: float, levels: int, warp: WarpConfig | None = None,
+               occluder: OcclusionDetector | None = None) -> RenderResult:
+    """Move one frame's face from geometry ``src`` to ``dst`` and blend it in.
+
+    Everything runs inside the warp's box; the rest of the frame is not touched.
+
+    Args:
+        image: (H, W, 3) uint8 frame.
+        src: (478, 3) measured landmarks, pixels.
+        dst: (478, 3) edited landmarks, pixels.
+        grow: face-mask growth in inter-ocular distances.
+        feather: mask feather in inter-ocular distances.
+        levels: Laplacian pyramid levels.
+        warp: warp options.
+        occluder: occlusion detector of the track; occluded pixels (grown by the edit's
+            largest displacement) keep the source's pixels.
+
+    Returns:
+        :class:`RenderResult`.
+    """
+    iod = float(inter_ocular(src))
+    # only pixels the blend can use are warped: the mask's support and the pyramid's reach
+    oval = src[list(FACE_OVAL), :2]
+    margin = (grow + 2 * feather) * iod + 2 ** levels + 3
+    lo, hi = np.floor(oval.min(0) - margin), np.ceil(oval.max(0) + margin)
+    patch, roi = warp_patch(image, src, dst, warp, box=(*lo.astype(int), *hi.astype(int)))
+    x0, y0, x1, y1 = roi
+    if x1 <= x0 or y1 <= y0:
+        return RenderResult(image, roi)
+    local = src - (x0, y0, 0)
+    mask = face_mask(local, (y1 - y0, x1 - x0), dilate=max(1, round(grow * iod)),
+                     feather=max(1, round(feather * iod)))
+    occ = occluder(image, src, roi) if occluder is not None else None
+    found = occ is not None and bool(occ.any())
+    if found:
+        reach = int(np.ceil(np.abs(dst[:, :2] - src[:, :2]).max())) + 2
+        keep = grow_occlusion(occ, reach)
+        mask = mask * ~keep
+        patch[keep] = image[y0:y1, x0:x1][keep]
+    return RenderResult(composite_patch(image, patch, mask, roi, levels), roi, found)
+
+
+def make_renderer(config: RenderConfig) -> FrameRenderer:
+    """The renderer ``config`` asks for: the neural renderer of ``config.renderer``, else
+    the warp."""
+    if config.renderer is not None:
+        from ned.editing.neural import NeuralFrameRenderer
+
+        return NeuralFrameRenderer(config.renderer, levels=config.blend_levels)
+    return WarpRenderer(config)

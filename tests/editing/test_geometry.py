@@ -1,23 +1,98 @@
-"""The edit's geometry guards: the mouth keeps its measured opening."""
+"""The edit's geometry: the offsets of an edit (clip's own for speech, shipped rig or FACS
+field for emotion groups, per-group gains), posed displacements, and the lips' posture
+closed with every syllable kept."""
 
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
-from ned.editing.geometry import INNER_LIP_PAIRS, keep_mouth_opening
-from ned.topology import inner_lip_gap
+from ned.blendshapes import INDEX
+from ned.editing.geometry import (
+    INNER_LIP_PAIRS,
+    MAX_GAINS,
+    START_GAINS,
+    ExpressionBasis,
+    close_lips,
+    edited_landmarks,
+    lower_envelope,
+    pair_openings,
+    posture_window,
+)
+from ned.errors import NedError
+from ned.facemodel.fields import field_offsets
+from ned.facemodel.fit import fit_frames
+from ned.facs import group_indices
+from ned.topology import inter_ocular
 
 
-def test_mouth_opening_restored_and_lip_midpoints_kept(single_face_track):
-    ref = single_face_track.landmarks[:10].astype(np.float32)
-    edited = ref.copy()
+@pytest.fixture(scope="module")
+def fit(single_face_track):
+    t = single_face_track
+    return fit_frames(t.landmarks[:45], t.blendshapes[:45], (t.width, t.height))
+
+
+def test_basis_takes_each_channel_from_the_right_place(fit):
+    basis = ExpressionBasis.for_fit(fit, {"browDown": 2.0})
+    own, shipped = fit.model.offsets, fit.model.rig.offsets
+    jaw = INDEX["jawOpen"]
+    np.testing.assert_array_equal(basis.offsets[jaw], own[jaw])          # speech: the clip's
+    bd = group_indices("browDown")
+    np.testing.assert_allclose(basis.offsets[bd], 2.0 * shipped[bd], rtol=1e-6)
+    bi = group_indices("browInnerUp")
+    np.testing.assert_allclose(basis.offsets[bi], START_GAINS["browInnerUp"] * field_offsets()[bi],
+                               rtol=1e-6)
+    assert basis.gains["browDown"] == 2.0 and not basis.offsets.flags.writeable
+
+
+def test_gains_are_capped_and_checked(fit):
+    assert ExpressionBasis.for_fit(fit, {"eyeWide": 9.0}).gains["eyeWide"] == MAX_GAINS["eyeWide"]
+    with pytest.raises(NedError, match="unknown channel group"):
+        ExpressionBasis.for_fit(fit, {"jawOpen": 1.0})
+    with pytest.raises(NedError, match="finite"):
+        ExpressionBasis.for_fit(fit, {"browDown": float("nan")})
+
+
+def test_zero_edit_is_the_measured_geometry(fit, single_face_track):
+    t = single_face_track
+    lm, bs = t.landmarks[40:50], t.blendshapes[40:50]
+    out = edited_landmarks(fit, ExpressionBasis.for_fit(fit), lm, bs, bs)
+    np.testing.assert_allclose(out, lm, atol=1e-3)
+    assert out.shape == (10, 478, 3) and out.dtype == np.float32
+    assert edited_landmarks(fit, ExpressionBasis.for_fit(fit), lm[:0], bs[:0], bs[:0]).shape[0] == 0
+
+
+def test_brow_lowering_moves_the_brows_down(fit, single_face_track):
+    t = single_face_track
+    lm, old = t.landmarks[40:45], t.blendshapes[40:45]
+    new = old.copy()
+    new[:, group_indices("browDown")] = 0.7
+    out = edited_landmarks(fit, ExpressionBasis.for_fit(fit), lm, old, new)
+    drop = (out[:, [105, 334], 1] - lm[:, [105, 334], 1]) / inter_ocular(lm)[:, None]
+    assert (drop > 0.05).all()                      # image y grows downwards
+    np.testing.assert_allclose(out[:, 152], lm[:, 152], atol=0.05)   # the chin stays
+
+
+def test_lower_envelope_known_answer():
+    t = np.arange(60)
+    x = 2.0 + np.abs(np.sin(t / 3.0))                # syllables on a floor of 2
+    env = lower_envelope(x, 15)
+    assert np.allclose(env[15:-15], 2.0, atol=0.15) and env.shape == x.shape
+    assert (env <= x + 1e-9).mean() > 0.9            # it sits under the signal
+    assert posture_window(30.0) == 15 and posture_window(5.0) == 3
+
+
+def test_close_lips_keeps_the_syllables(single_face_track):
+    src = single_face_track.landmarks[20:60].astype(np.float32)
+    o_src = pair_openings(src)
+    posture = lower_envelope(o_src, 15)
+    out = close_lips(src, src, posture, np.ones(len(src)))
+    got = pair_openings(out)
+    # opening = source opening - its slow floor: each syllable opens as in the source
+    np.testing.assert_allclose(got, np.maximum(o_src - posture, 0), atol=1e-3)
     up, low = np.array(INNER_LIP_PAIRS).T
-    edited[:, low, 1] -= 3.0        # an edit that closes the mouth by 3 px ...
-    edited[:, :, 0] += 1.5          # ... and shifts everything
-    got = keep_mouth_opening(edited, ref)
-    np.testing.assert_allclose(inner_lip_gap(got), inner_lip_gap(ref), atol=2e-3)
-    mid = (got[:, up, :2] + got[:, low, :2]) / 2
-    np.testing.assert_allclose(mid, (edited[:, up, :2] + edited[:, low, :2]) / 2, atol=1e-4)
-    others = np.setdiff1d(np.arange(478), np.r_[up, low])
-    assert np.array_equal(got[:, others], edited[:, others])
-    assert np.abs(inner_lip_gap(edited) - inner_lip_gap(ref)).min() > 0.02  # it did move
+    mid = (out[:, up, :2] + out[:, low, :2]) / 2
+    np.testing.assert_allclose(mid, (src[:, up, :2] + src[:, low, :2]) / 2, atol=1e-3)
+    assert (o_src - got).mean() > 1.0                # the grin's parted lips did close
+    # no strength, no change
+    np.testing.assert_array_equal(close_lips(src, src, posture, np.zeros(len(src))), src)

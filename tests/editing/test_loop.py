@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ned.editing.config import PassReason, RenderConfig
-from ned.editing.loop import render_clip
+from ned.editing.config import Limit, PassReason, RenderConfig
+from ned.editing.loop import annotate, render_clip
 from ned.editing.plan import FramePlan
 from ned.editing.protocol import RenderResult
 from ned.editing.renderers import WarpRenderer, make_renderer
@@ -46,10 +46,12 @@ def _plans(n: int) -> list[FramePlan]:
     6 edited, the rest no plan at all (copied)."""
     plans = [FramePlan(0, None, None, 0.0, PassReason.NO_FACE)]
     for i in (1, 2, 3):
-        plans.append(FramePlan(i, POINTS, POINTS, 1.0, None, shrunk=i == 3))
+        plans.append(FramePlan(i, POINTS, POINTS, 1.0, None, reached=0.5 if i == 3 else 1.0,
+                               limits=(Limit.FOLDS,) if i == 3 else ()))
     plans.append(FramePlan(4, POINTS, POINTS, 0.0, PassReason.POSE))
-    plans.append(FramePlan(5, POINTS, POINTS, 1.0, None, cut=True))
-    plans.append(FramePlan(6, POINTS, POINTS, 1.0, None))
+    plans.append(FramePlan(5, POINTS, POINTS, 0.5, None, cut=True, reached=0.5,
+                           limits=(Limit.RAMP,)))
+    plans.append(FramePlan(6, POINTS, POINTS, 1.0, None, reached=1.0))
     return plans[:n]
 
 
@@ -60,6 +62,10 @@ def test_loop_drives_any_renderer(tiny_video, tmp_path):
                       preview=tmp_path / "pv.mp4")
     assert rep.frames == 10 and rep.edited == 5 and rep.occluded == 1 and rep.unfolded == 1
     assert rep.passed[PassReason.NO_FACE] == 4 and rep.passed[PassReason.POSE] == 1
+    assert rep.reached == [0.0, 1.0, 1.0, 0.5, 0.0, 0.5, 1.0, 0.0, 0.0, 0.0]
+    assert rep.limited[Limit.FOLDS] == 1 and rep.limited[Limit.RAMP] == 1
+    assert rep.reached_mean == pytest.approx(0.8)
+    assert "target reached 80%" in rep.summary() and "folds 1" in rep.summary()
     # reset before the first run, after the passed frame 4 (frame 5 is also a cut)
     assert rec.calls == [("warm_up", -1), ("reset", -1), ("render", 1), ("render", 2),
                          ("render", 3), ("reset", -1), ("render", 5), ("render", 6),
@@ -116,3 +122,16 @@ def test_make_renderer_picks_by_config(tmp_path):
     assert isinstance(make_renderer(RenderConfig(occlusion=False)), WarpRenderer)
     with pytest.raises(NedError, match="no such renderer file"):
         make_renderer(RenderConfig(renderer=str(tmp_path / "none.safetensors")))
+
+
+def test_preview_annotation_draws_the_reached_share():
+    image = np.full((120, 200, 3), 128, np.uint8)
+    half = annotate(image, FramePlan(0, POINTS, POINTS, 1.0, None, reached=0.5,
+                                     limits=(Limit.FOLDS,)))
+    full = annotate(image, FramePlan(0, POINTS, POINTS, 1.0, None, reached=1.0))
+    assert half.shape == image.shape and np.array_equal(image, np.full_like(image, 128))
+    bar = half[-1]
+    assert (bar[:90] != bar[-1]).any(axis=1).all()       # the bar covers half the width
+    assert not np.array_equal(half[-1], full[-1])
+    passed = annotate(image, FramePlan(0, None, None, 0.0, PassReason.NO_FACE))
+    assert passed[-1, 0, 0] == passed[-1, 0, 1] == passed[-1, 0, 2]   # grey: passed

@@ -8,7 +8,13 @@ import pytest
 
 from ned.analysis.stream import RowChunk
 from ned.editing.config import EditConfig, PassReason
-from ned.editing.geometry import edited_landmarks
+from ned.editing.geometry import (
+    ExpressionBasis,
+    close_lips,
+    edited_landmarks,
+    lower_envelope,
+    pair_openings,
+)
 from ned.editing.guards import (
     GuardConfig,
     gap_weights,
@@ -16,11 +22,12 @@ from ned.editing.guards import (
     pose_weights,
     range_weights,
     segments,
-    unfold,
 )
 from ned.editing.plan import EditPlanner, PlanConfig
+from ned.facemodel.deform import ArapSolver, fold_free
 from ned.facemodel.fit import fit_frames
 from ned.manipulator.infer import label_style, load_manipulator, translate
+from ned.render.warp import fold_fraction
 
 
 @pytest.fixture(scope="module")
@@ -51,9 +58,9 @@ def _chunks(rows, n):
                        rows["transforms"][sl], rows["timestamps"][sl], rows["cut"][sl])
 
 
-def _plan(manip, rows, chunk, cfg, start=None):
-    style = label_style(manip, "surprised", 0)
-    config = EditConfig.build(emotion="surprised", start=start, **cfg)
+def _plan(manip, rows, chunk, cfg, start=None, emotion="surprised"):
+    style = label_style(manip, emotion, 0)
+    config = EditConfig.build(emotion=emotion, start=start, **cfg)
     planner = EditPlanner(manip, style, config, rows["size"], rows["fps"],
                           PlanConfig(fit_frames=30, block=16))
     return list(planner.plans(_chunks(rows, chunk))), planner
@@ -79,28 +86,41 @@ def test_plan_does_not_depend_on_chunking(manip, rows, chunk):
             assert np.array_equal(a.dst, b.dst)
 
 
-def test_plan_equals_whole_clip_planning(manip, rows):
+@pytest.mark.parametrize("emotion", ["surprised", "angry"])  # angry also closes the lips
+def test_plan_equals_whole_clip_planning(manip, rows, emotion):
     """Block-wise planning gives what planning every run of the clip at once gives."""
-    plans, planner = _plan(manip, rows, 8, {}, start=0.5)
+    plans, planner = _plan(manip, rows, 8, {}, start=0.5, emotion=emotion)
     valid, cut, old = rows["valid"], np.flatnonzero(rows["cut"]), rows["blendshapes"]
+    lm = rows["landmarks"]
     style_new = old.copy()
     for a, b in segments(valid, cut):
-        style_new[a:b] = translate(manip, old[a:b], valid[a:b], emotion="surprised")
+        style_new[a:b] = translate(manip, old[a:b], valid[a:b], emotion=emotion)
     w = (range_weights(rows["timestamps"], 0.5, None, 0.3)
          * pose_weights(rows["transforms"], valid, GuardConfig())
          * gap_weights(valid, cut, GuardConfig().gap_ramp))
     new = keep_lid_state(old, style_new, GuardConfig())
     new = old + w[:, None] * (new - old)
     first = np.flatnonzero(valid)[:30]
-    fit = fit_frames(rows["landmarks"][first], old[first], rows["size"])
+    fit = fit_frames(lm[first], old[first], rows["size"])
     assert np.allclose(fit.identity, planner.fit.identity)
-    dst = edited_landmarks(fit, rows["landmarks"], valid & (w > 0), old, new)
+    use = valid & (w > 0)
+    dst = lm.copy()
+    dst[use] = edited_landmarks(fit, ExpressionBasis.for_fit(fit), lm[use], old[use], new[use])
+    if emotion == "angry":
+        posture = np.zeros((len(lm), 9))
+        for a, b in segments(valid, cut):
+            posture[a:b] = lower_envelope(pair_openings(lm[a:b]), planner.lip_width)
+        dst[use] = close_lips(lm[use], dst[use], posture[use], w[use])
+    solver = ArapSolver(np.median(lm[first], axis=0))
     got_w = np.array([p.weight for p in plans])
     assert np.allclose(got_w, w, atol=1e-6)
     assert (got_w[:20] < 1).any() and got_w[30] == pytest.approx(1.0)  # the range ramp
     for p in plans:
         if p.passed is None:  # the plan's geometry is made fold-free
-            np.testing.assert_allclose(p.dst, unfold(p.src, dst[p.index])[0], atol=2e-3)
+            want = fold_free(solver, p.src, dst[p.index])[0]
+            np.testing.assert_allclose(p.dst, want, atol=2e-3)
+            assert fold_fraction(p.dst, p.src) == 0
+            assert 0 < p.reached <= p.weight + 1e-6
     moved = [np.abs(p.dst - p.src).max() for p in plans if p.passed is None]
     assert max(moved) > 1.0  # the comparison is not between two unedited clips
 

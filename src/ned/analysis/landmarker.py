@@ -105,23 +105,27 @@ def quiet_stderr() -> Iterator[None]:
 
 
 class Landmarker:
-    """Video-mode face landmarker: 478 landmarks, 52 blendshapes and a pose per face.
+    """The face landmarker: 478 landmarks, 52 blendshapes and a pose per face.
 
     Args:
         max_faces: how many faces to look for per frame.
         min_confidence: detection, presence and tracking thresholds.
+        video: video mode (faces tracked from frame to frame: feed frames in time order);
+            False: image mode (every image on its own, ``time_s`` ignored).
 
-    Use as a context manager (or call :meth:`close`); feed frames in time order.
+    Use as a context manager (or call :meth:`close`).
     """
 
-    def __init__(self, max_faces: int = 2, min_confidence: float = 0.5) -> None:
+    def __init__(self, max_faces: int = 2, min_confidence: float = 0.5,
+                 video: bool = True) -> None:
         os.environ.setdefault("GLOG_minloglevel", "2")
         logging.getLogger("absl").setLevel(logging.ERROR)
         mpt = tasks_api()
         BaseOptions, vision = mpt.BaseOptions, mpt.vision
         opts = vision.FaceLandmarkerOptions(
             base_options=BaseOptions(model_asset_buffer=bundle_bytes()),
-            running_mode=vision.RunningMode.VIDEO, num_faces=max_faces,
+            running_mode=vision.RunningMode.VIDEO if video else vision.RunningMode.IMAGE,
+            num_faces=max_faces,
             min_face_detection_confidence=min_confidence,
             min_face_presence_confidence=min_confidence,
             min_tracking_confidence=min_confidence,
@@ -129,7 +133,8 @@ class Landmarker:
         with quiet_stderr():
             self._lm = vision.FaceLandmarker.create_from_options(opts)
         self._last_ms = -1
-        self._c_api = _c_api(self._lm)
+        self.video = video
+        self._c_api = _c_api(self._lm) if video else None
 
     def __enter__(self) -> Landmarker:
         return self
@@ -175,7 +180,7 @@ class Landmarker:
 
     def _read_public(self, img: object, ms: int) -> list[tuple[np.ndarray, ...]]:
         """Per face: (478, 3) normalised landmarks, (52,) scores, (4, 4) pose, float32."""
-        res = self._lm.detect_for_video(img, ms)
+        res = self._lm.detect_for_video(img, ms) if self.video else self._lm.detect(img)
         return [(np.array([(p.x, p.y, p.z) for p in face], np.float32),
                  np.array([c.score for c in res.face_blendshapes[i]], np.float32),
                  np.asarray(res.facial_transformation_matrixes[i], np.float32))

@@ -104,6 +104,9 @@ class RenderConfig:
         mask_feather: face-mask feather in inter-ocular distances.
         blend_levels: Laplacian pyramid levels of the compositing.
         occlusion: keep occluded face pixels (hands, microphones) from the source.
+        calibrate: correct the edit's strength per channel group on the clip itself (a
+            closed loop on a few frames: ``ned.editing.calibrate``); False: the start
+            gains.
     """
 
     renderer: str | None = None
@@ -112,6 +115,7 @@ class RenderConfig:
     mask_feather: float = 0.12
     blend_levels: int = 4
     occlusion: bool = True
+    calibrate: bool = True
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "renderer", _path_or_none(self.renderer))
@@ -223,6 +227,18 @@ class PassReason(str, Enum):
         return self.value
 
 
+class Limit(str, Enum):
+    """Why an edited frame shows less than the full target."""
+
+    RAMP = "ramp"      # fading in or out: the time range's ends, a gap, a shot cut
+    POSE = "pose"      # the head turns towards the pose limits
+    LIDS = "lids"      # an eye closes: its lid edits fade out
+    FOLDS = "folds"    # part of the geometry was held back so no triangle folds
+
+    def __str__(self) -> str:
+        return self.value
+
+
 @dataclass
 class EditReport:
     """What an edit did.
@@ -232,9 +248,14 @@ class EditReport:
         preview: the side-by-side preview, if written.
         frames: frames written.
         edited: frames whose face was changed.
-        unfolded: edited frames whose edit was shrunk so no mesh triangle folds over.
+        unfolded: edited frames whose edit was shrunk somewhere so no mesh triangle
+            folds over (the rest of the face keeps the full edit).
         occluded: frames where part of the face was covered (kept from the source).
         passed: frames passed through, by reason.
+        reached: per frame, the fraction of the full target it shows (0 for frames
+            passed through; the edit strength times the share of the geometry kept).
+        limited: edited frames that show less than the full target, by reason.
+        calibration: the clip's calibrated gain per channel group (empty if none).
         timings: seconds spent per stage (startup, plan, render, encode).
     """
 
@@ -245,11 +266,24 @@ class EditReport:
     unfolded: int = 0
     occluded: int = 0
     passed: dict[PassReason, int] = field(default_factory=lambda: dict.fromkeys(PassReason, 0))
+    reached: list[float] = field(default_factory=list)
+    limited: dict[Limit, int] = field(default_factory=lambda: dict.fromkeys(Limit, 0))
+    calibration: dict[str, float] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
 
+    @property
+    def reached_mean(self) -> float | None:
+        """Mean fraction of the target shown over the edited frames (None: none edited)."""
+        shown = [r for r in self.reached if r > 0]
+        return float(sum(shown) / len(shown)) if shown else None
+
     def summary(self) -> str:
-        """One line: frames, edited, passed through by reason, occluded, shrunk."""
+        """One line: frames, edited, passed through by reason, occluded, how much of the
+        target the edited frames show and why not all of it."""
         why = ", ".join(f"{k.value} {v}" for k, v in self.passed.items() if v) or "none"
+        less = ", ".join(f"{k.value} {v}" for k, v in self.limited.items() if v) or "none"
+        reached = self.reached_mean
+        shown = "" if reached is None else f"target reached {reached:.0%} on average; "
         return (f"{self.output}: {self.frames} frames, {self.edited} edited; "
-                f"passed through: {why}; partly occluded: {self.occluded}; "
-                f"edits shrunk against folds: {self.unfolded}")
+                f"passed through: {why}; partly occluded: {self.occluded}; {shown}"
+                f"cut back: {less}; edits shrunk against folds: {self.unfolded}")

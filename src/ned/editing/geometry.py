@@ -1,32 +1,94 @@
-"""Edited geometry for ``ned.edit``: the face model fitted on the first frames of the face,
-then measured landmarks moved to edited expressions block by block.
+"""Edited geometry for ``ned.edit``: measured landmarks moved to the edited expressions,
+with the speech kept as the lips' motion.
 
-The fit needs only the first seconds of the track, so the edit can start rendering while
-the rest of the clip is still being analysed; the per-block geometry is local to its
-frames, so memory does not grow with the clip.
+The displacement of a frame is ``pose(sum_k (new_k - old_k) * offsets_k)`` over the 52
+channels, with the frame's pose estimated against the clip's fitted model. The offsets of
+the edit (:class:`ExpressionBasis`) are not all the clip's own: a per-clip refit on a few
+seconds of speech can point a rarely used emotion channel anywhere (measured: carphone's
+refitted outer-brow raise moved the brow by 0.001 IOD), so the emotion groups take the
+shipped rig (fitted on more data) or a hand-set FACS field
+(:mod:`ned.facemodel.fields`), each times a per-group gain that the clip's calibration
+(:mod:`ned.editing.calibrate`) sets; every other channel (speech, blinks, gaze) keeps the
+clip's own offsets.
+
+Speech is the lips' motion, not their posture (:func:`lip_posture`): the edit may close a
+grin's parted lips or part closed ones, while every syllable opens and closes as in the
+source.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
 import numpy as np
 
 from ned import topology as tp
-from ned.facemodel.fit import TrackFit, normalise_clip
-from ned.facemodel.pose import Pose
+from ned.errors import NedError
+from ned.facemodel.fields import FIELDS, field_offsets
+from ned.facemodel.fit import TrackFit, close_lids, normalise_clip
+from ned.facs import GROUPS, group_indices
+
+#: Starting gain of each emotion group on its offsets (from the analyser's response to
+#: warped faces, docs/expressions.md); the calibration refines them per clip.
+START_GAINS: dict[str, float] = {
+    "browDown": 2.5, "browInnerUp": 2.0, "browOuterUp": 3.0, "eyeWide": 1.2,
+    "eyeSquint": 1.5, "mouthSmile": 1.5, "mouthDimple": 1.0, "mouthFrown": 1.5,
+    "mouthPress": 1.5, "mouthStretch": 2.0, "mouthUpperUp": 1.5,
+}
+#: The largest gain of a group: past it the face stops looking like a face (eyeWide:
+#: the sclera balloons around the rigid iris; mouthPress: the lips smear).
+MAX_GAINS: dict[str, float] = {"eyeWide": 1.2, "mouthPress": 2.0}
+MAX_GAIN = 4.0
 
 
-def edited_landmarks(fit: TrackFit, landmarks: np.ndarray, valid: np.ndarray,
+@dataclass(frozen=True)
+class ExpressionBasis:
+    """The offsets an edit moves the face with.
+
+    Attributes:
+        offsets: (52, 478, 3) float32 cm per unit coefficient (gains applied).
+        gains: group -> the gain applied to its offsets.
+    """
+
+    offsets: np.ndarray
+    gains: Mapping[str, float] = field(default_factory=dict)
+
+    @classmethod
+    def for_fit(cls, fit: TrackFit, gains: Mapping[str, float] | None = None
+                ) -> ExpressionBasis:
+        """The clip's offsets for speech and the other channels; the shipped rig's or a
+        FACS field for the emotion groups, times ``gains`` (missing: :data:`START_GAINS`,
+        capped at :data:`MAX_GAINS`)."""
+        g = {k: float(v) for k, v in {**START_GAINS, **(gains or {})}.items()}
+        for k, v in g.items():
+            if k not in GROUPS:
+                raise NedError(f"unknown channel group {k!r} in the gains")
+            if not np.isfinite(v) or v < 0:
+                raise NedError(f"gain of {k} must be a finite number >= 0, got {v}")
+            g[k] = min(v, MAX_GAINS.get(k, MAX_GAIN))
+        out = np.array(fit.model.offsets, np.float32, copy=True)
+        shipped, facs = fit.model.rig.offsets, field_offsets()
+        for group in GROUPS:
+            idx = group_indices(group)
+            base = facs if group in FIELDS else shipped
+            out[idx] = base[idx] * g[group]
+        out.flags.writeable = False
+        return cls(out, g)
+
+
+def edited_landmarks(fit: TrackFit, basis: ExpressionBasis, landmarks: np.ndarray,
                      old: np.ndarray, new: np.ndarray, gain: float = 1.0) -> np.ndarray:
     """Measured landmarks moved from the measured to the edited expressions.
 
-    Each valid frame's pose is estimated against the fitted model; the model's
-    displacement between ``old`` and ``new`` (times ``gain``) is added to the measured
-    landmarks. Invalid frames are returned as given.
+    Each frame's pose is estimated against the clip's fitted model; the displacement of
+    ``basis`` between ``old`` and ``new`` (times ``gain``) is posed and added to the
+    measured landmarks. An eyelid pushed past the other one stops where they meet.
 
     Args:
-        fit: the clip's fitted model (:func:`fit_frames`).
-        landmarks: (n, 478, 3) measured landmarks, pixels.
-        valid: (n,) bool.
+        fit: the clip's fitted model (:func:`ned.facemodel.fit.fit_frames`).
+        basis: the edit's offsets.
+        landmarks: (n, 478, 3) measured landmarks of frames with the face, pixels.
         old: (n, 52) measured blendshapes.
         new: (n, 52) edited blendshapes.
         gain: factor on the displacement.
@@ -35,53 +97,100 @@ def edited_landmarks(fit: TrackFit, landmarks: np.ndarray, valid: np.ndarray,
         (n, 478, 3) float32 edited landmarks, pixels.
     """
     lm = np.asarray(landmarks, np.float32)
-    dst = lm.copy()
-    v = np.asarray(valid, bool)
-    if not v.any():
-        return dst
-    b = np.clip(np.asarray(old, np.float64)[v], 0.0, 1.0)
-    pose, _ = normalise_clip(lm[v].astype(np.float64), b, fit.model.rig, fit.model.offsets,
+    if not len(lm):
+        return lm.copy()
+    b = np.clip(np.asarray(old, np.float64), 0.0, 1.0)
+    pose, _ = normalise_clip(lm.astype(np.float64), b, fit.model.rig, fit.model.offsets,
                              fit.identity)
-    part = TrackFit(model=fit.model, identity=fit.identity,
-                    pose=Pose(pose.rotation.astype(np.float32), pose.scale.astype(np.float32),
-                              pose.translation.astype(np.float32)),
-                    expressions=np.asarray(old, np.float32)[v], landmarks=lm[v],
-                    valid=np.ones(int(v.sum()), bool), size=fit.size)
-    moved = part.landmarks_for(np.asarray(new, np.float32)[v])
-    dst[v] = keep_mouth_opening(lm[v] + gain * (moved - lm[v]), lm[v])
-    return dst
+    delta = np.einsum("te,evc->tvc", np.asarray(new, np.float32) - np.asarray(old, np.float32),
+                      basis.offsets)
+    moved = lm + gain * pose.apply_vectors(delta)
+    return close_lids(moved, lm)
 
 
 #: (upper, lower) inner-lip point pairs, from the right mouth corner to the left.
 INNER_LIP_PAIRS = ((191, 95), (80, 88), (81, 178), (82, 87), (13, 14), (312, 317), (311, 402),
                    (310, 318), (415, 324))
+#: Outer-lip points of each lip, right to left; they follow their lip's opening change.
+UPPER_OUTER = (185, 40, 39, 37, 0, 267, 269, 270, 409)
+LOWER_OUTER = (146, 91, 181, 84, 17, 314, 405, 321, 375)
+#: How much of an inner lip's posture change its outer contour follows (the lip moves as
+#: a whole instead of thinning or thickening).
+OUTER_FOLLOW = 0.7
 
 
-def keep_mouth_opening(points: np.ndarray, reference: np.ndarray) -> np.ndarray:
-    """Give the edited lips the measured opening: speech is how far the lips part.
+def mouth_down(points: np.ndarray) -> np.ndarray:
+    """(T, 2) unit vector of the mouth's down axis (normal to the corner line, image y
+    down). points: (T, 478, 2+) pixels."""
+    a, b = points[:, tp.MOUTH_CORNER_RIGHT, :2], points[:, tp.MOUTH_CORNER_LEFT, :2]
+    along = (b - a) / np.maximum(np.linalg.norm(b - a, axis=-1, keepdims=True), 1e-6)
+    down = np.stack([-along[:, 1], along[:, 0]], -1)
+    return down * np.sign(down[:, 1:2] + 1e-12)
 
-    Each inner-lip pair (:data:`INNER_LIP_PAIRS`) is moved symmetrically along the
-    mouth's down axis (perpendicular to the line through the mouth corners) until its
-    opening equals the reference's; the pair's midpoint, and so the edit's lip shape and
-    position, is kept.
+
+def pair_openings(points: np.ndarray) -> np.ndarray:
+    """(T, 9) opening of each inner-lip pair along the mouth's down axis, pixels.
 
     Args:
-        points: (T, 478, 3) edited landmarks, pixels.
-        reference: (T, 478, 3) measured landmarks, pixels.
+        points: (T, 478, 2+) landmarks, pixels.
+    """
+    up, low = np.array(INNER_LIP_PAIRS).T
+    down = mouth_down(points)
+    return ((points[:, low, :2] - points[:, up, :2]) * down[:, None]).sum(-1)
+
+
+def lower_envelope(x: np.ndarray, width: int) -> np.ndarray:
+    """The slow floor of a signal: a running minimum over ``width`` frames, then a moving
+    average over the same width (edges repeat the end values).
+
+    Args:
+        x: (T, ...) along time.
+        width: window in frames (>= 1).
+
+    Returns:
+        (T, ...) float64.
+    """
+    from scipy.ndimage import minimum_filter1d, uniform_filter1d
+
+    m = minimum_filter1d(np.asarray(x, np.float64), width, axis=0, mode="nearest")
+    return uniform_filter1d(m, width, axis=0, mode="nearest")
+
+
+def posture_window(fps: float, seconds: float = 0.5) -> int:
+    """Odd window in frames of the lips' posture (about ``seconds`` long, at least 3)."""
+    return max(3, int(round(seconds * fps)) | 1)
+
+
+def close_lips(src: np.ndarray, dst: np.ndarray, posture: np.ndarray,
+               weight: np.ndarray) -> np.ndarray:
+    """Close the lips' posture, keep their syllables.
+
+    Per inner-lip pair, opening = source opening - ``weight`` x source posture: the lips
+    meet between syllables (a grin's parted lips close for an angry, sad or neutral face)
+    and open by each syllable as much as in the source. Each pair moves symmetrically
+    about its midpoint along the mouth's down axis and the outer contour follows
+    (:data:`OUTER_FOLLOW`), so the lips move as a whole.
+
+    Args:
+        src: (T, 478, 3) measured landmarks, pixels.
+        dst: (T, 478, 3) edited landmarks of the same frames.
+        posture: (T, 9) the source's posture per pair, pixels (:func:`lower_envelope` of
+            :func:`pair_openings` over the frames' run of face frames).
+        weight: (T,) edit strength in [0, 1].
 
     Returns:
         (T, 478, 3) float32 landmarks.
     """
-    out = np.array(points, np.float32, copy=True)
-    ref = np.asarray(reference, np.float32)
-    a, b = out[:, tp.MOUTH_CORNER_RIGHT, :2], out[:, tp.MOUTH_CORNER_LEFT, :2]
-    along = (b - a) / np.maximum(np.linalg.norm(b - a, axis=-1, keepdims=True), 1e-6)
-    down = np.stack([-along[:, 1], along[:, 0]], -1)
-    down = down * np.sign(down[:, 1:2] + 1e-12)  # image y points down
+    out = np.array(dst, np.float32, copy=True)
+    if not len(out):
+        return out
+    want = np.maximum(pair_openings(np.asarray(src, np.float32))
+                      - np.asarray(weight, np.float64)[:, None] * posture, 0.0)
+    fix = (0.5 * (want - pair_openings(out)))[..., None] * mouth_down(out)[:, None]
     up, low = np.array(INNER_LIP_PAIRS).T
-    gap = ((out[:, low, :2] - out[:, up, :2]) * down[:, None]).sum(-1)        # (T, 9)
-    want = ((ref[:, low, :2] - ref[:, up, :2]) * down[:, None]).sum(-1)
-    fix = (0.5 * (want - gap))[..., None] * down[:, None]
     out[:, up, :2] -= fix
     out[:, low, :2] += fix
+    nearest = np.round(np.linspace(0, len(up) - 1, len(UPPER_OUTER))).astype(int)
+    out[:, list(UPPER_OUTER), :2] -= OUTER_FOLLOW * fix[:, nearest]
+    out[:, list(LOWER_OUTER), :2] += OUTER_FOLLOW * fix[:, nearest]
     return out

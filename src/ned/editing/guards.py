@@ -1,5 +1,6 @@
 """Guards that keep edits safe on real footage: the edited time range, head pose, lost
-faces, cuts, closed eyes and folded geometry. Pure functions over per-frame arrays."""
+faces, cuts and closed eyes. Pure functions over per-frame arrays. (Folded geometry is
+handled by :func:`ned.facemodel.deform.fold_free`.)"""
 
 from __future__ import annotations
 
@@ -8,7 +9,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from ned.blendshapes import index_of
-from ned.render.warp import fold_fraction
 
 BLINKS = (index_of("eyeBlinkLeft"), index_of("eyeBlinkRight"))
 #: Per eye: channels that open or narrow the lids (limited while the eye is closed).
@@ -167,28 +167,21 @@ def keep_lid_state(old: np.ndarray, new: np.ndarray, cfg: GuardConfig) -> np.nda
         (T, 52) float32 edited blendshapes with the lid guards applied.
     """
     out = np.array(new, np.float32, copy=True)
-    for blink, lids in zip(BLINKS, LID_CHANNELS):
+    closed = lids_closing(old, cfg)
+    for eye, (blink, lids) in enumerate(zip(BLINKS, LID_CHANNELS)):
         out[:, blink] = old[:, blink]
-        closed = np.clip((old[:, blink] - cfg.closed_lid) / 0.15, 0.0, 1.0)[:, None]
-        out[:, lids] = out[:, lids] * (1 - closed) + old[:, lids] * closed
+        c = closed[:, eye:eye + 1]
+        out[:, lids] = out[:, lids] * (1 - c) + old[:, lids] * c
     return out
 
 
-def unfold(src: np.ndarray, dst: np.ndarray, steps: int = 4) -> tuple[np.ndarray, bool]:
-    """Shrink an edit until no front-facing mesh triangle folds over.
+def lids_closing(old: np.ndarray, cfg: GuardConfig) -> np.ndarray:
+    """(T, 2) how far each eye (the *Left, then the *Right channels) has closed past
+    ``closed_lid``: 0 open, 1 closed (its lid edits are gone).
 
     Args:
-        src: (478, 3) measured landmarks.
-        dst: (478, 3) edited landmarks.
-        steps: halvings tried before giving up (then the edit is dropped).
-
-    Returns:
-        (landmarks, changed): a fold-free target and whether it had to be shrunk.
+        old: (T, 52) measured blendshapes.
+        cfg: thresholds.
     """
-    scale = 1.0
-    for _ in range(steps + 1):
-        cand = src + (dst - src) * scale
-        if fold_fraction(cand, src) == 0.0:
-            return cand, scale < 1.0
-        scale *= 0.5
-    return src.copy(), True
+    b = np.asarray(old, np.float32)[:, list(BLINKS)]
+    return np.clip((b - cfg.closed_lid) / 0.15, 0.0, 1.0)

@@ -64,6 +64,7 @@ def render_clip(video: Path, output: Path, plans: Iterator[FramePlan],
             timings["plan"] += t1 - t_mark
             if plan is not None and plan.index != i:
                 raise RuntimeError(f"plan for frame {plan.index} given for frame {i}")
+            report.reached.append(0.0)
             if plan is None or plan.src is None:
                 report.passed[PassReason.NO_FACE] += 1
             elif plan.passed is not None:
@@ -77,11 +78,14 @@ def render_clip(video: Path, output: Path, plans: Iterator[FramePlan],
                 report.edited += 1
                 report.unfolded += int(plan.shrunk)
                 report.occluded += int(result.occluded)
+                report.reached[-1] = plan.reached
+                for limit in plan.limits:
+                    report.limited[limit] += 1
             t2 = time.perf_counter()
             timings["render"] += t2 - t1
             writers[0].write(out, frame.pts, source_yuv=frame.yuv, changed=changed)
             if preview is not None:
-                writers[1].write(np.concatenate([frame.image, out], axis=1))
+                writers[1].write(np.concatenate([frame.image, annotate(out, plan)], axis=1))
             t_mark = time.perf_counter()
             timings["encode"] += t_mark - t2
             report.frames += 1
@@ -99,3 +103,34 @@ def render_clip(video: Path, output: Path, plans: Iterator[FramePlan],
         renderer.close()
     report.timings.update(timings)
     return report
+
+
+def annotate(image: np.ndarray, plan: FramePlan | None) -> np.ndarray:
+    """A copy of an edited frame with how much of the target it shows drawn at its foot:
+    a bar (green: all of it, amber: cut back, grey: passed through) and the reasons.
+
+    Args:
+        image: (H, W, 3) uint8 frame.
+        plan: its plan (None: no plan, passed through).
+
+    Returns:
+        (H, W, 3) uint8.
+    """
+    import cv2
+
+    out = image.copy()
+    h, w = out.shape[:2]
+    bar = max(2, h // 60)
+    if plan is None or plan.passed is not None or plan.src is None:
+        text, colour, share = f"passed: {plan.passed if plan else 'no face'}", (128,) * 3, 1.0
+    else:
+        text = f"target {plan.reached:.0%}" + (
+            f" ({', '.join(map(str, plan.limits))})" if plan.limits else "")
+        colour = (40, 200, 60) if plan.reached >= 0.995 else (240, 170, 20)
+        share = plan.reached
+    out[h - bar:, :] //= 3
+    out[h - bar:, :max(1, int(round(share * w)))] = colour
+    scale = max(0.3, h / 900)
+    cv2.putText(out, text, (4, h - bar - 4), cv2.FONT_HERSHEY_SIMPLEX, scale, colour,
+                max(1, int(round(2 * scale))), cv2.LINE_AA)
+    return out

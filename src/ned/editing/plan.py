@@ -2,26 +2,42 @@
 edit's strength, computed from analysis rows as they arrive.
 
 Everything an edited frame needs is local in time: the manipulator's windows reach
-``window - 1`` frames either side, the gap ramps ``gap_ramp + 1`` frames, the guards and
-the geometry one frame. Only the face model's fit looks further, and it uses the first
-``fit_frames`` frames with the face. Frames are planned in fixed blocks, so the plan
-depends on the clip alone, never on how its rows were chunked (a live analysis and a
-cached record give the same edit).
+``window - 1`` frames either side, the gap ramps ``gap_ramp + 1`` frames, the lips'
+posture half a second (:func:`ned.editing.geometry.posture_window` - 1 frames), the
+guards and the fold-free geometry one frame. Only the face model's fit (and the clip's
+calibration) look further, and they use the first ``fit_frames`` frames with the face.
+Frames are planned in fixed blocks, so the plan depends on the clip alone, never on how
+its rows were chunked (a live analysis and a cached record give the same edit).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
 from ned.analysis.stream import RowChunk
-from ned.editing.config import EditConfig, PassReason
-from ned.editing.geometry import edited_landmarks
-from ned.editing.guards import edge_ramp, keep_lid_state, pose_weights, range_weights, unfold
+from ned.editing.config import EditConfig, Limit, PassReason
+from ned.editing.geometry import (
+    ExpressionBasis,
+    close_lips,
+    edited_landmarks,
+    lower_envelope,
+    pair_openings,
+    posture_window,
+)
+from ned.editing.guards import (
+    edge_ramp,
+    keep_lid_state,
+    lids_closing,
+    pose_weights,
+    range_weights,
+)
+from ned.facemodel.deform import ArapSolver, fold_free
 from ned.facemodel.fit import TrackFit, fit_frames
+from ned.facs import LIPS_CLOSED
 
 if TYPE_CHECKING:  # the manipulator's module is imported only when one is loaded
     from ned.manipulator.infer import Manipulator
@@ -39,7 +55,9 @@ class FramePlan:
         weight: edit strength in [0, 1] (already applied to ``dst``).
         passed: why the frame is passed through unchanged, or None when it is edited.
         cut: a new shot starts at this frame.
-        shrunk: the edit was shrunk so that no triangle folds over.
+        reached: fraction of the full target the frame shows: the edit strength times
+            the share of the edited geometry kept against folds (0 when passed).
+        limits: why it shows less than the full target.
     """
 
     index: int
@@ -48,7 +66,13 @@ class FramePlan:
     weight: float
     passed: PassReason | None
     cut: bool = False
-    shrunk: bool = False
+    reached: float = 0.0
+    limits: tuple[Limit, ...] = ()
+
+    @property
+    def shrunk(self) -> bool:
+        """Part of the geometry was held back so that no triangle folds over."""
+        return Limit.FOLDS in self.limits
 
 
 @dataclass(frozen=True)
@@ -121,26 +145,46 @@ class _Rows:
         return column[i - self.lo]
 
 
+class CalibrationResult(Protocol):
+    """What a calibration gives the planner (``ned.editing.calibrate.Calibration``)."""
+
+    gains: Mapping[str, float]
+
+
+#: A per-clip calibration: called once the model is fitted, it may plan sample frames
+#: with :meth:`EditPlanner.sample_geometry` and returns the gains of the channel groups.
+Calibrate = Callable[["EditPlanner"], CalibrationResult]
+
+
 class EditPlanner:
     """Turn a stream of analysis rows into one :class:`FramePlan` per frame, in order.
 
     Args:
         manip: the manipulator.
         style: (S,) target style.
-        config: the edit's options (intensity, time range, gain, guards).
+        config: the edit's options (target, time range, gain, guards).
         size: (width, height) of the frames.
         fps: frame rate.
         plan: how the stream is worked through (fit frames, block size).
+        calibrate: the clip's calibration (None: the start gains).
     """
 
     def __init__(self, manip: Manipulator, style: np.ndarray, config: EditConfig,
-                 size: tuple[int, int], fps: float, plan: PlanConfig | None = None) -> None:
+                 size: tuple[int, int], fps: float, plan: PlanConfig | None = None,
+                 calibrate: Calibrate | None = None) -> None:
         self.manip, self.style, self.config = manip, style, config
         self.plan_cfg = plan or PlanConfig()
         self.guards = config.guards
         self.size, self.fps = size, fps
-        self.context = max(manip.window - 1, self.guards.gap_ramp + 1)
+        self.calibrate = calibrate
+        self.lips_closed = config.target.emotion in LIPS_CLOSED
+        self.lip_width = posture_window(fps)
+        self.context = max(manip.window - 1, self.guards.gap_ramp + 1, self.lip_width - 1)
         self.fit: TrackFit | None = None
+        self.basis: ExpressionBasis | None = None
+        self.solver: ArapSolver | None = None
+        self.calibration: CalibrationResult | None = None
+        self._sampled: tuple[tuple | None, np.ndarray | None] = (None, None)
         self._rows = _Rows()
         self._base = 0          # first frame not yet planned
         self._first_valid: int | None = None
@@ -188,6 +232,11 @@ class EditPlanner:
         lm = np.stack([rows.at(rows.landmarks, i) for i in idx])
         bs = np.stack([rows.at(rows.blendshapes, i) for i in idx])
         self.fit = fit_frames(lm, bs, self.size)
+        self.solver = ArapSolver(np.median(lm, axis=0))
+        self.basis = ExpressionBasis.for_fit(self.fit)
+        if self.calibrate is not None:
+            self.calibration = self.calibrate(self)
+            self.basis = ExpressionBasis.for_fit(self.fit, self.calibration.gains)
         return True
 
     def _run_ends(self, a: int, b: int, limit: int) -> np.ndarray:
@@ -203,13 +252,10 @@ class EditPlanner:
                 nxt = a + k
         return ends[:b - a]
 
-    def _translate(self, a: int, b: int, ends: np.ndarray) -> np.ndarray:
-        """(b - a, 52) edited blendshapes of frames [a, b) (measured where invalid)."""
-        from ned.manipulator.infer import translate_run
-
+    def _runs(self, a: int, b: int, ends: np.ndarray) -> Iterator[tuple[int, int, int, int]]:
+        """The runs of face frames meeting [a, b): (k0, k1, run start, run end), frames
+        [a + k0, a + k1) of the block in the run [run start, run end)."""
         rows = self._rows
-        old = rows.take(rows.blendshapes, a, b).astype(np.float32)
-        new = old.copy()
         valid, seg = rows.take(rows.valid, a, b), rows.take(rows.seg, a, b)
         k = 0
         while k < b - a:
@@ -217,18 +263,43 @@ class EditPlanner:
                 k += 1
                 continue
             run_a, run_b = int(seg[k]), int(ends[k])
-            c0 = max(run_a, a + k - self.context)
-            c1 = min(run_b, b + self.context)
+            stop = min(run_b, b) - a
+            yield k, stop, run_a, run_b
+            k = stop
+
+    def _translate(self, a: int, b: int, ends: np.ndarray, intensity: float | None = None
+                   ) -> np.ndarray:
+        """(b - a, 52) edited blendshapes of frames [a, b) (measured where invalid), at
+        ``intensity`` (None: the edit's)."""
+        from ned.manipulator.infer import translate_run
+
+        rows = self._rows
+        new = rows.take(rows.blendshapes, a, b).astype(np.float32)
+        for k0, k1, run_a, run_b in self._runs(a, b, ends):
+            c0, c1 = max(run_a, a + k0 - self.context), min(run_b, b + self.context)
             x = rows.take(rows.blendshapes, c0, c1).astype(np.float32)
-            y = translate_run(self.manip, x, self.style, self.config.target.intensity)
-            stop = min(run_b, b)
-            new[k:stop - a] = y[a + k - c0:stop - c0]
-            k = stop - a
+            y = translate_run(self.manip, x, self.style, self.config.target.intensity
+                              if intensity is None else intensity)
+            new[k0:k1] = y[a + k0 - c0:a + k1 - c0]
         return np.clip(new, 0.0, 1.0)
 
-    def _weights(self, a: int, b: int, ends: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(edit strength, range strength), each (b - a,) float32: time range x head pose
-        x ramps after and before gaps and cuts (as :func:`ned.editing.guards.gap_weights`)."""
+    def _postures(self, a: int, b: int, ends: np.ndarray) -> np.ndarray:
+        """(b - a, 9) the source lips' posture (slow floor of each inner-lip pair's
+        opening) of frames [a, b), computed over each frame's run of face frames."""
+        rows = self._rows
+        out = np.zeros((b - a, 9))
+        for k0, k1, run_a, run_b in self._runs(a, b, ends):
+            c0, c1 = max(run_a, a + k0 - self.context), min(run_b, b + self.context)
+            lm = rows.take(rows.landmarks, c0, c1).astype(np.float32)
+            out[k0:k1] = lower_envelope(pair_openings(lm), self.lip_width)[a + k0 - c0:
+                                                                           a + k1 - c0]
+        return out
+
+    def _weights(self, a: int, b: int, ends: np.ndarray
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(strength, range part, ramp part), each (b - a,) float32: strength = time
+        range x head pose x ramps after and before gaps and cuts (as
+        :func:`ned.editing.guards.gap_weights`)."""
         rows, rng_cfg, g = self._rows, self.config.range, self.guards
         valid = rows.take(rows.valid, a, b)
         rng = range_weights(rows.take(rows.timestamps, a, b), rng_cfg.start, rng_cfg.end,
@@ -236,30 +307,97 @@ class EditPlanner:
         w = rng * pose_weights(rows.take(rows.transforms, a, b), valid, g)
         i = np.arange(a, b)
         gap = edge_ramp(np.minimum(i - rows.take(rows.seg, a, b) + 1, ends - i), g.gap_ramp)
-        return np.where(valid, w * gap, 0.0).astype(np.float32), rng
+        return np.where(valid, w * gap, 0.0).astype(np.float32), rng, rng * gap
+
+    def _geometry(self, a: int, b: int, ends: np.ndarray, use: np.ndarray, w: np.ndarray,
+                  basis: ExpressionBasis, translated: np.ndarray | None = None
+                  ) -> tuple[np.ndarray, np.ndarray]:
+        """Edited blendshapes and landmarks of frames [a, b) at strength ``w``, moved on
+        the frames ``use`` (the others keep the measured ones): ((b - a, 52),
+        (b - a, 478, 3) float32, before the fold-free step). ``translated``: the
+        manipulator's output for these frames, if already known."""
+        rows = self._rows
+        old = rows.take(rows.blendshapes, a, b).astype(np.float32)
+        if translated is None:
+            translated = self._translate(a, b, ends)
+        new = keep_lid_state(old, translated, self.guards)
+        new = (old + w[:, None] * (new - old)).astype(np.float32)
+        lm = rows.take(rows.landmarks, a, b).astype(np.float32)
+        dst = lm.copy()
+        if use.any():
+            dst[use] = edited_landmarks(self.fit, basis, lm[use], old[use], new[use],
+                                        self.config.render.gain)
+            if self.lips_closed:
+                dst[use] = close_lips(lm[use], dst[use], self._postures(a, b, ends)[use],
+                                      w[use])
+        return new, dst
 
     def _plan_block(self, a: int, b: int, final: bool) -> Iterator[FramePlan]:
         rows = self._rows
         valid, cut = rows.take(rows.valid, a, b), rows.take(rows.cut, a, b)
-        old = rows.take(rows.blendshapes, a, b).astype(np.float32)
         ends = self._run_ends(a, b, rows.hi if final else min(rows.hi, b + self.context))
-        w, rng = self._weights(a, b, ends)
-        new = keep_lid_state(old, self._translate(a, b, ends), self.guards)
-        new = (old + w[:, None] * (new - old)).astype(np.float32)
-        lm = rows.take(rows.landmarks, a, b).astype(np.float32)
+        w, rng, ramps = self._weights(a, b, ends)
         use = valid & (w > 0)
-        dst = lm.copy()
-        if use.any():
-            dst[use] = edited_landmarks(self.fit, lm[use], np.ones(int(use.sum()), bool),
-                                        old[use], new[use], self.config.render.gain)
+        _, dst = self._geometry(a, b, ends, use, w, self.basis)
+        lm = rows.take(rows.landmarks, a, b).astype(np.float32)
+        lids = lids_closing(rows.take(rows.blendshapes, a, b), self.guards).max(1) > 0
         for k in range(b - a):
             if not valid[k]:
                 yield FramePlan(a + k, None, None, 0.0, PassReason.NO_FACE, bool(cut[k]))
                 continue
-            if w[k] > 0:
-                safe, shrunk = unfold(lm[k], dst[k])
-                yield FramePlan(a + k, lm[k], safe, float(w[k]), None, bool(cut[k]), shrunk)
+            if not use[k]:
+                why = (PassReason.OUTSIDE_RANGE if rng[k] == 0 else
+                       PassReason.CUT if cut[k] else PassReason.POSE)
+                yield FramePlan(a + k, lm[k], dst[k], 0.0, why, bool(cut[k]))
                 continue
-            why = (PassReason.OUTSIDE_RANGE if rng[k] == 0 else
-                   PassReason.CUT if cut[k] else PassReason.POSE)
-            yield FramePlan(a + k, lm[k], dst[k], float(w[k]), why, bool(cut[k]))
+            safe, fix = fold_free(self.solver, lm[k], dst[k])
+            limits = tuple(lim for lim, on in (
+                (Limit.RAMP, ramps[k] < 1), (Limit.POSE, w[k] < ramps[k]),
+                (Limit.LIDS, lids[k]), (Limit.FOLDS, fix.shrunk or fix.reached < 0.999))
+                if on)
+            yield FramePlan(a + k, lm[k], safe, float(w[k]), None, bool(cut[k]),
+                            float(w[k]) * fix.reached, limits)
+
+    # -- calibration ----------------------------------------------------------------
+    def sample_frames(self, n: int) -> np.ndarray:
+        """(<= n,) frames of the fit window to calibrate on: face frames spread evenly,
+        each with its manipulator and posture context inside the rows at hand."""
+        if self.fit is None:
+            raise RuntimeError("sample_frames needs the fitted model")
+        rows, first = self._rows, self._first_valid
+        stop = min(rows.hi, first + self.plan_cfg.fit_wait)
+        valid = np.flatnonzero(rows.take(rows.valid, first, stop)) + first
+        lo, hi = first + self.context, rows.hi - self.context
+        inner = valid[(valid >= lo) & (valid < hi)]
+        pool = inner if len(inner) >= n else valid
+        pick = np.linspace(0, len(pool) - 1, min(n, len(pool))).round().astype(int)
+        return np.unique(pool[pick])
+
+    def measured_blendshapes(self, frames: np.ndarray) -> np.ndarray:
+        """(n, 52) float32 the analysis's blendshapes of some buffered frames."""
+        return np.stack([self._rows.at(self._rows.blendshapes, int(i))
+                         for i in frames]).astype(np.float32)
+
+    def sample_geometry(self, frames: np.ndarray, gains: Mapping[str, float]
+                        ) -> tuple[np.ndarray, np.ndarray]:
+        """The measured and the planned fold-free landmarks of some buffered face frames
+        at full strength and intensity 1 with ``gains``: ((n, 478, 3), (n, 478, 3))
+        float32 pixels. (The manipulator's output is kept between calls.)"""
+        rows = self._rows
+        frames = np.asarray(frames, int)
+        key = tuple(frames.tolist())
+        if self._sampled[0] != key:
+            lo, hi = int(frames.min()), int(frames.max()) + 1
+            new = self._translate(lo, hi, self._run_ends(lo, hi, rows.hi), intensity=1.0)
+            self._sampled = (key, new[frames - lo])
+        basis = ExpressionBasis.for_fit(self.fit, gains)
+        one, full = np.ones(1, bool), np.ones(1, np.float32)
+        src, dst = [], []
+        for k, i in enumerate(frames):
+            ends = self._run_ends(i, i + 1, rows.hi)
+            _, d = self._geometry(i, i + 1, ends, one, full, basis,
+                                  self._sampled[1][k:k + 1])
+            lm = rows.at(rows.landmarks, i).astype(np.float32)
+            src.append(lm)
+            dst.append(fold_free(self.solver, lm, d[0])[0])
+        return np.stack(src), np.stack(dst)

@@ -13,20 +13,32 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from tqdm import tqdm
 
 from ned.analysis import AnalysisConfig
-from ned.analysis.cache import analysis_rows, cached_analysis
+from ned.analysis.cache import analysis_rows, cache_dir, cached_analysis
 from ned.analysis.stream import RowChunk, record_chunks
+from ned.editing.calibrate import (
+    Calibration,
+    CalibrationConfig,
+    cache_file,
+    cache_key,
+    calibrate,
+    label_goals,
+    load_cached,
+    reference_goals,
+    store,
+)
 from ned.editing.config import EditConfig, EditReport
 from ned.editing.loop import render_clip
 from ned.editing.plan import EditPlanner, FramePlan
 from ned.editing.renderers import make_renderer
 from ned.errors import NedError
-from ned.io import probe
+from ned.io import probe, read_frames
 from ned.records import FaceTrack, load_fields
 
 
@@ -61,16 +73,21 @@ def run_edit(video: str | os.PathLike, output: str | os.PathLike, config: EditCo
         if progress:
             rows = _counted(rows, stack.enter_context(
                 tqdm(total=info.frame_count, unit="frame", desc="analyse", leave=False)))
-        planner = make_planner(config, (info.width, info.height), info.fps, work, progress)
+        planner = make_planner(config, (info.width, info.height), info.fps, work, progress,
+                               video=video)
         startup = time.perf_counter() - t0
         report = render_clip(video, output, planner.plans(rows), frame_renderer,
                              crf=config.crf, preview=preview_path, progress=progress)
     report.timings["startup"] = startup
+    if planner.calibration is not None:
+        report.calibration = dict(planner.calibration.gains)
+        report.timings["calibrate"] = planner.calibration.seconds
     return report
 
 
 def plan_clip(video: str | os.PathLike, config: EditConfig) -> Iterator[FramePlan]:
-    """What ``ned.edit`` would do to each frame, without rendering anything.
+    """What ``ned.edit`` would do to each frame (calibrated as it would be), without
+    rendering the clip.
 
     Args:
         video: the clip (analysed, or read from the cache).
@@ -84,12 +101,14 @@ def plan_clip(video: str | os.PathLike, config: EditConfig) -> Iterator[FramePla
     with tempfile.TemporaryDirectory(prefix="ned-") as work:
         track = cached_analysis(video, AnalysisConfig(face_index=config.face_index), work,
                                 use_cache=config.use_cache)
-        planner = make_planner(config, (info.width, info.height), info.fps, work)
+        planner = make_planner(config, (info.width, info.height), info.fps, work,
+                               video=video)
         yield from planner.plans(record_chunks(track))
 
 
 def make_planner(config: EditConfig, size: tuple[int, int], fps: float,
-                 workdir: str | os.PathLike, progress: bool = False) -> EditPlanner:
+                 workdir: str | os.PathLike, progress: bool = False,
+                 video: str | os.PathLike | None = None) -> EditPlanner:
     """Load the manipulator, find the target style and build the edit's planner.
 
     Args:
@@ -98,7 +117,10 @@ def make_planner(config: EditConfig, size: tuple[int, int], fps: float,
         fps: its frame rate.
         workdir: folder for the reference's analysis when the cache is not used.
         progress: progress bars.
+        video: the clip, to calibrate the edit on (None or ``config.render.calibrate``
+            False: no calibration, the start gains).
     """
+    from ned.facemodel.fields import field_offsets
     from ned.manipulator.infer import label_style, load_manipulator, reference_style
 
     target = config.target
@@ -110,9 +132,59 @@ def make_planner(config: EditConfig, size: tuple[int, int], fps: float,
         if not ref["valid"].any():
             raise NedError(f"the reference clip {target.reference} has no frame with a face")
         style = reference_style(manip, ref["blendshapes"], ref["valid"])
+        goals = reference_goals(ref["blendshapes"], ref["valid"])
     else:
         style = label_style(manip, target.emotion, target.seed)
-    return EditPlanner(manip, style, config, size, fps)
+        goals = label_goals(target.emotion)
+    field_offsets()  # built now, while a first edit waits for its first rows
+    calibrate = None
+    if video is not None and config.render.calibrate:
+        calibrate = ClipCalibration(video, config, goals, manip.path)
+    return EditPlanner(manip, style, config, size, fps, calibrate=calibrate)
+
+
+class ClipCalibration:
+    """The planner's calibration hook for one clip: the cached gains, or the loop of
+    :func:`ned.editing.calibrate.calibrate` on frames decoded from ``video``.
+
+    Args:
+        video: the clip.
+        config: the edit's options.
+        goals: (targets, ceilings) of the loop.
+        manipulator: the manipulator's checkpoint (part of the cache key).
+    """
+
+    def __init__(self, video: str | os.PathLike, config: EditConfig,
+                 goals: tuple[dict[str, float], dict[str, float]], manipulator: Path) -> None:
+        self.video, self.config, self.goals = Path(video), config, goals
+        self.manipulator = manipulator
+
+    def _key(self) -> str:
+        from ned.analysis.analyze import file_hash
+
+        t, r = self.config.target, self.config.render
+        weights = self.manipulator.with_suffix(".safetensors")
+        return cache_key({
+            "clip": file_hash(self.video), "face": self.config.face_index,
+            "emotion": t.emotion, "seed": t.seed,
+            "reference": file_hash(t.reference) if t.reference else None,
+            "manipulator": file_hash(weights) if weights.is_file() else str(weights),
+            "render": [r.gain, r.mask_grow, r.mask_feather, r.blend_levels],
+            "goals": self.goals, "guards": self.config.guards})
+
+    def __call__(self, planner: EditPlanner) -> Calibration:
+        path = cache_file(cache_dir(), self._key()) if self.config.use_cache else None
+        cached = load_cached(path) if path is not None and path.exists() else None
+        if cached is not None:
+            return replace(cached, seconds=0.0)
+        frames = planner.sample_frames(CalibrationConfig().frames)
+        wanted = set(frames.tolist())
+        images = {f.index: f.image for f in read_frames(self.video, stop=int(frames[-1]) + 1)
+                  if f.index in wanted}
+        result = calibrate(planner, images, *self.goals, self.config)
+        if path is not None:
+            store(path, result)
+        return result
 
 
 def check_inputs(video: Path, output: Path, preview: Path | None, config: EditConfig) -> None:

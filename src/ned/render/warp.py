@@ -339,17 +339,14 @@ def fold_fraction(points: np.ndarray, reference: np.ndarray) -> float:
 
     Returns:
         Fraction in [0, 1] of the triangles (ignoring slivers of at most a tenth of the
-        median area) whose orientation differs between the two geometries.
+        median area: :func:`ned.facemodel.deform.front_triangles`) whose orientation
+        differs between the two geometries.
     """
+    from ned.facemodel.deform import flipped, front_triangles
+
     tris = mesh_triangles()
-
-    def signed(p: np.ndarray) -> np.ndarray:
-        a, b, c = p[tris[:, 0], :2], p[tris[:, 1], :2], p[tris[:, 2], :2]
-        return (b[:, 0] - a[:, 0]) * (c[:, 1] - a[:, 1]) - (b[:, 1] - a[:, 1]) * (c[:, 0] - a[:, 0])
-
-    ref, new = signed(np.asarray(reference)), signed(np.asarray(points))
-    # slivers (a tenth of the median area or less) flip on rounding and cover no pixel
-    front = np.abs(ref) > max(1e-6, 0.1 * float(np.median(np.abs(ref))))
+    ref = np.asarray(reference)
+    front = front_triangles(ref, tris)
     if not front.any():
         return 0.0
-    return float((np.sign(ref[front]) != np.sign(new[front])).mean())
+    return float(flipped(np.asarray(points), ref, tris, front).sum() / front.sum())

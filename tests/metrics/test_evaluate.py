@@ -20,6 +20,7 @@ from ned.metrics.evaluate import (
     check_pair,
     evaluate,
 )
+from ned.metrics.expression import ExpressionScores
 from ned.metrics.pixel import PixelScores
 from ned.metrics.report import PAIR_ROWS, pair_table
 from ned.metrics.speech import SpeechScores, TemporalScores
@@ -28,8 +29,8 @@ from ned.metrics.speech import SpeechScores, TemporalScores
 #: top level, then per nested section. ``target_*`` emotion keys and the ``identity_distance``
 #: / ``target_prob`` series only exist with a target / with identity.
 TOP_KEYS = ["source", "edited", "frames", "width", "height", "fps", "target", "config",
-            "valid_frames", "pixel", "identity", "speech", "temporal", "emotion", "per_frame",
-            "timing"]
+            "valid_frames", "pixel", "identity", "speech", "temporal", "emotion", "expression",
+            "per_frame", "timing"]
 SECTION_KEYS = {
     "config": ["target", "identity", "identity_stride", "emotion", "classifier",
                "segment_seconds", "use_cache", "pixel"],
@@ -37,8 +38,8 @@ SECTION_KEYS = {
     "pixel": ["apd", "fapd", "mapd", "face_psnr", "face_ssim", "outside_apd",
               "outside_changed"],
     "identity": ["distance_mean", "distance_max", "frechet", "frames"],
-    "speech": ["jaw_corr", "lip_corr", "lip_gap_mae", "mouth_error", "mouth_error_px",
-               "frames"],
+    "speech": ["jaw_corr", "lip_corr", "syllable_ratio", "lip_gap_mae", "mouth_error",
+               "mouth_error_px", "frames"],
     "temporal": ["jitter_source", "jitter_edited", "jitter_ratio"],
     "timing": ["seconds", "analysis_seconds", "metrics_seconds", "fps"],
 }
@@ -72,7 +73,12 @@ def bare(clips, tracks):
 def test_identical_videos_known_answers(same):
     assert same.pixel.apd == same.pixel.fapd == same.pixel.mapd == 0.0
     assert same.speech.jaw_corr == 1.0 and same.speech.lip_corr == 1.0
+    assert same.speech.syllable_ratio == 1.0
     assert same.speech.mouth_error == 0.0
+    x = same.expression
+    assert x.target == "neutral" and x.frames == same.valid_frames.source
+    assert all(g.source == g.edited for g in x.groups.values())
+    assert all(g.change == 0.0 for g in x.geometric.values())
     assert same.temporal.jitter_ratio == 1.0
     e = same.emotion
     assert e.target == "neutral" and e.target_fraction == e.source_target_fraction
@@ -99,7 +105,9 @@ def test_report_is_a_frozen_typed_record(same, bare):
     assert isinstance(same.per_frame, PerFrame) and len(same.per_frame.fapd) == same.frames
     assert same.identity is None or isinstance(same.identity, IdentityScores)
     assert same.config == EvalConfig(target="neutral") and same.target == "neutral"
+    assert isinstance(same.expression, ExpressionScores)
     assert bare.identity is None and bare.emotion is None and bare.target is None
+    assert bare.expression is None
     assert bare.per_frame.identity_distance is None and bare.per_frame.target_prob is None
     with pytest.raises(dataclasses.FrozenInstanceError):
         same.frames = 0
@@ -134,6 +142,10 @@ def test_to_json_has_the_keys_of_the_dict_report(request, name):
     if report.target is not None:
         series.append("target_prob")
     assert list(d["per_frame"]) == series
+    if report.target is None:
+        assert d["expression"] is None
+    else:
+        assert list(d["expression"]) == ["target", "frames", "groups", "geometric", "passed"]
     if report.emotion is None:
         assert d["emotion"] is None
         return
@@ -142,6 +154,15 @@ def test_to_json_has_the_keys_of_the_dict_report(request, name):
     assert list(e["frames"]) == ["source", "edited"]
     assert list(e["source_fraction"]) == list(e["edited_fraction"]) == e["labels"]
     assert e["segments"] and all(list(s) == SEGMENT_KEYS for s in e["segments"])
+
+
+def test_report_written_before_the_expression_section_reads_back(same):
+    data = same.to_json()
+    del data["expression"]
+    del data["speech"]["syllable_ratio"]
+    back = EvaluationReport.from_json(data)
+    assert back.expression is None and back.speech.syllable_ratio is None
+    assert back.speech.lip_corr == same.speech.lip_corr
 
 
 def test_to_json_cleans_nan(same):
@@ -166,6 +187,10 @@ def test_pair_table_prints_every_row(same, bare):
         assert len(row) == 1, label
         assert (getattr(getattr(same, section), attr) is None) == row[0].endswith("n/a")
     assert "emotion per segment" in text and "frames/s" in lines[-1]
+    # neutral names no group: the header, its one ceiling, the geometric changes
+    assert lines[-4].startswith("expression vs target table (neutral")
+    assert "mouthSmile" in lines[-3] and "ceiling 0.20" in lines[-3]
+    assert lines[-2].startswith("  geometric change (IOD): corners_down +0.0000")
     assert sum(" s  " in ln for ln in lines) == len(same.emotion.segments)
     # without identity, classifier and target: one n/a identity line, no emotion rows
     text = pair_table(bare)
@@ -173,7 +198,7 @@ def test_pair_table_prints_every_row(same, bare):
     for section, _, label, _ in PAIR_ROWS:
         assert (label in text) == (section not in ("identity", "emotion")
                                    or label.startswith("identity distance (dlib")), label
-    assert "emotion per segment" not in text
+    assert "emotion per segment" not in text and "expression vs target" not in text
 
 
 def test_bad_inputs(clips, single_face_path, carphone_path, no_face_path):

@@ -50,10 +50,12 @@ def test_self_translation_of_a_copy_is_zero(clips, tmp_path, copy_edit):
     slim = res["clips"][0]["report"]  # the report's JSON without per-frame series and config
     assert list(slim) == ["source", "edited", "frames", "width", "height", "fps", "target",
                           "valid_frames", "pixel", "identity", "speech", "temporal", "emotion",
-                          "timing"]
+                          "expression", "timing"]
     assert slim["pixel"]["apd"] == 0.0 and slim["identity"] is None
+    assert slim["expression"] is None  # self-translation has no target
 
 
+@pytest.mark.slow
 def test_emotions_protocol_layout(clips, tmp_path, copy_edit):
     res = protocols.emotions([protocols.Clip(clips["source"])], tmp_path / "em", config=FAST)
     assert [c["emotion"] for c in copy_edit] == list(EMOTIONS)

@@ -7,6 +7,7 @@ import dataclasses
 import numpy as np
 import pytest
 
+from ned import topology
 from ned.blendshapes import index_of
 from ned.errors import NedError
 from ned.metrics.speech import (
@@ -38,6 +39,7 @@ def test_identical_tracks(single_face_track):
     assert s.jaw_corr == 1.0 and s.lip_corr == 1.0
     assert s.mouth_error == 0.0 and s.lip_gap_mae == 0.0
     assert s.frames == single_face_track.n_frames
+    assert s.syllable_ratio == 1.0
     t = temporal_metrics(single_face_track, single_face_track)
     assert t.jitter_ratio == 1.0 and t.jitter_source > 0
     assert SpeechScores.from_json(s.to_json()) == s
@@ -50,6 +52,19 @@ def test_shifted_landmarks_give_shift_as_mouth_error(single_face_track):
     s = speech_metrics(single_face_track, _copy(single_face_track, landmarks=lm))
     assert s.mouth_error_px == pytest.approx(2.0, abs=1e-4)
     assert s.lip_corr == pytest.approx(1.0, abs=1e-6)
+
+
+def test_halved_lip_opening_halves_the_syllable_amplitude(single_face_track):
+    tr = single_face_track
+    lm = tr.landmarks.copy()
+    top = lm[:, topology.UPPER_INNER_LIP]
+    lm[:, topology.LOWER_INNER_LIP] = top + 0.5 * (lm[:, topology.LOWER_INNER_LIP] - top)
+    s = speech_metrics(tr, _copy(tr, landmarks=lm))
+    assert s.syllable_ratio == pytest.approx(0.5, abs=1e-4)
+    assert s.lip_corr == pytest.approx(1.0, abs=1e-6)  # same motion, smaller
+    frozen = tr.landmarks.copy()
+    frozen[:, topology.LOWER_INNER_LIP] = frozen[:, topology.UPPER_INNER_LIP] + [0, 5, 0]
+    assert speech_metrics(tr, _copy(tr, landmarks=frozen)).syllable_ratio < 0.05
 
 
 def test_frozen_jaw_loses_correlation(single_face_track):

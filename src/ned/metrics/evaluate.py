@@ -25,6 +25,7 @@ from ned.errors import NedError
 from ned.io.video import VideoInfo, probe, read_frames
 from ned.metrics import emotion as emo
 from ned.metrics import identity as idm
+from ned.metrics.expression import ExpressionScores, expression_scores
 from ned.metrics.jsonable import clean
 from ned.metrics.pixel import PixelAccumulator, PixelConfig, PixelScores
 from ned.metrics.speech import SpeechScores, TemporalScores, speech_metrics, temporal_metrics
@@ -293,6 +294,8 @@ class EvaluationReport:
         emotion: classifier summary; None when the classifier was not run.
         per_frame: per-frame series.
         timing: how long it took.
+        expression: the target table re-measured (``ned.metrics.expression``: group levels
+            against the target, ceilings, geometric measures); None without a target.
     """
 
     source: str
@@ -311,11 +314,12 @@ class EvaluationReport:
     emotion: EmotionScores | None
     per_frame: PerFrame
     timing: Timing
+    expression: ExpressionScores | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The JSON report of ``ned evaluate``: a dict of plain values (NaN / inf as None,
         via ``ned.metrics.jsonable.clean``), keys in field order, each score group a nested
-        dict (``identity`` / ``emotion`` None when not computed)."""
+        dict (``identity`` / ``emotion`` / ``expression`` None when not computed)."""
         return clean({
             "source": self.source, "edited": self.edited, "frames": self.frames,
             "width": self.width, "height": self.height, "fps": self.fps,
@@ -324,12 +328,15 @@ class EvaluationReport:
             "identity": self.identity.to_json() if self.identity is not None else None,
             "speech": self.speech.to_json(), "temporal": self.temporal.to_json(),
             "emotion": self.emotion.to_json() if self.emotion is not None else None,
+            "expression": (self.expression.to_json() if self.expression is not None
+                           else None),
             "per_frame": self.per_frame.to_json(), "timing": self.timing.to_json()})
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> EvaluationReport:
-        """Inverse of :meth:`to_json` (e.g. a report file read back with ``json.load``)."""
-        ident, emotion = data["identity"], data["emotion"]
+        """Inverse of :meth:`to_json` (e.g. a report file read back with ``json.load``; a
+        report written before the ``expression`` section reads with it None)."""
+        ident, emotion, expr = data["identity"], data["emotion"], data.get("expression")
         return cls(source=data["source"], edited=data["edited"], frames=data["frames"],
                    width=data["width"], height=data["height"], fps=data["fps"],
                    target=data["target"], config=EvalConfig.from_json(data["config"]),
@@ -341,7 +348,8 @@ class EvaluationReport:
                    emotion=(EmotionScores.from_json(emotion, data["target"])
                             if emotion is not None else None),
                    per_frame=PerFrame.from_json(data["per_frame"]),
-                   timing=Timing.from_json(data["timing"]))
+                   timing=Timing.from_json(data["timing"]),
+                   expression=ExpressionScores.from_json(expr) if expr is not None else None)
 
 
 def check_pair(source: str | os.PathLike, edited: str | os.PathLike
@@ -485,6 +493,8 @@ def evaluate(source: str | os.PathLike, edited: str | os.PathLike,
         ``speech`` (jaw / lip-gap correlation, mouth error), ``temporal`` (jitter),
         ``emotion`` (target fraction, mean target probability, fractions per class,
         source->edited transition counts, per-segment summary; None if not run),
+        ``expression`` (the target table's group levels, ceilings and geometric measures,
+        re-measured; None without a target),
         ``per_frame`` series (length T) and ``timing`` (seconds, frames per second).
         ``report.to_json()`` is the JSON form.
 
@@ -523,6 +533,7 @@ def evaluate_detailed(source: str | os.PathLike, edited: str | os.PathLike,
                                cfg.segment_seconds, classifier=cfg.classifier)
                if cfg.emotion else None)
     per_frame = _per_frame(pix, col, cfg.target)
+    expression = expression_scores(src, edt, cfg.target) if cfg.target is not None else None
     total = time.perf_counter() - t0
     report = EvaluationReport(
         source=str(source), edited=str(edited), frames=src.n_frames, width=info.width,
@@ -531,7 +542,8 @@ def evaluate_detailed(source: str | os.PathLike, edited: str | os.PathLike,
         identity=identity, speech=speech, temporal=temporal, emotion=emotion,
         per_frame=per_frame,
         timing=Timing(seconds=total, analysis_seconds=t1 - t0, metrics_seconds=t2 - t1,
-                      fps=src.n_frames / max(total, 1e-9)))
+                      fps=src.n_frames / max(total, 1e-9)),
+        expression=expression)
     arrays = {"source_probs": col.probs["src"], "edited_probs": col.probs["edt"],
               "source_embeds": col.embeds["src"], "edited_embeds": col.embeds["edt"]}
     cache = SourceCache(col.probs["src"], col.embeds["src"], cfg.identity_stride,

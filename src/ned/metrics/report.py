@@ -19,9 +19,10 @@ from ned.metrics.jsonable import clean
 
 if TYPE_CHECKING:
     from ned.metrics.evaluate import EvaluationReport
+    from ned.metrics.expression import ExpressionScores
 
-__all__ = ["PAIR_ROWS", "bar_chart", "clean", "grid_table", "markdown_table", "pair_table",
-           "write_csv", "write_json", "write_text"]
+__all__ = ["PAIR_ROWS", "bar_chart", "clean", "expression_lines", "grid_table",
+           "markdown_table", "pair_table", "write_csv", "write_json", "write_text"]
 
 #: (section, attribute, label, format) rows of the single-pair table: the value is
 #: ``getattr(getattr(report, section), attribute)`` of an ``EvaluationReport``.
@@ -38,6 +39,7 @@ PAIR_ROWS: tuple[tuple[str, str, str, str], ...] = (
     ("identity", "frechet", "Frechet distance (dlib features)", "{:.4f}"),
     ("speech", "jaw_corr", "jawOpen correlation", "{:.4f}"),
     ("speech", "lip_corr", "inner-lip opening correlation", "{:.4f}"),
+    ("speech", "syllable_ratio", "syllable amplitude ratio (edited/source)", "{:.3f}"),
     ("speech", "mouth_error", "mouth landmark error (/IOD)", "{:.4f}"),
     ("speech", "mouth_error_px", "mouth landmark error (px)", "{:.3f}"),
     ("temporal", "jitter_source", "landmark jitter, source (/IOD)", "{:.5f}"),
@@ -76,7 +78,8 @@ def pair_table(report: EvaluationReport) -> str:
     """The single-pair report as an aligned two-column text table: a header (clips, size,
     target), one line per ``PAIR_ROWS`` row (identity rows as one "n/a" line without
     identity, emotion rows only with a target), the class shares and per-segment dominant
-    classes when the classifier ran, and the timing."""
+    classes when the classifier ran, the expression section's main rows with a target
+    (:func:`expression_lines`), and the timing."""
     lines = [f"source: {report.source}", f"edited: {report.edited}",
              f"frames: {report.frames} ({report.width}x{report.height}, "
              f"{report.fps:.2f} fps), target: {report.target or 'none'}"]
@@ -101,9 +104,42 @@ def pair_table(report: EvaluationReport) -> str:
         for s in emo.segments:
             lines.append(f"  {s.start:6.2f}-{s.end:6.2f} s  {s.source or '-':>9} -> "
                          f"{s.edited or '-'}")
+    if report.expression is not None:
+        lines += expression_lines(report.expression)
     t = report.timing
     lines.append(f"evaluated in {t.seconds:.1f} s ({t.fps:.2f} frames/s)")
     return "\n".join(lines)
+
+
+def _yes(flag: bool | None, yes: str = "reached", no: str = "NOT reached") -> str:
+    return "n/a" if flag is None else yes if flag else no
+
+
+def expression_lines(expr: ExpressionScores) -> list[str]:
+    """The expression section's main rows: one line per targeted group (source -> edited
+    mean level, the target and whether it is reached within 25 %, the geometric stand-in
+    where the analyser cannot see the group), one per ceiling, and the geometric changes."""
+    head = (f"expression vs target table ({expr.target}, {expr.frames} frames): "
+            + _yes(expr.passed, "passed", "NOT passed"))
+    lines = [head]
+    width = max((len(g) for g in expr.groups), default=0)
+    for g, sc in expr.groups.items():
+        if sc.targeted:
+            line = (f"  {g:<{width}}  {_fmt(sc.source, '{:.3f}')} -> {_fmt(sc.edited, '{:.3f}')}"
+                    f"  target {sc.target:.2f}: {_yes(sc.reached)}")
+            if sc.geometric is not None:
+                gs = expr.geometric[sc.geometric]
+                line += (f"; {sc.geometric} {_fmt(gs.change, '{:+.4f}')} IOD (floor "
+                         f"{_fmt(gs.floor, '{:.3f}')}): {_yes(gs.reached)}")
+            lines.append(line)
+    for g, sc in expr.groups.items():
+        if sc.ceiling is not None:
+            lines.append(f"  {g:<{width}}  {_fmt(sc.source, '{:.3f}')} -> "
+                         f"{_fmt(sc.edited, '{:.3f}')}  ceiling {sc.ceiling:.2f}: "
+                         + _yes(sc.within_ceiling, "kept", "EXCEEDED"))
+    lines.append("  geometric change (IOD): " + ", ".join(
+        f"{m} {_fmt(gs.change, '{:+.4f}')}" for m, gs in expr.geometric.items()))
+    return lines
 
 
 def grid_table(header: Sequence[str], rows: Sequence[Sequence[object]], fmt: str = "{:.3f}"

@@ -14,6 +14,7 @@ import numpy as np
 from ned import topology
 from ned.blendshapes import index_of
 from ned.errors import NedError
+from ned.metrics.expression import syllable_amplitude
 from ned.records import FaceTrack
 
 MOUTH_POINTS = tuple(sorted(set(topology.LIPS_OUTER) | set(topology.LIPS_INNER)))
@@ -27,6 +28,10 @@ class SpeechScores:
     Attributes:
         jaw_corr: Pearson correlation of the jawOpen blendshape.
         lip_corr: Pearson correlation of the inner-lip opening / inter-ocular distance.
+        syllable_ratio: the edited clip's syllable amplitude over the source's
+            (``ned.metrics.expression.syllable_amplitude`` of that opening: its deviation
+            from a 0.5 s moving average); 1 = the lips move as much, below 1 = muted
+            speech; None where the source's is 0 or undefined (fewer than 2 full windows).
         lip_gap_mae: mean absolute difference of that opening (IOD units).
         mouth_error: mean distance of the 40 lip landmarks, over the source's IOD.
         mouth_error_px: the same in pixels.
@@ -35,6 +40,7 @@ class SpeechScores:
 
     jaw_corr: float | None = None
     lip_corr: float | None = None
+    syllable_ratio: float | None = None
     lip_gap_mae: float | None = None
     mouth_error: float | None = None
     mouth_error_px: float | None = None
@@ -112,9 +118,30 @@ def speech_metrics(src: FaceTrack, edt: FaceTrack) -> SpeechScores:
     err_px = np.linalg.norm(ms - me, axis=-1).mean(-1)  # (n,)
     iod = np.maximum(topology.inter_ocular(src.landmarks[v]), 1e-6)
     return SpeechScores(jaw_corr=pearson(src.blendshapes[v, jaw], edt.blendshapes[v, jaw]),
-                        lip_corr=pearson(gs, ge), lip_gap_mae=float(np.abs(gs - ge).mean()),
+                        lip_corr=pearson(gs, ge), syllable_ratio=syllable_ratio(src, edt),
+                        lip_gap_mae=float(np.abs(gs - ge).mean()),
                         mouth_error=float((err_px / iod).mean()),
                         mouth_error_px=float(err_px.mean()), frames=n)
+
+
+def syllable_ratio(src: FaceTrack, edt: FaceTrack) -> float | None:
+    """Syllable amplitude of the edited clip's inner-lip opening over the source's, on the
+    frames where both tracks hold the face (others NaN, so the moving average never spans a
+    gap); see :class:`SpeechScores`. 1.0 for identical openings."""
+    v = both_valid(src, edt)
+    gap = {}
+    for key, track in (("src", src), ("edt", edt)):
+        g = np.full(track.n_frames, np.nan)
+        if v.any():
+            g[v] = topology.inner_lip_gap(track.landmarks[v])
+        gap[key] = g
+    fps = src.fps if src.fps > 0 else 25.0
+    a, b = syllable_amplitude(gap["src"], fps), syllable_amplitude(gap["edt"], fps)
+    if not (np.isfinite(a) and np.isfinite(b)):
+        return None
+    if np.array_equal(gap["src"], gap["edt"], equal_nan=True):
+        return 1.0
+    return float(b / a) if a > 1e-9 else None
 
 
 def landmark_jitter(track: FaceTrack, mask: np.ndarray | None = None) -> float | None:

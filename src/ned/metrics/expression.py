@@ -1,0 +1,394 @@
+"""Whether an edit shows its emotion: the target table's groups and geometric measures,
+re-measured on the output.
+
+Both clips are measured again by the analyser (``ned.analysis``); nothing here reads the
+edit's own intended values. Three kinds of figures:
+
+- :func:`group_levels`: the channel groups of ``ned.facs.GROUPS`` (a group is the mean of
+  its blendshape channels), compared with the target table (``ned.facs.TARGETS``, ``REST``,
+  ``FLOORS``, ``CEILINGS``) in :func:`expression_scores`.
+- :func:`geometric_changes`: what the analyser's blendshapes cannot see (mouthFrown,
+  mouthPress, eyeWide; ``ned.facs.GEOMETRIC_FLOORS``) measured on the landmarks instead, as
+  the change edited - source per frame, in inter-ocular distances (IOD) in a face frame
+  (rotated by the eye line, so tilted heads measure the same).
+- :func:`syllable_amplitude`: how much the lips move with the syllables (the speech's
+  fast motion, the slow posture removed); ``ned.metrics.speech`` reports the edited /
+  source ratio.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+
+from ned import facs, topology
+from ned.blendshapes import EMOTIONS, N_BLENDSHAPES
+from ned.errors import NedError
+from ned.records import FaceTrack
+
+#: A targeted group is reached when its re-measured mean is at least this share of the
+#: target level (the acceptance "within 25 % of the target table").
+REACH_SHARE = 0.75
+
+#: The geometric measures, each a change edited - source in IOD, positive in the named
+#: direction (see :func:`geometric_changes`).
+GEOMETRIC_MEASURES: tuple[str, ...] = ("corners_down", "corners_up", "lips_thinned",
+                                       "upper_lid_up", "brow_down", "inner_brow_up")
+
+#: Lip columns of the vermilion measure: index i of ``LIPS_OUTER`` / ``LIPS_INNER`` (lower
+#: lip) faces index 20 - i (upper lip); 5 is the lip centre (17 / 0 outer, 14 / 13 inner),
+#: 3-4 and 6-7 the two points either side.
+LIP_COLUMNS = (3, 4, 5, 6, 7)
+#: The inner two points of each eyebrow contour (upper and lower), nearest the nose.
+RIGHT_INNER_BROW = (55, 65, 107, 66)
+LEFT_INNER_BROW = (285, 295, 336, 296)
+
+#: Moving-average length (s) removed before :func:`syllable_amplitude`'s deviation.
+SYLLABLE_WINDOW_S = 0.5
+
+
+def _check_blendshapes(blendshapes: np.ndarray) -> np.ndarray:
+    b = np.asarray(blendshapes, np.float64)
+    if b.ndim != 2 or b.shape[1] != N_BLENDSHAPES:
+        raise NedError(f"blendshapes must be (T, {N_BLENDSHAPES}), got {b.shape}")
+    return b
+
+
+def _check_landmarks(points: np.ndarray, name: str = "landmarks") -> np.ndarray:
+    p = np.asarray(points, np.float64)
+    if p.ndim != 3 or p.shape[1] != topology.N_LANDMARKS or p.shape[2] not in (2, 3):
+        raise NedError(f"{name} must be (T, {topology.N_LANDMARKS}, 2 or 3) pixels, got "
+                       f"{p.shape}")
+    return p
+
+
+def group_levels(blendshapes: np.ndarray) -> dict[str, np.ndarray]:
+    """The level of every channel group of ``ned.facs.GROUPS`` per frame.
+
+    Args:
+        blendshapes: (T, 52) channel values, ``BLENDSHAPE_NAMES`` order.
+
+    Returns:
+        group -> (T,) float64 mean of the group's channels (``GROUPS`` order).
+
+    Raises:
+        NedError: not a (T, 52) array.
+    """
+    b = _check_blendshapes(blendshapes)
+    return {g: b[:, facs.group_indices(g)].mean(1) for g in facs.GROUPS}
+
+
+def face_coordinates(points: np.ndarray) -> np.ndarray:
+    """Landmarks in the face frame, in IOD: origin at the midpoint of the eye centres, u
+    along the eye line towards the subject's left eye (image right when upright), v
+    perpendicular to it, down the face (so v grows downwards like image y).
+
+    Args:
+        points: (T, 478, 2 or 3) landmarks in pixels (only x, y are used).
+
+    Returns:
+        (T, 478, 2) float64 (u, v) coordinates over each frame's inter-ocular distance.
+
+    Raises:
+        NedError: a wrong shape or a frame with coincident eyes.
+    """
+    p = _check_landmarks(points)[..., :2]
+    r, l = topology.eye_centres(p)
+    axis = l - r
+    iod = np.linalg.norm(axis, axis=-1)  # (T,)
+    if (iod < 1e-6).any():
+        raise NedError("a frame has coincident eye centres: no face frame")
+    ex = axis / iod[:, None]
+    ey = np.stack([-ex[:, 1], ex[:, 0]], -1)  # ex rotated 90 deg: (1, 0) -> (0, 1)
+    d = p - (0.5 * (l + r))[:, None, :]
+    return np.stack([(d * ex[:, None]).sum(-1), (d * ey[:, None]).sum(-1)], -1) / iod[:, None,
+                                                                                       None]
+
+
+def face_shape(points: np.ndarray) -> dict[str, np.ndarray]:
+    """Per-frame shape figures behind the geometric measures, in IOD (face frame).
+
+    Args:
+        points: (T, 478, 2 or 3) landmarks in pixels.
+
+    Returns:
+        (T,) float64 series:
+
+        - ``corner_depth``: mean height of the nose tip (1) above the mouth corners
+          (61, 291): larger = corners lower.
+        - ``vermilion``: upper + lower vermilion height, the outer-lip opening minus the
+          inner-lip opening, mean over :data:`LIP_COLUMNS` (lip centre and two points
+          either side).
+        - ``lid_height``: height of the upper-lid centre (159, 386) above its eye's corners,
+          mean of both eyes.
+        - ``brow_height``: mean height of the brow points above their eye's corners, mean
+          of both sides.
+        - ``inner_brow_height``: the same for the inner brow points
+          (:data:`RIGHT_INNER_BROW`, :data:`LEFT_INNER_BROW`).
+    """
+    v = face_coordinates(points)[..., 1]  # (T, 478), down the face
+    out, inn = topology.LIPS_OUTER, topology.LIPS_INNER
+    lower_o = v[:, [out[i] for i in LIP_COLUMNS]]
+    upper_o = v[:, [out[20 - i] for i in LIP_COLUMNS]]
+    lower_i = v[:, [inn[i] for i in LIP_COLUMNS]]
+    upper_i = v[:, [inn[20 - i] for i in LIP_COLUMNS]]
+    vermilion = ((lower_o - upper_o) - (lower_i - upper_i)).mean(1)
+    corners = 0.5 * (v[:, topology.MOUTH_CORNER_RIGHT] + v[:, topology.MOUTH_CORNER_LEFT])
+    eye_r = 0.5 * (v[:, topology.RIGHT_EYE_OUTER] + v[:, topology.RIGHT_EYE_INNER])
+    eye_l = 0.5 * (v[:, topology.LEFT_EYE_OUTER] + v[:, topology.LEFT_EYE_INNER])
+    lid = 0.5 * ((eye_r - v[:, topology.RIGHT_EYE_TOP]) + (eye_l - v[:, topology.LEFT_EYE_TOP]))
+
+    def above_eyes(right: tuple[int, ...], left: tuple[int, ...]) -> np.ndarray:
+        return 0.5 * ((eye_r - v[:, list(right)].mean(1)) + (eye_l - v[:, list(left)].mean(1)))
+
+    return {"corner_depth": corners - v[:, topology.NOSE_TIP], "vermilion": vermilion,
+            "lid_height": lid,
+            "brow_height": above_eyes(topology.RIGHT_EYEBROW, topology.LEFT_EYEBROW),
+            "inner_brow_height": above_eyes(RIGHT_INNER_BROW, LEFT_INNER_BROW)}
+
+
+def geometric_changes(source: np.ndarray, edited: np.ndarray) -> dict[str, np.ndarray]:
+    """The geometric measures: per frame, the change of the face's shape from the source
+    to the edit, in IOD (each clip in its own face frame), positive in the named direction.
+
+    Args:
+        source, edited: (T, 478, 2 or 3) landmarks in pixels of the same T frames.
+
+    Returns:
+        measure -> (T,) float64, :data:`GEOMETRIC_MEASURES` order:
+
+        - ``corners_down``: mouth corners lowered against the nose tip (mouthFrown, AU 15).
+        - ``corners_up``: raised (a smile, AU 12): ``-corners_down``.
+        - ``lips_thinned``: upper + lower vermilion thinner (mouthPress, AU 23/24).
+        - ``upper_lid_up``: upper-lid centre raised against the eye corners (eyeWide, AU 5).
+        - ``brow_down``: brow points lowered against the eye corners (browDown, AU 4).
+        - ``inner_brow_up``: inner brow points raised against the eye corners (AU 1).
+
+    Raises:
+        NedError: wrong shapes, or the two clips differ in length.
+    """
+    s, e = _check_landmarks(source, "source"), _check_landmarks(edited, "edited")
+    if s.shape[0] != e.shape[0]:
+        raise NedError(f"source and edited landmarks differ in length: {s.shape[0]} vs "
+                       f"{e.shape[0]} frames")
+    a, b = face_shape(s), face_shape(e)
+    down = b["corner_depth"] - a["corner_depth"]
+    return {"corners_down": down, "corners_up": -down,
+            "lips_thinned": a["vermilion"] - b["vermilion"],
+            "upper_lid_up": b["lid_height"] - a["lid_height"],
+            "brow_down": a["brow_height"] - b["brow_height"],
+            "inner_brow_up": b["inner_brow_height"] - a["inner_brow_height"]}
+
+
+def syllable_amplitude(opening: np.ndarray, fps: float) -> float:
+    """How much the lips move with the syllables: the standard deviation of the inner-lip
+    opening after removing its centred moving average over :data:`SYLLABLE_WINDOW_S`.
+
+    The window is the odd number of frames nearest 0.5 s (13 at 25 fps, 15 at 30); a
+    frame counts only when its whole window is finite, so NaN marks frames without a face
+    (and the first and last half-window are left out).
+
+    Args:
+        opening: (T,) inner-lip opening (``ned.topology.inner_lip_gap``, IOD), NaN where
+            not measured.
+        fps: frame rate (> 0).
+
+    Returns:
+        The deviation (the opening's units); NaN when fewer than 2 frames count.
+
+    Raises:
+        NedError: not a 1-D series, or fps <= 0.
+    """
+    x = np.asarray(opening, np.float64)
+    if x.ndim != 1:
+        raise NedError(f"the opening must be a (T,) series, got shape {x.shape}")
+    if not np.isfinite(fps) or fps <= 0:
+        raise NedError(f"fps must be > 0, got {fps}")
+    half = max(1, int(round((SYLLABLE_WINDOW_S * fps - 1) / 2)))
+    w = 2 * half + 1
+    if len(x) < w:
+        return float("nan")
+    ok = np.isfinite(x)
+    kernel = np.ones(w)
+    sums = np.convolve(np.where(ok, x, 0.0), kernel, "valid")
+    full = np.convolve(ok.astype(np.float64), kernel, "valid") == w
+    resid = (x[half:len(x) - half] - sums / w)[full]
+    return float(resid.std()) if len(resid) >= 2 else float("nan")
+
+
+@dataclass(frozen=True)
+class GroupScore:
+    """One channel group of the target table, re-measured (:func:`expression_scores`).
+
+    Attributes:
+        source, edited: mean level over the frames used (None without frames).
+        target: the table's level for the target emotion (``TARGETS``, else ``REST``).
+        targeted: whether the target emotion names this group.
+        floor: ``FLOORS``' least level for it (targeted groups only), else None.
+        ceiling: ``CEILINGS``' most level (a grin that must go), else None.
+        reached: targeted groups: edited >= :data:`REACH_SHARE` x target; None otherwise.
+        within_ceiling: edited <= ceiling; None without a ceiling.
+        geometric: the measure standing in for the group where the analyser cannot see it
+            (``GEOMETRIC_FLOORS``; targeted groups only), else None.
+        shown: targeted groups: reached, or the geometric measure at its floor; None
+            otherwise.
+    """
+
+    source: float | None
+    edited: float | None
+    target: float
+    targeted: bool
+    floor: float | None = None
+    ceiling: float | None = None
+    reached: bool | None = None
+    within_ceiling: bool | None = None
+    geometric: str | None = None
+    shown: bool | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """The score as a dict, keys in field order."""
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> GroupScore:
+        """Inverse of :meth:`to_json`."""
+        return cls(**data)
+
+
+@dataclass(frozen=True)
+class GeometricScore:
+    """One geometric measure, mean over the frames used (:func:`expression_scores`).
+
+    Attributes:
+        change: mean change edited - source (IOD), None without frames.
+        group: the group it stands in for (``GEOMETRIC_FLOORS``), else None.
+        floor: the floor (IOD) when the target emotion names that group, else None.
+        reached: change >= floor; None without a floor.
+    """
+
+    change: float | None
+    group: str | None = None
+    floor: float | None = None
+    reached: bool | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """The score as a dict, keys in field order."""
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> GeometricScore:
+        """Inverse of :meth:`to_json`."""
+        return cls(**data)
+
+
+@dataclass(frozen=True)
+class ExpressionScores:
+    """Whether the edited clip shows the target emotion, by the target table
+    (``ned.facs``), both clips re-measured by the analyser (:func:`expression_scores`).
+
+    Attributes:
+        target: the target emotion (intensity 1: the table's levels).
+        frames: frames used (both clips hold the face).
+        groups: group -> :class:`GroupScore`, ``ned.facs.GROUPS`` order.
+        geometric: measure -> :class:`GeometricScore`, :data:`GEOMETRIC_MEASURES` order.
+        passed: every targeted group shown and every ceiling kept (None without frames).
+    """
+
+    target: str
+    frames: int
+    groups: dict[str, GroupScore]
+    geometric: dict[str, GeometricScore]
+    passed: bool | None
+
+    @property
+    def targeted(self) -> tuple[str, ...]:
+        """The groups the target emotion names, in ``GROUPS`` order."""
+        return tuple(g for g, s in self.groups.items() if s.targeted)
+
+    def to_json(self) -> dict[str, Any]:
+        """The scores as a dict: target, frames, groups and geometric (nested, one dict per
+        group / measure), passed."""
+        return {"target": self.target, "frames": self.frames,
+                "groups": {g: s.to_json() for g, s in self.groups.items()},
+                "geometric": {m: s.to_json() for m, s in self.geometric.items()},
+                "passed": self.passed}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> ExpressionScores:
+        """Inverse of :meth:`to_json`."""
+        return cls(target=data["target"], frames=data["frames"],
+                   groups={g: GroupScore.from_json(s) for g, s in data["groups"].items()},
+                   geometric={m: GeometricScore.from_json(s)
+                              for m, s in data["geometric"].items()},
+                   passed=data["passed"])
+
+
+def _mean(x: np.ndarray) -> float | None:
+    return float(x.mean()) if len(x) else None
+
+
+def expression_scores(source: FaceTrack, edited: FaceTrack, target: str) -> ExpressionScores:
+    """The target table's groups and the geometric measures of an edit, over the frames
+    where both tracks (analyses of the source and of the edited clip, one length T) hold
+    the face.
+
+    Args:
+        source, edited: the two clips' FaceTracks, both from the analyser.
+        target: the emotion the edit aimed at (one of ``EMOTIONS``).
+
+    Returns:
+        An :class:`ExpressionScores`.
+
+    Raises:
+        NedError: an unknown emotion, or tracks of different length.
+    """
+    if target not in EMOTIONS:
+        raise NedError(f"unknown target emotion {target!r}; choose from {', '.join(EMOTIONS)}")
+    if source.n_frames != edited.n_frames:
+        raise NedError(f"tracks differ in length: {source.n_frames} vs {edited.n_frames} "
+                       "frames")
+    v = source.valid & edited.valid
+    n = int(v.sum())
+    ls, le = group_levels(source.blendshapes[v]), group_levels(edited.blendshapes[v])
+    if n:
+        changes = geometric_changes(source.landmarks[v], edited.landmarks[v])
+    else:
+        changes = {m: np.zeros(0) for m in GEOMETRIC_MEASURES}
+    named, floors = facs.TARGETS[target], facs.FLOORS[target]
+    ceilings = facs.CEILINGS.get(target, {})
+    levels = facs.emotion_groups(target)
+    by_group = {g: m for g, (m, _) in facs.GEOMETRIC_FLOORS.items()}
+
+    geometric = {}
+    for m in GEOMETRIC_MEASURES:
+        change = _mean(changes[m])
+        group = next((g for g, (mm, _) in facs.GEOMETRIC_FLOORS.items() if mm == m), None)
+        floor = facs.GEOMETRIC_FLOORS[group][1] if group in named else None
+        reached = (change >= floor if floor is not None and change is not None else None)
+        geometric[m] = GeometricScore(change=change, group=group, floor=floor, reached=reached)
+
+    groups = {}
+    for g in facs.GROUPS:
+        src, edt = _mean(ls[g]), _mean(le[g])
+        targeted = g in named
+        ceiling = ceilings.get(g)
+        reached = (edt >= REACH_SHARE * levels[g]) if targeted and edt is not None else None
+        within = (edt <= ceiling) if ceiling is not None and edt is not None else None
+        geo = by_group.get(g) if targeted else None
+        shown = None
+        if targeted and edt is not None:
+            shown = bool(reached) or bool(geo is not None and geometric[geo].reached)
+        groups[g] = GroupScore(source=src, edited=edt, target=levels[g], targeted=targeted,
+                               floor=floors.get(g) if targeted else None, ceiling=ceiling,
+                               reached=reached, within_ceiling=within, geometric=geo,
+                               shown=shown)
+    passed = None
+    if n:
+        passed = (all(s.shown for s in groups.values() if s.targeted)
+                  and all(s.within_ceiling for s in groups.values()
+                          if s.within_ceiling is not None))
+    return ExpressionScores(target=target, frames=n, groups=groups, geometric=geometric,
+                            passed=passed)

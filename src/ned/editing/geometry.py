@@ -25,8 +25,10 @@ import numpy as np
 
 from ned import topology as tp
 from ned.errors import NedError
+from ned.facemodel.deform import smooth_field
 from ned.facemodel.fields import FIELDS, field_offsets
 from ned.facemodel.fit import TrackFit, close_lids, normalise_clip
+from ned.facemodel.rig import Rig
 from ned.facs import GROUPS, group_indices
 
 #: Starting gain of each emotion group on its offsets (from the analyser's response to
@@ -68,13 +70,35 @@ class ExpressionBasis:
                 raise NedError(f"gain of {k} must be a finite number >= 0, got {v}")
             g[k] = min(v, MAX_GAINS.get(k, MAX_GAIN))
         out = np.array(fit.model.offsets, np.float32, copy=True)
-        shipped, facs = fit.model.rig.offsets, field_offsets()
+        shipped, facs = smoothed_rig(fit.model.rig), field_offsets()
         for group in GROUPS:
             idx = group_indices(group)
             base = facs if group in FIELDS else shipped
             out[idx] = base[idx] * g[group]
         out.flags.writeable = False
         return cls(out, g)
+
+
+#: Rounds of skin smoothing of the shipped rig's mouth offsets (fitted vertex by vertex,
+#: they are uneven; scaled up by a gain, the lips' outline wobbles).
+SMOOTHING = 3
+SMOOTHED_GROUPS = ("mouthSmile", "mouthDimple", "mouthStretch", "mouthUpperUp")
+
+
+def smoothed_rig(rig: Rig) -> np.ndarray:
+    """(52, 478, 3) the rig's offsets of the emotion groups' channels smoothed over the
+    skin (:func:`ned.facemodel.deform.smooth_field`); other rows as they are. Cached."""
+    key = id(rig.offsets)
+    if _SMOOTHED.get("key") != key:
+        out = np.array(rig.offsets, np.float32, copy=True)
+        idx = [i for g in SMOOTHED_GROUPS for i in group_indices(g)]
+        out[idx] = smooth_field(out[idx], SMOOTHING)
+        out.flags.writeable = False
+        _SMOOTHED.update(key=key, offsets=out)
+    return _SMOOTHED["offsets"]
+
+
+_SMOOTHED: dict = {}
 
 
 def edited_landmarks(fit: TrackFit, basis: ExpressionBasis, landmarks: np.ndarray,

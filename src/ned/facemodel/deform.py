@@ -66,16 +66,37 @@ def flipped(points: np.ndarray, reference: np.ndarray, tris: np.ndarray,
             front: np.ndarray | None = None) -> np.ndarray:
     """(F,) bool: front triangles of ``reference`` whose orientation differs in ``points``
     (both (V, 2+))."""
-    f = front_triangles(reference, tris) if front is None else front
-    return f & (np.sign(signed_areas(reference, tris)) != np.sign(signed_areas(points, tris)))
+    return _Orientation(reference, tris, front).flipped(points)
+
+
+class _Orientation:
+    """The reference's triangle orientations, to test many geometries against."""
+
+    def __init__(self, reference: np.ndarray, tris: np.ndarray,
+                 front: np.ndarray | None = None) -> None:
+        area = signed_areas(reference, tris)
+        self.tris, self.sign = tris, np.sign(area)
+        a = np.abs(area)
+        self.front = a > max(1e-6, 0.1 * float(np.median(a))) if front is None else front
+
+    def flipped(self, points: np.ndarray) -> np.ndarray:
+        """(F,) bool front triangles whose orientation differs in ``points``."""
+        return self.front & (self.sign != np.sign(signed_areas(points, self.tris)))
 
 
 @functools.lru_cache(maxsize=2)
-def vertex_adjacency(n: int = N_MESH) -> sp.csr_matrix:
-    """(n, n) row-normalised adjacency of the canonical mesh (mean over edge neighbours)."""
+def vertex_adjacency(skin: bool = False) -> sp.csr_matrix:
+    """(468, 468) row-normalised adjacency of the canonical mesh (mean over edge
+    neighbours); ``skin``: without the eye and mouth openings' triangles (upper and lower
+    lips and lids are then not neighbours)."""
     import scipy.sparse as sp
 
-    tris = mesh_triangles()
+    from ned.facemodel.mesh import aperture_triangles
+
+    tris, n = mesh_triangles(), N_MESH
+    if skin:
+        ap = aperture_triangles(tris)
+        tris = tris[~(ap["mouth"] | ap["eyes"])]
     e = np.concatenate([tris[:, [0, 1]], tris[:, [1, 2]], tris[:, [2, 0]]])
     e = np.concatenate([e, e[:, ::-1]])
     a = sp.coo_matrix((np.ones(len(e)), (e[:, 0], e[:, 1])), shape=(n, n)).tocsr()
@@ -85,7 +106,8 @@ def vertex_adjacency(n: int = N_MESH) -> sp.csr_matrix:
 
 
 def local_unfold(src: np.ndarray, dst: np.ndarray, shrink: float = 0.6,
-                 max_steps: int = 40) -> tuple[np.ndarray, np.ndarray]:
+                 max_steps: int = 40, orientation: _Orientation | None = None
+                 ) -> tuple[np.ndarray, np.ndarray]:
     """Shrink an edit only where the mesh folds.
 
     Args:
@@ -94,6 +116,7 @@ def local_unfold(src: np.ndarray, dst: np.ndarray, shrink: float = 0.6,
         shrink: factor on the edit of the vertices of flipped triangles per step.
         max_steps: steps before the remaining folds' vertices fall back to the measured
             geometry.
+        orientation: ``src``'s triangle orientations, if already computed.
 
     Returns:
         (points, scale): (478, D) fold-free geometry (``dst``'s columns past 2 and its iris
@@ -102,10 +125,10 @@ def local_unfold(src: np.ndarray, dst: np.ndarray, shrink: float = 0.6,
     tris, adj = mesh_triangles(), vertex_adjacency()
     p = np.asarray(src, np.float64)[:N_MESH, :2]
     d = np.asarray(dst, np.float64)[:N_MESH, :2]
-    front = front_triangles(p, tris)
+    ori = _Orientation(p, tris) if orientation is None else orientation
     s = np.ones(N_MESH)
     for step in range(max_steps + 1):
-        bad = flipped(p + (d - p) * s[:, None], p, tris, front)
+        bad = ori.flipped(p + (d - p) * s[:, None])
         if not bad.any():
             break
         v = np.unique(tris[bad])
@@ -168,9 +191,11 @@ class ArapSolver:
         self.lu = splu((lap + self.w * sp.identity(N_MESH)).tocsc())
         self.DtA = (self.D.T @ sp.diags(weights)).tocsr()
 
-    def _jacobians(self, x: np.ndarray) -> np.ndarray:
-        """(F, 2, 2) Jacobians of the reference -> ``x`` (468, 2) map."""
-        return (self.D @ x).reshape(-1, 2, 2).transpose(0, 2, 1)
+    def _jacobians(self, x: np.ndarray) -> tuple[np.ndarray, ...]:
+        """The four (F,) entries a, b, c, d of each triangle's Jacobian [[a, b], [c, d]]
+        of the reference -> ``x`` (468, 2) map."""
+        j = (self.D @ x).reshape(-1, 2, 2)          # j[f, c, d] = dx_d / dref_c
+        return j[:, 0, 0], j[:, 1, 0], j[:, 0, 1], j[:, 1, 1]
 
     def solve(self, src: np.ndarray, target: np.ndarray, iters: int = 4) -> np.ndarray:
         """(468, 2) float64 deformed geometry.
@@ -182,15 +207,21 @@ class ArapSolver:
         """
         p = np.asarray(src, np.float64)[:N_MESH, :2]
         t = np.asarray(target, np.float64)[:N_MESH, :2]
-        jp = self._jacobians(p)
+        pa, pb, pc, pd = self._jacobians(p)
         x, wt = t.copy(), self.w * t
+        rhs = np.empty((len(pa), 2, 2))
         for _ in range(iters):
-            m = self._jacobians(x) @ jp.transpose(0, 2, 1)          # J(x) J(p)^T
-            th = np.arctan2(m[:, 1, 0] - m[:, 0, 1], m[:, 0, 0] + m[:, 1, 1])
+            xa, xb, xc, xd = self._jacobians(x)
+            # the rotation closest to J(x) J(p)^T (closed form in 2D)
+            m00, m01 = xa * pa + xb * pb, xa * pc + xb * pd
+            m10, m11 = xc * pa + xd * pb, xc * pc + xd * pd
+            th = np.arctan2(m10 - m01, m00 + m11)
             c, s = np.cos(th), np.sin(th)
-            rot = np.stack([np.stack([c, -s], -1), np.stack([s, c], -1)], -2)
-            rhs = self.DtA @ (rot @ jp).transpose(0, 2, 1).reshape(-1, 2) + wt
-            x = np.stack([self.lu.solve(rhs[:, 0]), self.lu.solve(rhs[:, 1])], 1)
+            # rows of R J(p), laid out as D's rows (triangle, ref axis) x (x, y)
+            rhs[:, 0, 0], rhs[:, 1, 0] = c * pa - s * pc, c * pb - s * pd
+            rhs[:, 0, 1], rhs[:, 1, 1] = s * pa + c * pc, s * pb + c * pd
+            b = self.DtA @ rhs.reshape(-1, 2) + wt
+            x = np.stack([self.lu.solve(b[:, 0]), self.lu.solve(b[:, 1])], 1)
         return x
 
 
@@ -202,6 +233,28 @@ def _neighbours() -> np.ndarray:
     k = max(len(r) for r in rows)
     out = np.array([np.concatenate([r, np.full(k - len(r), i)]) for i, r in enumerate(rows)])
     out.flags.writeable = False
+    return out
+
+
+def smooth_field(field: np.ndarray, steps: int = 3) -> np.ndarray:
+    """A displacement field over the skin, smoothed by ``steps`` rounds of averaging each
+    mesh point with the mean of its skin neighbours (lips and lids stay apart).
+
+    Args:
+        field: (..., 478, 3) displacements (iris points are kept as they are).
+        steps: rounds (0: unchanged).
+
+    Returns:
+        (..., 478, 3) float32.
+    """
+    out = np.array(field, np.float32, copy=True)
+    adj = vertex_adjacency(skin=True)
+    flat = np.moveaxis(out[..., :N_MESH, :], -2, 0)            # (468, ..., 3)
+    shape = flat.shape
+    x = flat.reshape(N_MESH, -1).astype(np.float64)
+    for _ in range(steps):
+        x = 0.5 * x + 0.5 * (adj @ x)
+    out[..., :N_MESH, :] = np.moveaxis(x.reshape(shape), 0, -2)
     return out
 
 
@@ -250,13 +303,14 @@ def fold_free(solver: ArapSolver, src: np.ndarray, dst: np.ndarray, iters: int =
     if p.shape != (tp.N_LANDMARKS, 3) or t.shape != p.shape:
         raise NedError(f"fold_free needs two ({tp.N_LANDMARKS}, 3) geometries, got "
                        f"{p.shape} and {t.shape}")
-    bad = flipped(t, p, mesh_triangles())
+    ori = _Orientation(p, mesh_triangles())
+    bad = ori.flipped(t)
     if not bad.any():
         return t.astype(np.float32), FoldFix(0, 1.0, False)
     x = solver.solve(p, t, iters)
     out = t.copy()
     out[:N_MESH, :2] += fold_rings(bad)[:, None] * (x - t[:N_MESH, :2])
-    out, scale = local_unfold(p, out)
+    out, scale = local_unfold(p, out, orientation=ori)
     for iris, eye in ((tp.RIGHT_IRIS, tp.RIGHT_EYE), (tp.LEFT_IRIS, tp.LEFT_EYE)):
         out[list(iris), :2] = t[list(iris), :2] + (out[list(eye), :2]
                                                    - t[list(eye), :2]).mean(0)

@@ -112,4 +112,9 @@ def test_report_summary_names_every_reason(tmp_path):
     line = rep.summary()
     assert "10 frames, 6 edited" in line and "no face 3, pose 1" in line
     assert "shrunk against folds: 1" in line and "outside range" not in line
+    assert "re-measured" not in line
     assert str(PassReason.OUTSIDE_RANGE) == "outside range"
+    rep.calibration = {"browDown": {"gain": 2.0, "level": 0.61, "target": 0.7},
+                       "mouthSmile": {"gain": 1.5, "level": 0.05, "ceiling": 0.2}}
+    assert ("re-measured while calibrating: browDown 0.61 of 0.70; mouthSmile 0.05 (at most "
+            "0.20)") in rep.summary()

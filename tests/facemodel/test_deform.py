@@ -83,3 +83,18 @@ def test_bad_inputs(face):
         D.ArapSolver(np.zeros((10, 2)))
     with pytest.raises(NedError, match="fold_free needs"):
         D.fold_free(D.ArapSolver(face), face[:, :2], face)
+
+
+def test_smooth_field_keeps_smooth_fields_and_flattens_spikes():
+    rng = np.random.default_rng(0)
+    const = np.tile(np.array([0.5, -0.2, 0.1], np.float32), (478, 1))
+    np.testing.assert_allclose(D.smooth_field(const, 3), const, atol=1e-6)
+    spiky = const + rng.normal(0, 0.3, const.shape).astype(np.float32)
+    out = D.smooth_field(spiky, 3)
+    assert np.abs(out - const)[:468].std() < 0.5 * np.abs(spiky - const)[:468].std()
+    np.testing.assert_array_equal(out[468:], spiky[468:])        # iris points untouched
+    # upper and lower lips are not neighbours: a lower-lip-only field stays off the upper lip
+    lower = np.zeros((478, 3), np.float32)
+    lower[[14, 87, 178, 88, 95, 317, 402, 318, 324], 1] = 1.0
+    assert D.smooth_field(lower, 1)[13, 1] == 0.0
+    assert D.smooth_field(np.stack([lower, lower]), 1).shape == (2, 478, 3)

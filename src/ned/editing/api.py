@@ -19,7 +19,7 @@ def edit(video: str | os.PathLike, output: str | os.PathLike,
          start: float | None = None, end: float | None = None, face_index: int | None = None,
          seed: int | None = None, manipulator: str | os.PathLike | None = None,
          renderer: str | os.PathLike | None = None, gain: float | None = None,
-         crf: int | None = None, use_cache: bool | None = None,
+         crf: int | None = None, use_cache: bool | None = None, calibrate: bool | None = None,
          preview: str | os.PathLike | None = None, progress: bool = False) -> EditReport:
     """Change the emotion of the tracked face of ``video`` and write ``output``.
 
@@ -46,6 +46,8 @@ def edit(video: str | os.PathLike, output: str | os.PathLike,
         gain: factor on the edit's geometric displacement (0 to 3, default 1).
         crf: x264 quality of the output, 0 (lossless) to 51 (default 16).
         use_cache: reuse cached analyses (default True).
+        calibrate: correct the edit's strength on the clip itself (default True; a closed
+            loop on a few frames, cached with the analysis).
         preview: also write original | edited side by side here.
         progress: progress bars on stderr.
 
@@ -66,6 +68,7 @@ def edit(video: str | os.PathLike, output: str | os.PathLike,
     given = {k: v for k, v in dict(
         emotion=emotion, reference=reference, intensity=intensity, start=start, end=end,
         face_index=face_index, seed=seed, manipulator=manipulator, renderer=renderer,
-        gain=gain, crf=crf, use_cache=use_cache).items() if v is not None}
+        gain=gain, crf=crf, use_cache=use_cache, calibrate=calibrate).items()
+        if v is not None}
     cfg = config.with_overrides(given) if config is not None else EditConfig.build(**given)
     return run_edit(video, output, cfg, preview=preview, progress=progress)

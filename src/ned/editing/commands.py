@@ -32,6 +32,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--crf", type=int, default=16,
                    help="x264 quality, 0 (lossless) .. 51; default 16")
     p.add_argument("--no-cache", action="store_true", help="analyse again, ignore the cache")
+    p.add_argument("--no-calibrate", action="store_true",
+                   help="skip the per-clip calibration of the edit's strength (start gains)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=run)
 
@@ -49,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
                   face_index=args.face_index, seed=args.seed, preview=preview,
                   manipulator=args.manipulator, progress=not args.quiet,
                   use_cache=not args.no_cache, crf=args.crf, renderer=args.renderer,
-                  gain=args.gain)
+                  gain=args.gain, calibrate=not args.no_calibrate)
     print(report.summary())
     if report.preview:
         print(f"{report.preview}: original | edited")

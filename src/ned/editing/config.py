@@ -255,7 +255,9 @@ class EditReport:
         reached: per frame, the fraction of the full target it shows (0 for frames
             passed through; the edit strength times the share of the geometry kept).
         limited: edited frames that show less than the full target, by reason.
-        calibration: the clip's calibrated gain per channel group (empty if none).
+        calibration: per channel group the loop chased, its calibrated ``gain``, the
+            ``level`` re-measured on the calibration frames and its ``target`` (or
+            ``ceiling``); empty without a calibration.
         timings: seconds spent per stage (startup, plan, render, encode).
     """
 
@@ -268,7 +270,7 @@ class EditReport:
     passed: dict[PassReason, int] = field(default_factory=lambda: dict.fromkeys(PassReason, 0))
     reached: list[float] = field(default_factory=list)
     limited: dict[Limit, int] = field(default_factory=lambda: dict.fromkeys(Limit, 0))
-    calibration: dict[str, float] = field(default_factory=dict)
+    calibration: dict[str, dict[str, float]] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -284,6 +286,11 @@ class EditReport:
         less = ", ".join(f"{k.value} {v}" for k, v in self.limited.items() if v) or "none"
         reached = self.reached_mean
         shown = "" if reached is None else f"target reached {reached:.0%} on average; "
+        measured = "; ".join(
+            f"{g} {c['level']:.2f}" + (f" of {c['target']:.2f}" if "target" in c
+                                       else f" (at most {c['ceiling']:.2f})")
+            for g, c in self.calibration.items())
         return (f"{self.output}: {self.frames} frames, {self.edited} edited; "
                 f"passed through: {why}; partly occluded: {self.occluded}; {shown}"
-                f"cut back: {less}; edits shrunk against folds: {self.unfolded}")
+                f"cut back: {less}; edits shrunk against folds: {self.unfolded}"
+                + (f"; re-measured while calibrating: {measured}" if measured else ""))

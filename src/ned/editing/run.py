@@ -79,9 +79,14 @@ def run_edit(video: str | os.PathLike, output: str | os.PathLike, config: EditCo
         report = render_clip(video, output, planner.plans(rows), frame_renderer,
                              crf=config.crf, preview=preview_path, progress=progress)
     report.timings["startup"] = startup
-    if planner.calibration is not None:
-        report.calibration = dict(planner.calibration.gains)
-        report.timings["calibrate"] = planner.calibration.seconds
+    cal = planner.calibration
+    if cal is not None:
+        report.calibration = {
+            g: {"gain": cal.gains[g], "level": cal.levels[g],
+                **({"target": cal.targets[g]} if g in cal.targets
+                   else {"ceiling": cal.ceilings[g]})}
+            for g in sorted(set(cal.targets) | set(cal.ceilings)) if g in cal.levels}
+        report.timings["calibrate"] = cal.seconds
     return report
 
 

@@ -154,3 +154,29 @@ def test_inside_polygon_known_answers():
     u = np.array([[0, 0], [10, 0], [10, 10], [6, 10], [6, 4], [4, 4], [4, 10], [0, 10]], float)
     pts = np.array([[2, 2], [8, 8], [5, 7], [5, 2], [11, 5], [-1, 5], [5, 11]], float)
     assert _inside_polygon(pts, u).tolist() == [True, True, False, True, False, False, False]
+
+
+def test_still_teeth_keeps_the_mouth_interior_in_place(single_face_path, single_face_track):
+    """Lips closing over a grin: inside both openings the map is the identity (the teeth
+    are not squeezed); outside the mouth nothing changes."""
+    from ned.io import read_frames
+    from ned.render.warp import WarpConfig, warp_patch
+    from ned.topology import LIPS_INNER
+
+    image = next(read_frames(single_face_path, start=36, stop=37)).image
+    src = single_face_track.landmarks[36].astype(np.float64)
+    dst = src.copy()
+    upper = [13, 82, 81, 80, 191, 312, 311, 310, 415]
+    dst[upper, 1] += 4.0                                   # the upper lip comes down
+    still, roi = warp_patch(image, src, dst, WarpConfig(still_teeth=True))
+    squeezed, _ = warp_patch(image, src, dst, WarpConfig(still_teeth=False))
+    x0, y0 = roi[:2]
+    inner = dst[list(LIPS_INNER), :2]
+    cx, cy = np.round(inner.mean(0) - (x0, y0)).astype(int)
+    original = image[y0:y0 + still.shape[0], x0:x0 + still.shape[1]]
+    # the mouth's centre shows the frame's own pixels with still teeth, others without
+    assert np.abs(still[cy, cx - 5:cx + 5].astype(int) - original[cy, cx - 5:cx + 5]).max() <= 2
+    assert np.abs(squeezed[cy - 3:cy + 3, cx - 8:cx + 8].astype(int)
+                  - original[cy - 3:cy + 3, cx - 8:cx + 8]).mean() > 3
+    far = np.abs(still.astype(int) - squeezed.astype(int)).sum(-1)
+    assert far[:max(0, cy - 40)].max() == 0                # the rest of the face: same warp

@@ -29,6 +29,7 @@ from ned.topology import (
     FACE_OVAL,
     LEFT_EYE,
     LEFT_IRIS,
+    LIPS_INNER,
     N_LANDMARKS,
     N_MESH,
     RIGHT_EYE,
@@ -49,6 +50,9 @@ class WarpConfig:
             (0 = automatic: about 240 map points across the face box).
         rigid_iris: move the iris rigidly with its eye instead of stretching it with the
             lids.
+        still_teeth: where the edited mouth opening overlaps the measured one, show the
+            frame's own mouth interior where it is (the teeth do not move when the lips
+            close over them or part), instead of squeezing or stretching it with the lips.
     """
 
     anchor_scale: float = 1.7
@@ -56,6 +60,7 @@ class WarpConfig:
     max_shift: float = 0.35
     map_step: int = 0
     rigid_iris: bool = True
+    still_teeth: bool = True
 
 
 @functools.lru_cache(maxsize=1)
@@ -216,6 +221,8 @@ def warp_patch(image: np.ndarray, src: np.ndarray, dst: np.ndarray,
     mapx, mapy = _backward_map(src, dst, anchors, roi, step)
     if cfg.rigid_iris:
         rigid_iris(mapx, mapy, src, dst, roi)
+    if cfg.still_teeth:
+        still_teeth(mapx, mapy, src, dst, roi)
     patch = cv2.remap(image, mapx, mapy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
     return patch, roi
 
@@ -304,6 +311,37 @@ def rigid_iris(mapx: np.ndarray, mapy: np.ndarray, src: np.ndarray, dst: np.ndar
                               inside.shape)
         mapx[by0:by1, bx0:bx1][inside] = sx[inside]
         mapy[by0:by1, bx0:bx1][inside] = sy[inside]
+
+
+def still_teeth(mapx: np.ndarray, mapy: np.ndarray, src: np.ndarray, dst: np.ndarray,
+                roi: tuple[int, int, int, int]) -> None:
+    """Make the backward map the identity where the edited and the measured inner-lip
+    openings overlap, in place: the mouth's interior stays where it is while the lips move
+    over it (an edit changes the lips' posture, not the teeth).
+
+    Args:
+        mapx, mapy: (h, w) float32 backward map of ``roi``.
+        src: (478, 2+) measured landmarks, pixels.
+        dst: (478, 2+) edited landmarks, pixels.
+        roi: (x0, y0, x1, y1) of the maps.
+    """
+    x0, y0 = roi[0], roi[1]
+    h, w = mapx.shape
+    lips_s, lips_d = src[list(LIPS_INNER), :2], dst[list(LIPS_INNER), :2]
+    lo = np.floor(np.minimum(lips_s.min(0), lips_d.min(0))) - 1
+    hi = np.ceil(np.maximum(lips_s.max(0), lips_d.max(0))) + 2
+    bx0, by0 = np.maximum(lo - (x0, y0), 0).astype(int)
+    bx1, by1 = np.minimum(hi - (x0, y0), (w, h)).astype(int)
+    if bx1 <= bx0 or by1 <= by0:
+        return
+    shape = (by1 - by0, bx1 - bx0)
+    off = (x0 + bx0, y0 + by0)
+    inside = _in_polygon(lips_d - off, shape) & _in_polygon(lips_s - off, shape)
+    if not inside.any():
+        return
+    yy, xx = np.nonzero(inside)
+    mapx[by0:by1, bx0:bx1][inside] = (xx + off[0]).astype(np.float32)
+    mapy[by0:by1, bx0:bx1][inside] = (yy + off[1]).astype(np.float32)
 
 
 def _in_polygon(poly: np.ndarray, shape: tuple[int, int]) -> np.ndarray:

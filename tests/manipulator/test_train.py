@@ -61,3 +61,36 @@ def test_bad_config(tmp_path, speech_tracks):
     cfg = TrainConfig(net=TINY, names=("a", "b"))
     with pytest.raises(NedError, match="channel names"):
         train_manipulator(tmp_path, cfg, _sampler(speech_tracks), progress=False)
+
+
+def test_paired_l1_weights_the_speech_channels():
+    from ned.manipulator.losses import paired_l1
+
+    fake, target = torch.zeros(2, 10, 4), torch.ones(2, 10, 4)
+    assert paired_l1(fake, target, [1], LossWeights(paired_speech=1.0)).item() == 1.0
+    assert paired_l1(fake, target, [1, 3], LossWeights(paired_speech=3.0)).item() == \
+        pytest.approx((1 + 3 + 1 + 3) / 4)
+
+
+def test_label_and_reference_targets_are_used(tmp_path, speech_tracks):
+    """The warm-up fits the latent style to x_lab and the reference style to x_trg."""
+    from ned.manipulator.train import warmup_step
+
+    torch.manual_seed(0)
+    from ned.manipulator.nets import build_nets
+    from ned.manipulator.speech import speech_indices
+
+    cfg = TrainConfig(net=TINY, weights=LossWeights(paired=1.0, paired_speech=1.0))
+    nets = build_nets(TINY)
+    opts = {k: torch.optim.Adam(m.parameters(), lr=0.0) for k, m in nets.modules().items()}
+    b = _sampler(speech_tracks)(np.random.default_rng(0), 4)
+    t = {k: torch.from_numpy(v) for k, v in b.items()}
+    idx = speech_indices(cfg.names, cfg.speech_channels)
+    gen = torch.Generator().manual_seed(1)
+    st = warmup_step(nets, opts, t, cfg, idx, gen)
+    z = torch.randn(4, TINY.latent_dim, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        lat = (nets.G(t["x"], nets.M(z, t["y_trg"])) - t["x_lab"]).abs().mean().item()
+        ref = (nets.G(t["x"], nets.E(t["x_ref"])) - t["x_trg"]).abs().mean().item()
+    assert st["W_paired_lat"] == pytest.approx(lat, rel=1e-5)
+    assert st["W_paired_ref"] == pytest.approx(ref, rel=1e-5)

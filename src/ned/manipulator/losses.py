@@ -24,12 +24,19 @@ class LossWeights:
         speech: speech preservation, minus the Pearson correlation over the window of every
             speech channel (x vs G(x, s), and G(x, s) vs the cycle), averaged over channels.
         paired: L1 to a known target window (only for synthetic data, which has one).
+        paired_speech: factor of the paired L1 on the speech channels (only used when
+            ``paired`` > 0). The speech loss's gradient on those channels scales with
+            1 / (the window's spread) and was measured at 8x the paired gradient there,
+            which shrinks Adam's steps: with a factor of 1 an emotion's posture on a speech
+            channel (disgust's raised upper lip, a grin's removal) was barely learnt
+            (docs/manipulator.md).
     """
 
     sty: float = 1.0
     cyc: float = 1.0
     speech: float = 1.0
     paired: float = 0.0
+    paired_speech: float = 4.0
 
 
 def pearson_over_time(a: torch.Tensor, b: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
@@ -39,6 +46,17 @@ def pearson_over_time(a: torch.Tensor, b: torch.Tensor, eps: float = 1e-6) -> to
     num = (a * b).sum(dim=1)
     den = torch.sqrt((a * a).sum(dim=1) * (b * b).sum(dim=1) + eps)
     return num / den
+
+
+def paired_l1(fake: torch.Tensor, target: torch.Tensor, speech_idx: list[int],
+              w: LossWeights) -> torch.Tensor:
+    """Mean L1 to a known target, the speech channels weighted by ``w.paired_speech``."""
+    err = (fake - target).abs()
+    if w.paired_speech == 1.0:
+        return err.mean()
+    scale = torch.ones(err.shape[-1], dtype=err.dtype)
+    scale[speech_idx] = w.paired_speech
+    return (err * scale).mean()
 
 
 def adv_loss(logits: torch.Tensor, target: float) -> torch.Tensor:
@@ -84,7 +102,7 @@ def g_loss(nets: Nets, x: torch.Tensor, y_trg: torch.Tensor, s_trg: torch.Tensor
     loss = adv + w.sty * sty + w.cyc * cyc - w.speech * rho
     stats = {"adv": adv.item(), "sty": sty.item(), "cyc": cyc.item(), "rho": rho.item() / 2}
     if w.paired > 0 and x_trg is not None:
-        paired = (fake - x_trg).abs().mean()
+        paired = paired_l1(fake, x_trg, speech_idx, w)
         loss = loss + w.paired * paired
         stats["paired"] = paired.item()
     return loss, stats

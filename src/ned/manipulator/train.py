@@ -20,7 +20,13 @@ from tqdm import tqdm
 
 from ned.blendshapes import BLENDSHAPE_NAMES
 from ned.errors import NedError
-from ned.manipulator.losses import LossWeights, d_loss, g_loss, pearson_over_time
+from ned.manipulator.losses import (
+    LossWeights,
+    d_loss,
+    g_loss,
+    paired_l1,
+    pearson_over_time,
+)
 from ned.manipulator.nets import NetConfig, Nets, build_nets
 from ned.manipulator.speech import SPEECH_CHANNELS, speech_indices
 from ned.training import RunDir, load_checkpoint, save_checkpoint, seed_everything
@@ -44,7 +50,8 @@ class TrainConfig:
         seed: seed of initialisation and data.
         log_every, ckpt_every: iterations between stats lines / checkpoints.
         warmup_iters: first iterations of supervised warm-up (synthetic data only, needs
-            paired targets): G, M, E trained on the paired L1 of both target styles, the
+            paired targets): G, M, E trained on the paired L1 of both target styles
+            (latent style vs ``x_lab``, reference style vs ``x_trg``), the
             self-reconstruction L1(G(x, E(x)), x) and the speech loss; no adversary.
             0 = the reference schedule only.
         warmup_lr: learning rate at the start of the warm-up (linear down to ``lr``).
@@ -99,6 +106,7 @@ def train_step(nets: Nets, opts: dict[str, torch.optim.Adam], batch: dict[str, t
     """One iteration of the reference schedule; returns the stats of this step."""
     x, y, y_trg, x_ref = batch["x"], batch["y"], batch["y_trg"], batch["x_ref"]
     x_trg = batch.get("x_trg")
+    x_lab = batch.get("x_lab", x_trg)
     z = torch.randn(len(x), cfg.net.latent_dim, generator=gen)
     with torch.no_grad():
         s_lat, s_ref = nets.M(z, y_trg), nets.E(x_ref)
@@ -107,7 +115,7 @@ def train_step(nets: Nets, opts: dict[str, torch.optim.Adam], batch: dict[str, t
         loss, st = d_loss(nets, x, y, y_trg, s)
         _step(opts, "D", loss)
         stats.update({f"D_{tag}_{k}": v for k, v in st.items()})
-    loss, st = g_loss(nets, x, y_trg, nets.M(z, y_trg), speech_idx, cfg.weights, x_trg)
+    loss, st = g_loss(nets, x, y_trg, nets.M(z, y_trg), speech_idx, cfg.weights, x_lab)
     _step(opts, "GME", loss)
     stats.update({f"G_lat_{k}": v for k, v in st.items()})
     with torch.no_grad():
@@ -125,12 +133,13 @@ def warmup_step(nets: Nets, opts: dict[str, torch.optim.Adam], batch: dict[str, 
     if "x_trg" not in batch:
         raise NedError("warm-up needs paired targets (synthetic data)")
     x, y_trg, x_ref, x_trg = batch["x"], batch["y_trg"], batch["x_ref"], batch["x_trg"]
+    x_lab = batch.get("x_lab", x_trg)
     z = torch.randn(len(x), cfg.net.latent_dim, generator=gen)
     fake_lat = nets.G(x, nets.M(z, y_trg))
     fake_ref = nets.G(x, nets.E(x_ref))
     own = nets.G(x, nets.E(x))
-    p_lat = (fake_lat - x_trg).abs().mean()
-    p_ref = (fake_ref - x_trg).abs().mean()
+    p_lat = paired_l1(fake_lat, x_lab, speech_idx, cfg.weights)
+    p_ref = paired_l1(fake_ref, x_trg, speech_idx, cfg.weights)
     p_own = (own - x).abs().mean()
     rho = pearson_over_time(x[..., speech_idx], fake_lat[..., speech_idx]).mean()
     w = cfg.weights
@@ -154,7 +163,9 @@ def train_manipulator(run_dir: str | Path, cfg: TrainConfig, sampler: Sampler, *
         cfg: resolved options.
         sampler: ``sampler(rng, batch)`` -> dict of numpy arrays ``x`` (B,N,E) float32,
             ``y`` (B,), ``y_trg`` (B,) int64, ``x_ref`` (B,N,E) reference windows of domain
-            ``y_trg``, optionally ``x_trg`` (B,N,E) paired targets.
+            ``y_trg``, optionally paired targets: ``x_trg`` (B,N,E) for the reference
+            style (the reference's own pattern) and ``x_lab`` (B,N,E) for the latent style
+            (the target at its table level; ``x_trg`` when absent).
         resume: continue from ``run_dir/last`` if present (same config required).
         progress: show a progress bar.
         max_seconds: stop early (checkpointing) after this many seconds.

@@ -4,7 +4,9 @@ The six basic emotions' EMFACS prototypes (Ekman & Friesen), written as levels o
 MediaPipe blendshape channels that carry their action units (AU -> channel:
 docs/expressions.md). Levels are for a clearly posed expression (FACS intensity C-D) at
 intensity 1; an edit brings the target's groups to these levels and every other emotion's
-groups down to :data:`REST`, and keeps the speech channels' motion.
+groups down to :data:`REST`, and keeps the speech channels' motion. (AU 4 is left out of
+sad and fear: a lowered brow, drawn on the same brow as the raise, cancels it; measured,
+docs/expressions.md.)
 
 A group is the mean of its channels (left / right pairs move together). Three groups
 cannot be checked by re-measuring the output with the analyser (measured, see
@@ -41,11 +43,11 @@ SPEECH_GROUPS = ("mouthUpperUp",)
 TARGETS: dict[str, dict[str, float]] = {
     "neutral": {},
     "happy": {"mouthSmile": 0.75, "eyeSquint": 0.4},                          # AU 6 + 12
-    "sad": {"browInnerUp": 0.6, "browDown": 0.15, "mouthFrown": 0.6},         # AU 1 + 4 + 15
+    "sad": {"browInnerUp": 0.6, "mouthFrown": 0.6},                           # AU 1 + 15
     "angry": {"browDown": 0.7, "eyeSquint": 0.4, "mouthPress": 0.4},          # AU 4 + 7 + 23/24
     "surprised": {"browInnerUp": 0.7, "browOuterUp": 0.7, "eyeWide": 0.5},    # AU 1 + 2 + 5
-    "fear": {"browInnerUp": 0.7, "browOuterUp": 0.3, "browDown": 0.25,        # AU 1 + 2 + 4
-             "eyeWide": 0.5, "mouthStretch": 0.4},                            #  + 5 + 20
+    "fear": {"browInnerUp": 0.7, "browOuterUp": 0.3, "eyeWide": 0.5,          # AU 1 + 2 + 5
+             "mouthStretch": 0.4},                                            #  + 20
     "disgusted": {"mouthUpperUp": 0.6, "browDown": 0.4, "eyeSquint": 0.3},    # AU 9/10 + 4
 }
 #: The level every group of the other emotions is lowered to (never raised).

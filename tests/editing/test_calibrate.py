@@ -42,12 +42,12 @@ def test_step_raises_lowers_and_steps_back():
     assert new["browDown"] == pytest.approx(gains["browDown"] * cal.max_step)  # far below
     assert new["eyeSquint"] == pytest.approx(gains["eyeSquint"] * 0.85)         # overshot
     assert new["mouthSmile"] > gains["mouthSmile"]                              # grin left
-    # the raise made browDown worse: half way back, and it stays there
+    # the raise made browDown worse: back to the previous gain, and it stays there
     worse = {**lv, "browDown": 0.1}
     frozen: set[str] = set()
     again = C._step(new, worse, [*hist, {"gains": new, "levels": worse}], targets, ceilings,
                     frozen, cal)
-    assert again["browDown"] == pytest.approx(0.5 * (new["browDown"] + gains["browDown"]))
+    assert again["browDown"] == pytest.approx(gains["browDown"])
     assert "browDown" in frozen
     assert C._step({**gains, "eyeWide": 1.2}, {"eyeWide": 0.0}, hist, {"eyeWide": 0.5}, {},
                    set(), cal)["eyeWide"] == MAX_GAINS["eyeWide"]
@@ -90,12 +90,12 @@ def test_remeasure_crops_the_face(single_face_path, single_face_track):
 
 
 def test_short_loop_on_a_real_clip(single_face_path, tmp_path):
-    """Two frames, one correction, run by the planner once its model is fitted: the brows
-    go down as the gain goes up, and the planner edits with the loop's gains."""
+    """Two frames, one correction, run by the planner once its model is fitted: the inner
+    brows go up as the gain goes up, and the planner edits with the loop's gains."""
     from ned.analysis.cache import AnalysisConfig, cached_analysis
 
     info = probe(single_face_path)
-    config = EditConfig.build(emotion="angry")
+    config = EditConfig.build(emotion="surprised")
     planner = make_planner(config, (info.width, info.height), info.fps, tmp_path)
     runs = []
 
@@ -105,8 +105,8 @@ def test_short_loop_on_a_real_clip(single_face_path, tmp_path):
         images = {f.index: f.image for f in read_frames(single_face_path,
                                                          stop=int(frames[-1]) + 1)
                   if f.index in wanted}
-        runs.append(C.calibrate(p, images, {"browDown": 0.7}, {"mouthSmile": 0.2}, config,
-                                C.CalibrationConfig(frames=2, rounds=1)))
+        runs.append(C.calibrate(p, images, {"browInnerUp": 0.95}, {"mouthSmile": 0.2},
+                                config, C.CalibrationConfig(frames=2, rounds=1)))
         return runs[-1]
 
     planner.calibrate = hook
@@ -115,8 +115,8 @@ def test_short_loop_on_a_real_clip(single_face_path, tmp_path):
     (out,) = runs
     assert len(out.rounds) == 2 and out.seconds > 0
     first, second = out.rounds
-    assert second["gains"]["browDown"] > first["gains"]["browDown"]
-    assert second["levels"]["browDown"] > first["levels"]["browDown"]
+    assert second["gains"]["browInnerUp"] > first["gains"]["browInnerUp"]
+    assert second["levels"]["browInnerUp"] > first["levels"]["browInnerUp"]
     best = max(out.rounds, key=lambda h: C._score(h["levels"], out.targets, out.ceilings))
     assert out.gains == best["gains"] and planner.calibration is out
-    assert planner.basis.gains["browDown"] == pytest.approx(out.gains["browDown"])
+    assert planner.basis.gains["browInnerUp"] == pytest.approx(out.gains["browInnerUp"])

@@ -11,10 +11,13 @@ from ned.blendshapes import INDEX
 from ned.editing.geometry import (
     INNER_LIP_PAIRS,
     MAX_GAINS,
+    REMOVAL_GAIN,
+    REMOVAL_GAINS,
     START_GAINS,
     ExpressionBasis,
     close_lips,
     edited_landmarks,
+    initial_gains,
     lower_envelope,
     pair_openings,
     posture_window,
@@ -33,7 +36,7 @@ def fit(single_face_track):
 
 
 def test_basis_takes_each_channel_from_the_right_place(fit):
-    basis = ExpressionBasis.for_fit(fit, {"browDown": 2.0})
+    basis = ExpressionBasis.for_fit(fit, {"browDown": 2.0}, raised={"browDown", "browInnerUp"})
     own, shipped = fit.model.offsets, fit.model.rig.offsets
     jaw = INDEX["jawOpen"]
     np.testing.assert_array_equal(basis.offsets[jaw], own[jaw])          # speech: the clip's
@@ -43,6 +46,16 @@ def test_basis_takes_each_channel_from_the_right_place(fit):
     np.testing.assert_allclose(basis.offsets[bi], START_GAINS["browInnerUp"] * field_offsets()[bi],
                                rtol=1e-6)
     assert basis.gains["browDown"] == 2.0 and not basis.offsets.flags.writeable
+    # a smile lowered moves the corners only (its field); raised, the shipped rig's
+    sm = group_indices("mouthSmile")
+    assert "mouthSmile" in basis.lowered
+    np.testing.assert_allclose(basis.offsets[sm], REMOVAL_GAINS["mouthSmile"]
+                               * field_offsets()[sm], rtol=1e-6)
+    assert np.abs(basis.offsets[sm][:, 13]).max() < 1e-3                 # the lips' centre
+    up = ExpressionBasis.for_fit(fit, raised={"mouthSmile"})
+    assert up.gains["mouthSmile"] == START_GAINS["mouthSmile"] and not up.lowered & {"mouthSmile"}
+    assert np.abs(up.offsets[sm][:, 13]).max() > 0.05
+    assert initial_gains({"browDown"})["browInnerUp"] == REMOVAL_GAIN
 
 
 def test_gains_are_capped_and_checked(fit):

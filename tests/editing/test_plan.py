@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from scipy.ndimage import uniform_filter1d
 
 from ned.analysis.stream import RowChunk
 from ned.editing.config import EditConfig, PassReason
@@ -23,9 +24,10 @@ from ned.editing.guards import (
     range_weights,
     segments,
 )
-from ned.editing.plan import EditPlanner, PlanConfig
+from ned.editing.plan import LIP_CLOSURE, SPEECH_POSTURE_S, EditPlanner, PlanConfig
 from ned.facemodel.deform import ArapSolver, fold_free
 from ned.facemodel.fit import fit_frames
+from ned.facs import TARGETS
 from ned.manipulator.infer import label_style, load_manipulator, translate
 from ned.render.warp import fold_fraction
 
@@ -93,8 +95,13 @@ def test_plan_equals_whole_clip_planning(manip, rows, emotion):
     valid, cut, old = rows["valid"], np.flatnonzero(rows["cut"]), rows["blendshapes"]
     lm = rows["landmarks"]
     style_new = old.copy()
+    speech, width = manip.speech_idx, int(round(SPEECH_POSTURE_S * rows["fps"])) | 1
     for a, b in segments(valid, cut):
-        style_new[a:b] = translate(manip, old[a:b], valid[a:b], emotion=emotion)
+        y = np.clip(translate(manip, old[a:b], valid[a:b], emotion=emotion), 0, 1)
+        # speech channels: the source's motion, the manipulator's posture change
+        y[:, speech] = old[a:b, speech] + uniform_filter1d(y[:, speech] - old[a:b, speech],
+                                                           width, axis=0, mode="nearest")
+        style_new[a:b] = y
     w = (range_weights(rows["timestamps"], 0.5, None, 0.3)
          * pose_weights(rows["transforms"], valid, GuardConfig())
          * gap_weights(valid, cut, GuardConfig().gap_ramp))
@@ -105,12 +112,13 @@ def test_plan_equals_whole_clip_planning(manip, rows, emotion):
     assert np.allclose(fit.identity, planner.fit.identity)
     use = valid & (w > 0)
     dst = lm.copy()
-    dst[use] = edited_landmarks(fit, ExpressionBasis.for_fit(fit), lm[use], old[use], new[use])
+    basis = ExpressionBasis.for_fit(fit, raised=TARGETS[emotion])
+    dst[use] = edited_landmarks(fit, basis, lm[use], old[use], new[use])
     if emotion == "angry":
         posture = np.zeros((len(lm), 9))
         for a, b in segments(valid, cut):
             posture[a:b] = lower_envelope(pair_openings(lm[a:b]), planner.lip_width)
-        dst[use] = close_lips(lm[use], dst[use], posture[use], w[use])
+        dst[use] = close_lips(lm[use], dst[use], posture[use], LIP_CLOSURE * w[use])
     solver = ArapSolver(np.median(lm[first], axis=0))
     got_w = np.array([p.weight for p in plans])
     assert np.allclose(got_w, w, atol=1e-6)

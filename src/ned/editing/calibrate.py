@@ -58,7 +58,7 @@ class CalibrationConfig:
 
     frames: int = 6
     rounds: int = 3
-    max_step: float = 1.6
+    max_step: float = 1.3
     overshoot: float = 0.25
     crop: float = 1.8
     resolution: int = 384
@@ -105,7 +105,8 @@ def label_goals(emotion: str) -> tuple[dict[str, float], dict[str, float]]:
     return targets, dict(CEILINGS.get(emotion, {}))
 
 
-def reference_goals(blendshapes: np.ndarray, valid: np.ndarray, floor: float = 0.15
+def reference_goals(blendshapes: np.ndarray, valid: np.ndarray, floor: float = 0.15,
+                    with_geometric: bool = False
                     ) -> tuple[dict[str, float], dict[str, float]]:
     """(targets, ceilings) of a reference clip: the mean level of every group it shows
     (at least ``floor``), no ceilings.
@@ -114,6 +115,7 @@ def reference_goals(blendshapes: np.ndarray, valid: np.ndarray, floor: float = 0
         blendshapes: (T, 52) the reference's measured blendshapes.
         valid: (T,) bool its frames with a face.
         floor: groups below this level are not chased.
+        with_geometric: include the groups only geometry can verify.
     """
     b = np.asarray(blendshapes, np.float64)[np.asarray(valid, bool)]
     if not len(b):
@@ -121,7 +123,7 @@ def reference_goals(blendshapes: np.ndarray, valid: np.ndarray, floor: float = 0
     targets = {}
     for g in START_GAINS:
         level = float(b[:, group_indices(g)].mean())
-        if level >= floor and g not in GEOMETRIC_FLOORS:
+        if level >= floor and (with_geometric or g not in GEOMETRIC_FLOORS):
             targets[g] = level
     return targets, {}
 
@@ -193,7 +195,7 @@ def calibrate(planner: EditPlanner, images: Mapping[int, np.ndarray],
     t0 = time.perf_counter()
     frames = np.array(sorted(images), int)
     groups = sorted(set(targets) | set(ceilings))
-    gains = dict(START_GAINS)
+    gains = planner.initial_gains()
     history: list[dict] = []
     rc = config.render
     measure = Remeasure(cal)
@@ -228,13 +230,13 @@ def _step(gains: dict[str, float], lv: dict[str, float], history: list[dict],
           cal: CalibrationConfig) -> dict[str, float]:
     """The next round's gains (see the module docstring)."""
     new = dict(gains)
-    if len(history) > 1:  # a raise that made things worse (folds, saturation): half back
-        prev = history[-2]
+    if len(history) > 1:  # a raise that made things worse (folds, a face the analyser no
+        prev = history[-2]  # longer reads): back to the previous gain, and it stays there
         for g in list(targets) + list(ceilings):
             worse = (lv[g] < prev["levels"][g] - 0.02 if g in targets
                      else lv[g] > prev["levels"][g] + 0.02)
             if gains[g] > prev["gains"][g] and worse:
-                new[g] = 0.5 * (gains[g] + prev["gains"][g])
+                new[g] = prev["gains"][g]
                 frozen.add(g)
     for g, want in targets.items():
         if g in frozen:
@@ -245,9 +247,13 @@ def _step(gains: dict[str, float], lv: dict[str, float], history: list[dict],
         elif lv[g] > want + cal.overshoot:
             new[g] = gains[g] * 0.85
     for g, ceiling in ceilings.items():
-        if g not in frozen and lv[g] > ceiling - 0.05:
+        if g in frozen:
+            continue
+        if lv[g] > ceiling - 0.05:
             step = min(cal.max_step, 1.0 + 2.0 * (lv[g] - ceiling + 0.05))
             new[g] = min(MAX_GAINS.get(g, MAX_GAIN), gains[g] * step)
+        elif lv[g] < ceiling - 0.15:   # removed more than needed (folds): ease off
+            new[g] = gains[g] * 0.85
     return new
 
 

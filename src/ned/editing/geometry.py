@@ -18,7 +18,7 @@ source.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -36,12 +36,29 @@ from ned.facs import GROUPS, group_indices
 START_GAINS: dict[str, float] = {
     "browDown": 2.5, "browInnerUp": 2.0, "browOuterUp": 3.0, "eyeWide": 1.2,
     "eyeSquint": 1.5, "mouthSmile": 1.5, "mouthDimple": 1.0, "mouthFrown": 1.5,
-    "mouthPress": 1.5, "mouthStretch": 2.0, "mouthUpperUp": 1.5,
+    "mouthPress": 1.0, "mouthStretch": 2.0, "mouthUpperUp": 1.5,
 }
+#: Starting gain of a group the target lowers to rest (a grin removed): the rig's own
+#: size (scaled up, a removed smile drags the corners below the lower lip), or the
+#: field's (the smile's field moves the corners only, so it starts higher).
+REMOVAL_GAIN = 1.0
+REMOVAL_GAINS: dict[str, float] = {"mouthSmile": 2.0}
+#: Groups drawn with their FACS field when an edit lowers them (a removed smile lowers the
+#: corners, not the upper lip, which is speech) and with the shipped rig when it raises
+#: them (the field raises a smile too little: carphone 0.27 against 0.51).
+FIELD_WHEN_LOWERED = ("mouthSmile",)
 #: The largest gain of a group: past it the face stops looking like a face (eyeWide:
-#: the sclera balloons around the rigid iris; mouthPress: the lips smear).
-MAX_GAINS: dict[str, float] = {"eyeWide": 1.2, "mouthPress": 2.0}
+#: the sclera balloons around the rigid iris; mouthPress: the lips smear; mouthUpperUp:
+#: a closed mouth's lip line is stretched into a red gap).
+MAX_GAINS: dict[str, float] = {"eyeWide": 1.2, "mouthPress": 2.0, "mouthUpperUp": 2.0}
 MAX_GAIN = 4.0
+
+
+def initial_gains(raised: Collection[str]) -> dict[str, float]:
+    """Each group's starting gain: :data:`START_GAINS` for the groups the target raises,
+    :data:`REMOVAL_GAINS` (else :data:`REMOVAL_GAIN`) for those it lowers to rest."""
+    return {g: START_GAINS[g] if g in raised else REMOVAL_GAINS.get(g, REMOVAL_GAIN)
+            for g in GROUPS}
 
 
 @dataclass(frozen=True)
@@ -55,14 +72,23 @@ class ExpressionBasis:
 
     offsets: np.ndarray
     gains: Mapping[str, float] = field(default_factory=dict)
+    lowered: frozenset[str] = frozenset()
 
     @classmethod
-    def for_fit(cls, fit: TrackFit, gains: Mapping[str, float] | None = None
-                ) -> ExpressionBasis:
+    def for_fit(cls, fit: TrackFit, gains: Mapping[str, float] | None = None,
+                raised: Collection[str] | None = None) -> ExpressionBasis:
         """The clip's offsets for speech and the other channels; the shipped rig's or a
-        FACS field for the emotion groups, times ``gains`` (missing: :data:`START_GAINS`,
-        capped at :data:`MAX_GAINS`)."""
-        g = {k: float(v) for k, v in {**START_GAINS, **(gains or {})}.items()}
+        FACS field for the emotion groups, times ``gains`` (missing: :func:`initial_gains`,
+        capped at :data:`MAX_GAINS`).
+
+        Args:
+            fit: the clip's fitted model.
+            gains: group -> gain.
+            raised: the groups the edit raises (None: all); the others are lowered
+                (:data:`FIELD_WHEN_LOWERED` then takes its field).
+        """
+        raised = set(GROUPS) if raised is None else set(raised)
+        g = {k: float(v) for k, v in {**initial_gains(raised), **(gains or {})}.items()}
         for k, v in g.items():
             if k not in GROUPS:
                 raise NedError(f"unknown channel group {k!r} in the gains")
@@ -71,12 +97,14 @@ class ExpressionBasis:
             g[k] = min(v, MAX_GAINS.get(k, MAX_GAIN))
         out = np.array(fit.model.offsets, np.float32, copy=True)
         shipped, facs = smoothed_rig(fit.model.rig), field_offsets()
+        lowered = frozenset(GROUPS) - raised
         for group in GROUPS:
             idx = group_indices(group)
-            base = facs if group in FIELDS else shipped
-            out[idx] = base[idx] * g[group]
+            use_field = group in FIELDS and (group not in FIELD_WHEN_LOWERED
+                                             or group in lowered)
+            out[idx] = (facs if use_field else shipped)[idx] * g[group]
         out.flags.writeable = False
-        return cls(out, g)
+        return cls(out, g, lowered)
 
 
 #: Rounds of skin smoothing of the shipped rig's mouth offsets (fitted vertex by vertex,
@@ -123,7 +151,7 @@ def edited_landmarks(fit: TrackFit, basis: ExpressionBasis, landmarks: np.ndarra
     lm = np.asarray(landmarks, np.float32)
     if not len(lm):
         return lm.copy()
-    b = np.clip(np.asarray(old, np.float64), 0.0, 1.0)
+    b = np.clip(np.asarray(old, np.float64), 0.0, 1.0)   # the pose of the measured face
     pose, _ = normalise_clip(lm.astype(np.float64), b, fit.model.rig, fit.model.offsets,
                              fit.identity)
     delta = np.einsum("te,evc->tvc", np.asarray(new, np.float32) - np.asarray(old, np.float32),
@@ -138,9 +166,10 @@ INNER_LIP_PAIRS = ((191, 95), (80, 88), (81, 178), (82, 87), (13, 14), (312, 317
 #: Outer-lip points of each lip, right to left; they follow their lip's opening change.
 UPPER_OUTER = (185, 40, 39, 37, 0, 267, 269, 270, 409)
 LOWER_OUTER = (146, 91, 181, 84, 17, 314, 405, 321, 375)
-#: How much of an inner lip's posture change its outer contour follows (the lip moves as
-#: a whole instead of thinning or thickening).
-OUTER_FOLLOW = 0.7
+#: How much of an inner lip's posture change its outer contour follows: a little more
+#: than all of it, so lips that close also thin a little (a relaxed grin's lips would
+#: otherwise thicken; measured on single_face: jawOpen r 0.915 at 1.0, 0.938 at 1.2).
+OUTER_FOLLOW = 1.2
 
 
 def mouth_down(points: np.ndarray) -> np.ndarray:

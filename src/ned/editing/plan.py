@@ -12,7 +12,7 @@ its rows were chunked (a live analysis and a cached record give the same edit).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
@@ -24,6 +24,7 @@ from ned.editing.geometry import (
     ExpressionBasis,
     close_lips,
     edited_landmarks,
+    initial_gains,
     lower_envelope,
     pair_openings,
     posture_window,
@@ -37,7 +38,7 @@ from ned.editing.guards import (
 )
 from ned.facemodel.deform import ArapSolver, fold_free
 from ned.facemodel.fit import TrackFit, fit_frames
-from ned.facs import LIPS_CLOSED
+from ned.facs import GROUPS, LIPS_CLOSED, TARGETS
 
 if TYPE_CHECKING:  # the manipulator's module is imported only when one is loaded
     from ned.manipulator.infer import Manipulator
@@ -145,6 +146,17 @@ class _Rows:
         return column[i - self.lo]
 
 
+#: Seconds over which the manipulator's change of a speech channel is averaged: what is
+#: left is the posture change an emotion may make; the motion stays the source's.
+SPEECH_POSTURE_S = 0.5
+SPEECH_MOTION = True
+#: Seconds of the lips' posture window (:func:`ned.editing.geometry.posture_window`).
+LIP_POSTURE_S = 0.5
+#: Share of the source lips' posture (their parting between syllables) a closed-lips
+#: target removes.
+LIP_CLOSURE = 0.5
+
+
 class CalibrationResult(Protocol):
     """What a calibration gives the planner (``ned.editing.calibrate.Calibration``)."""
 
@@ -167,18 +179,25 @@ class EditPlanner:
         fps: frame rate.
         plan: how the stream is worked through (fit frames, block size).
         calibrate: the clip's calibration (None: the start gains).
+        raised: the channel groups the target raises (None: the target emotion's groups
+            of ``ned.facs.TARGETS``, or every group for a reference); the others it lowers.
     """
 
     def __init__(self, manip: Manipulator, style: np.ndarray, config: EditConfig,
                  size: tuple[int, int], fps: float, plan: PlanConfig | None = None,
-                 calibrate: Calibrate | None = None) -> None:
+                 calibrate: Calibrate | None = None,
+                 raised: Collection[str] | None = None) -> None:
         self.manip, self.style, self.config = manip, style, config
         self.plan_cfg = plan or PlanConfig()
         self.guards = config.guards
         self.size, self.fps = size, fps
         self.calibrate = calibrate
+        emotion = config.target.emotion
+        if raised is None:
+            raised = GROUPS if emotion is None else TARGETS[emotion]
+        self.raised = frozenset(raised)
         self.lips_closed = config.target.emotion in LIPS_CLOSED
-        self.lip_width = posture_window(fps)
+        self.lip_width = posture_window(fps, LIP_POSTURE_S)
         self.context = max(manip.window - 1, self.guards.gap_ramp + 1, self.lip_width - 1)
         self.fit: TrackFit | None = None
         self.basis: ExpressionBasis | None = None
@@ -233,10 +252,10 @@ class EditPlanner:
         bs = np.stack([rows.at(rows.blendshapes, i) for i in idx])
         self.fit = fit_frames(lm, bs, self.size)
         self.solver = ArapSolver(np.median(lm, axis=0))
-        self.basis = ExpressionBasis.for_fit(self.fit)
+        self.basis = ExpressionBasis.for_fit(self.fit, raised=self.raised)
         if self.calibrate is not None:
             self.calibration = self.calibrate(self)
-            self.basis = ExpressionBasis.for_fit(self.fit, self.calibration.gains)
+            self.basis = ExpressionBasis.for_fit(self.fit, self.calibration.gains, self.raised)
         return True
 
     def _run_ends(self, a: int, b: int, limit: int) -> np.ndarray:
@@ -270,18 +289,32 @@ class EditPlanner:
     def _translate(self, a: int, b: int, ends: np.ndarray, intensity: float | None = None
                    ) -> np.ndarray:
         """(b - a, 52) edited blendshapes of frames [a, b) (measured where invalid), at
-        ``intensity`` (None: the edit's)."""
+        ``intensity`` (None: the edit's).
+
+        The speech channels keep the source's motion: the manipulator may change their
+        posture only (the slow part of its change, a :data:`SPEECH_POSTURE_S` moving
+        average), so a syllable clipped at 0 under a removed grin still opens and closes.
+        They are not clipped to [0, 1] (the geometry extrapolates the rig there); the
+        other channels are.
+        """
+        from scipy.ndimage import uniform_filter1d
+
         from ned.manipulator.infer import translate_run
 
         rows = self._rows
         new = rows.take(rows.blendshapes, a, b).astype(np.float32)
+        speech = self.manip.speech_idx
+        width = max(1, int(round(SPEECH_POSTURE_S * self.fps)) | 1)
         for k0, k1, run_a, run_b in self._runs(a, b, ends):
             c0, c1 = max(run_a, a + k0 - self.context), min(run_b, b + self.context)
             x = rows.take(rows.blendshapes, c0, c1).astype(np.float32)
-            y = translate_run(self.manip, x, self.style, self.config.target.intensity
-                              if intensity is None else intensity)
+            y = np.clip(translate_run(self.manip, x, self.style, self.config.target.intensity
+                                      if intensity is None else intensity), 0.0, 1.0)
+            if SPEECH_MOTION:
+                y[:, speech] = x[:, speech] + uniform_filter1d(
+                    y[:, speech] - x[:, speech], width, axis=0, mode="nearest")
             new[k0:k1] = y[a + k0 - c0:a + k1 - c0]
-        return np.clip(new, 0.0, 1.0)
+        return new
 
     def _postures(self, a: int, b: int, ends: np.ndarray) -> np.ndarray:
         """(b - a, 9) the source lips' posture (slow floor of each inner-lip pair's
@@ -329,7 +362,7 @@ class EditPlanner:
                                         self.config.render.gain)
             if self.lips_closed:
                 dst[use] = close_lips(lm[use], dst[use], self._postures(a, b, ends)[use],
-                                      w[use])
+                                      LIP_CLOSURE * w[use])
         return new, dst
 
     def _plan_block(self, a: int, b: int, final: bool) -> Iterator[FramePlan]:
@@ -359,6 +392,10 @@ class EditPlanner:
                             float(w[k]) * fix.reached, limits)
 
     # -- calibration ----------------------------------------------------------------
+    def initial_gains(self) -> dict[str, float]:
+        """The groups' starting gains for this target (geometry.initial_gains)."""
+        return initial_gains(self.raised)
+
     def sample_frames(self, n: int) -> np.ndarray:
         """(<= n,) frames of the fit window to calibrate on: face frames spread evenly,
         each with its manipulator and posture context inside the rows at hand."""
@@ -390,7 +427,7 @@ class EditPlanner:
             lo, hi = int(frames.min()), int(frames.max()) + 1
             new = self._translate(lo, hi, self._run_ends(lo, hi, rows.hi), intensity=1.0)
             self._sampled = (key, new[frames - lo])
-        basis = ExpressionBasis.for_fit(self.fit, gains)
+        basis = ExpressionBasis.for_fit(self.fit, gains, self.raised)
         one, full = np.ones(1, bool), np.ones(1, np.float32)
         src, dst = [], []
         for k, i in enumerate(frames):

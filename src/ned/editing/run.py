@@ -138,14 +138,16 @@ def make_planner(config: EditConfig, size: tuple[int, int], fps: float,
             raise NedError(f"the reference clip {target.reference} has no frame with a face")
         style = reference_style(manip, ref["blendshapes"], ref["valid"])
         goals = reference_goals(ref["blendshapes"], ref["valid"])
+        raised = reference_goals(ref["blendshapes"], ref["valid"], with_geometric=True)[0]
     else:
         style = label_style(manip, target.emotion, target.seed)
         goals = label_goals(target.emotion)
+        raised = None
     field_offsets()  # built now, while a first edit waits for its first rows
     calibrate = None
     if video is not None and config.render.calibrate:
         calibrate = ClipCalibration(video, config, goals, manip.path)
-    return EditPlanner(manip, style, config, size, fps, calibrate=calibrate)
+    return EditPlanner(manip, style, config, size, fps, calibrate=calibrate, raised=raised)
 
 
 class ClipCalibration:

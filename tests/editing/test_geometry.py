@@ -9,6 +9,8 @@ import pytest
 
 from ned.blendshapes import INDEX
 from ned.editing.geometry import (
+    DUCHENNE,
+    EXERCISED,
     INNER_LIP_PAIRS,
     MAX_GAINS,
     REMOVAL_GAIN,
@@ -35,7 +37,14 @@ def fit(single_face_track):
     return fit_frames(t.landmarks[:45], t.blendshapes[:45], (t.width, t.height))
 
 
-def test_basis_takes_each_channel_from_the_right_place(fit):
+@pytest.fixture(scope="module")
+def carphone_fit(carphone_track):
+    t = carphone_track
+    return fit_frames(t.landmarks[:45], t.blendshapes[:45], (t.width, t.height))
+
+
+def test_basis_takes_each_channel_from_the_right_place(carphone_fit):
+    fit = carphone_fit                                    # smiles little: smile not exercised
     basis = ExpressionBasis.for_fit(fit, {"browDown": 2.0}, raised={"browDown", "browInnerUp"})
     own, shipped = fit.model.offsets, fit.model.rig.offsets
     jaw = INDEX["jawOpen"]
@@ -46,16 +55,30 @@ def test_basis_takes_each_channel_from_the_right_place(fit):
     np.testing.assert_allclose(basis.offsets[bi], START_GAINS["browInnerUp"] * field_offsets()[bi],
                                rtol=1e-6)
     assert basis.gains["browDown"] == 2.0 and not basis.offsets.flags.writeable
-    # a smile lowered moves the corners only (its field); raised, the shipped rig's
+    # a smile lowered moves the corners and the cheeks (AU 6), not the lips' centre
     sm = group_indices("mouthSmile")
     assert "mouthSmile" in basis.lowered
+    assert np.abs(basis.offsets[sm][:, 13]).max() < 1e-3
+    cheek = shipped[[INDEX["cheekSquintLeft"], INDEX["cheekSquintRight"]]]
     np.testing.assert_allclose(basis.offsets[sm], REMOVAL_GAINS["mouthSmile"]
-                               * field_offsets()[sm], rtol=1e-6)
-    assert np.abs(basis.offsets[sm][:, 13]).max() < 1e-3                 # the lips' centre
-    up = ExpressionBasis.for_fit(fit, raised={"mouthSmile"})
-    assert up.gains["mouthSmile"] == START_GAINS["mouthSmile"] and not up.lowered & {"mouthSmile"}
+                               * (field_offsets()[sm] + DUCHENNE * cheek), rtol=1e-5, atol=1e-6)
+    up = ExpressionBasis.for_fit(fit, raised={"mouthSmile"})             # raised: the rig's
+    assert up.gains["mouthSmile"] == START_GAINS["mouthSmile"] and "mouthSmile" not in up.lowered
     assert np.abs(up.offsets[sm][:, 13]).max() > 0.05
     assert initial_gains({"browDown"})["browInnerUp"] == REMOVAL_GAIN
+
+
+def test_a_group_the_clip_exercises_takes_the_clips_own_offsets(fit, single_face_track):
+    sm = group_indices("mouthSmile")
+    assert single_face_track.blendshapes[:45, sm].std(0).mean() >= EXERCISED   # he grins
+    basis = ExpressionBasis.for_fit(fit, raised=set())
+    cheek = fit.model.rig.offsets[[INDEX["cheekSquintLeft"], INDEX["cheekSquintRight"]]]
+    # at the data's own size (the removal gain is the loop's starting point, factor 1)
+    np.testing.assert_allclose(basis.offsets[sm], fit.model.offsets[sm] + DUCHENNE * cheek,
+                               rtol=1e-5, atol=1e-6)
+    twice = ExpressionBasis.for_fit(fit, {"mouthSmile": 2 * REMOVAL_GAINS["mouthSmile"]},
+                                    raised=set())
+    np.testing.assert_allclose(twice.offsets[sm], 2 * basis.offsets[sm], rtol=1e-5, atol=1e-6)
 
 
 def test_gains_are_capped_and_checked(fit):

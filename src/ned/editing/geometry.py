@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ned import topology as tp
+from ned.blendshapes import INDEX
 from ned.errors import NedError
 from ned.facemodel.deform import smooth_field
 from ned.facemodel.fields import FIELDS, field_offsets
@@ -52,6 +53,11 @@ FIELD_WHEN_LOWERED = ("mouthSmile",)
 #: a closed mouth's lip line is stretched into a red gap).
 MAX_GAINS: dict[str, float] = {"eyeWide": 1.2, "mouthPress": 2.0, "mouthUpperUp": 2.0}
 MAX_GAIN = 4.0
+#: Cheek raise (cheekSquint, AU 6) per unit of smile (AU 12) in the edit's geometry.
+DUCHENNE = 0.6
+#: A group the clip itself exercises this much (std of its level over the fit frames)
+#: takes the clip's own offsets: they show how this face makes the expression.
+EXERCISED = 0.1
 
 
 def initial_gains(raised: Collection[str]) -> dict[str, float]:
@@ -98,11 +104,25 @@ class ExpressionBasis:
         out = np.array(fit.model.offsets, np.float32, copy=True)
         shipped, facs = smoothed_rig(fit.model.rig), field_offsets()
         lowered = frozenset(GROUPS) - raised
+        spread = np.asarray(fit.expressions, np.float64)[np.asarray(fit.valid, bool)]
+        start = initial_gains(raised)
+        factor = {}
         for group in GROUPS:
             idx = group_indices(group)
+            if len(spread) > 1 and spread[:, idx].std(0).mean() >= EXERCISED:
+                # the clip's own offsets, at the data's own size to start with
+                factor[group] = g[group] / start[group]
+                out[idx] = fit.model.offsets[idx] * factor[group]
+                continue
             use_field = group in FIELDS and (group not in FIELD_WHEN_LOWERED
                                              or group in lowered)
-            out[idx] = (facs if use_field else shipped)[idx] * g[group]
+            factor[group] = g[group]
+            out[idx] = (facs if use_field else shipped)[idx] * factor[group]
+        # AU 6 goes with AU 12 (a felt smile raises the cheeks); the analyser cannot see it
+        # (cheekSquint is always 0), so the smile's offsets carry the cheeks' raise
+        for smile, cheek in (("mouthSmileLeft", "cheekSquintLeft"),
+                             ("mouthSmileRight", "cheekSquintRight")):
+            out[INDEX[smile]] += DUCHENNE * factor["mouthSmile"] * shipped[INDEX[cheek]]
         out.flags.writeable = False
         return cls(out, g, lowered)
 

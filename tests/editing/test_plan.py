@@ -27,7 +27,7 @@ from ned.editing.guards import (
 from ned.editing.plan import LIP_CLOSURE, SPEECH_POSTURE_S, EditPlanner, PlanConfig
 from ned.facemodel.deform import ArapSolver, fold_free
 from ned.facemodel.fit import fit_frames
-from ned.facs import TARGETS
+from ned.facs import LIPS_CLOSED, TARGETS, group_indices
 from ned.manipulator.infer import label_style, load_manipulator, translate
 from ned.render.warp import fold_fraction
 
@@ -96,11 +96,15 @@ def test_plan_equals_whole_clip_planning(manip, rows, emotion):
     lm = rows["landmarks"]
     style_new = old.copy()
     speech, width = manip.speech_idx, int(round(SPEECH_POSTURE_S * rows["fps"])) | 1
+    posture = speech if emotion in LIPS_CLOSED else group_indices("mouthUpperUp")
     for a, b in segments(valid, cut):
         y = np.clip(translate(manip, old[a:b], valid[a:b], emotion=emotion), 0, 1)
-        # speech channels: the source's motion, the manipulator's posture change
-        y[:, speech] = old[a:b, speech] + uniform_filter1d(y[:, speech] - old[a:b, speech],
-                                                           width, axis=0, mode="nearest")
+        # speech channels: the source's motion, the manipulator's posture change where the
+        # target may change it
+        slow = old[a:b, posture] + uniform_filter1d(y[:, posture] - old[a:b, posture], width,
+                                                    axis=0, mode="nearest")
+        y[:, speech] = old[a:b, speech]
+        y[:, posture] = slow
         style_new[a:b] = y
     w = (range_weights(rows["timestamps"], 0.5, None, 0.3)
          * pose_weights(rows["transforms"], valid, GuardConfig())

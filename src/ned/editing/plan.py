@@ -38,7 +38,7 @@ from ned.editing.guards import (
 )
 from ned.facemodel.deform import ArapSolver, fold_free
 from ned.facemodel.fit import TrackFit, fit_frames
-from ned.facs import GROUPS, LIPS_CLOSED, TARGETS
+from ned.facs import GROUPS, LIPS_CLOSED, SPEECH_GROUPS, TARGETS, group_indices
 
 if TYPE_CHECKING:  # the manipulator's module is imported only when one is loaded
     from ned.manipulator.infer import Manipulator
@@ -149,7 +149,6 @@ class _Rows:
 #: Seconds over which the manipulator's change of a speech channel is averaged: what is
 #: left is the posture change an emotion may make; the motion stays the source's.
 SPEECH_POSTURE_S = 0.5
-SPEECH_MOTION = True
 #: Seconds of the lips' posture window (:func:`ned.editing.geometry.posture_window`).
 LIP_POSTURE_S = 0.5
 #: Share of the source lips' posture (their parting between syllables) a closed-lips
@@ -293,9 +292,10 @@ class EditPlanner:
 
         The speech channels keep the source's motion: the manipulator may change their
         posture only (the slow part of its change, a :data:`SPEECH_POSTURE_S` moving
-        average), so a syllable clipped at 0 under a removed grin still opens and closes.
-        They are not clipped to [0, 1] (the geometry extrapolates the rig there); the
-        other channels are.
+        average), so a syllable clipped at 0 under a removed grin still opens and closes;
+        and only for targets whose lips close (``ned.facs.LIPS_CLOSED``), else only on the
+        speech channels an emotion uses (``ned.facs.SPEECH_GROUPS``). They are not clipped
+        to [0, 1] (the geometry extrapolates the rig there); the other channels are.
         """
         from scipy.ndimage import uniform_filter1d
 
@@ -304,15 +304,20 @@ class EditPlanner:
         rows = self._rows
         new = rows.take(rows.blendshapes, a, b).astype(np.float32)
         speech = self.manip.speech_idx
+        # the channels whose posture the target may change: every speech channel when the
+        # lips close, else only those an emotion also uses (disgust's raised upper lip)
+        posture = (speech if self.lips_closed else
+                   [i for g in SPEECH_GROUPS for i in group_indices(g) if i in speech])
         width = max(1, int(round(SPEECH_POSTURE_S * self.fps)) | 1)
         for k0, k1, run_a, run_b in self._runs(a, b, ends):
             c0, c1 = max(run_a, a + k0 - self.context), min(run_b, b + self.context)
             x = rows.take(rows.blendshapes, c0, c1).astype(np.float32)
             y = np.clip(translate_run(self.manip, x, self.style, self.config.target.intensity
                                       if intensity is None else intensity), 0.0, 1.0)
-            if SPEECH_MOTION:
-                y[:, speech] = x[:, speech] + uniform_filter1d(
-                    y[:, speech] - x[:, speech], width, axis=0, mode="nearest")
+            slow = x[:, posture] + uniform_filter1d(y[:, posture] - x[:, posture], width,
+                                                    axis=0, mode="nearest")
+            y[:, speech] = x[:, speech]          # the source's motion (and posture) ...
+            y[:, posture] = slow                 # ... with the target's posture, if it may
             new[k0:k1] = y[a + k0 - c0:a + k1 - c0]
         return new
 

@@ -96,7 +96,8 @@ def test_plan_equals_whole_clip_planning(manip, rows, emotion):
     lm = rows["landmarks"]
     style_new = old.copy()
     speech, width = manip.speech_idx, int(round(SPEECH_POSTURE_S * rows["fps"])) | 1
-    posture = speech if emotion in LIPS_CLOSED else group_indices("mouthUpperUp")
+    posture = (speech if emotion in LIPS_CLOSED else
+               group_indices("mouthUpperUp") if "mouthUpperUp" in TARGETS[emotion] else [])
     for a, b in segments(valid, cut):
         y = np.clip(translate(manip, old[a:b], valid[a:b], emotion=emotion), 0, 1)
         # speech channels: the source's motion, the manipulator's posture change where the

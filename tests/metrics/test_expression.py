@@ -13,16 +13,18 @@ import pytest
 from ned import facs, topology
 from ned.blendshapes import INDEX, N_BLENDSHAPES
 from ned.errors import NedError
-from ned.metrics.expression import (
+from ned.facegeom import (
     GEOMETRIC_MEASURES,
     LEFT_INNER_BROW,
     LIP_COLUMNS,
-    REACH_SHARE,
     RIGHT_INNER_BROW,
-    ExpressionScores,
-    expression_scores,
     face_coordinates,
     geometric_changes,
+)
+from ned.metrics.expression import (
+    REACH_SHARE,
+    ExpressionScores,
+    expression_scores,
     group_levels,
     syllable_amplitude,
 )

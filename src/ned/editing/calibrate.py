@@ -36,6 +36,7 @@ from ned.editing.geometry import MAX_GAIN, MAX_GAINS, START_GAINS
 from ned.editing.plan import EditPlanner
 from ned.editing.renderers import warp_frame
 from ned.errors import NedError
+from ned.facegeom import geometric_changes
 from ned.facs import CEILINGS, GEOMETRIC_FLOORS, TARGETS, group_indices
 from ned.topology import FACE_OVAL
 
@@ -105,6 +106,12 @@ def label_goals(emotion: str) -> tuple[dict[str, float], dict[str, float]]:
     return targets, dict(CEILINGS.get(emotion, {}))
 
 
+def geometric_goals(emotion: str) -> dict[str, float]:
+    """group -> geometric floor (IOD) of the groups of an emotion only geometry can verify
+    (``ned.facs.GEOMETRIC_FLOORS``)."""
+    return {g: GEOMETRIC_FLOORS[g][1] for g in TARGETS[emotion] if g in GEOMETRIC_FLOORS}
+
+
 def reference_goals(blendshapes: np.ndarray, valid: np.ndarray, floor: float = 0.15,
                     with_geometric: bool = False
                     ) -> tuple[dict[str, float], dict[str, float]]:
@@ -155,12 +162,15 @@ class Remeasure:
                               borderMode=cv2.BORDER_REPLICATE)
 
     def __call__(self, crops: list[np.ndarray]) -> np.ndarray:
-        """(n, 52) float32 blendshapes of the crops (NaN rows: no face found)."""
+        """(n, 52) float32 blendshapes of the crops (NaN rows: no face found); the
+        landmarks found are kept in :attr:`landmarks` ((n, 478, 3), NaN where none)."""
         out = np.full((len(crops), 52), np.nan, np.float32)
+        self.landmarks = np.full((len(crops), 478, 3), np.nan, np.float32)
         for i, im in enumerate(crops):
             faces = self.landmarker.detect(im, 0.0)
             if faces:
                 out[i] = faces[0].blendshapes
+                self.landmarks[i] = faces[0].landmarks
         return out
 
     def close(self) -> None:
@@ -176,7 +186,8 @@ def _levels(bs: np.ndarray, groups: list[str]) -> dict[str, float]:
 
 def calibrate(planner: EditPlanner, images: Mapping[int, np.ndarray],
               targets: Mapping[str, float], ceilings: Mapping[str, float],
-              config: EditConfig, cal: CalibrationConfig | None = None) -> Calibration:
+              config: EditConfig, cal: CalibrationConfig | None = None,
+              geometric: Mapping[str, float] | None = None) -> Calibration:
     """Correct the gains of the groups in ``targets`` and ``ceilings`` on a clip.
 
     Args:
@@ -187,6 +198,8 @@ def calibrate(planner: EditPlanner, images: Mapping[int, np.ndarray],
         ceilings: group -> level to stay under, re-measured.
         config: the edit's options (mask and blend of the warp).
         cal: loop options.
+        geometric: group -> geometric floor (IOD) of groups the analyser cannot see: their
+            gain is set on the planned geometry instead (:func:`_geometric_step`).
 
     Returns:
         :class:`Calibration`.
@@ -204,6 +217,7 @@ def calibrate(planner: EditPlanner, images: Mapping[int, np.ndarray],
         crops = [measure.crop(images[i], src[k]) for k, i in enumerate(frames)]
         rows = planner.measured_blendshapes(frames)
         bias = {g: _levels(rows, [g])[g] - v for g, v in _levels(measure(crops), groups).items()}
+        src_points = measure.landmarks.copy()
         frozen: set[str] = set()
         for r in range(cal.rounds + 1):
             src, dst = planner.sample_geometry(frames, gains)
@@ -212,17 +226,54 @@ def calibrate(planner: EditPlanner, images: Mapping[int, np.ndarray],
                                              levels=rc.blend_levels).image, src[k])
                      for k, i in enumerate(frames)]
             raw = _levels(measure(crops), groups)
+            geo = _geometric(src_points, measure.landmarks, geometric or {})
             lv = {g: raw[g] + (bias[g] if np.isfinite(bias[g]) else 0.0) for g in groups}
-            history.append({"gains": dict(gains), "levels": lv})
+            history.append({"gains": dict(gains), "levels": lv, "geometric": geo})
             if r == cal.rounds or any(not np.isfinite(v) for v in lv.values()):
                 break
             gains = _step(gains, lv, history, targets, ceilings, frozen, cal)
+            gains.update(_geometric_step(gains, geo, geometric or {}, cal))
     finally:
         measure.close()
     best = max((h for h in history if all(np.isfinite(v) for v in h["levels"].values())),
                key=lambda h: _score(h["levels"], targets, ceilings), default=history[0])
-    return Calibration({g: float(v) for g, v in best["gains"].items()}, dict(targets),
-                       dict(ceilings), best["levels"], history, time.perf_counter() - t0)
+    chosen = {g: float(v) for g, v in best["gains"].items()}
+    chosen.update({g: float(history[-1]["gains"][g]) for g in (geometric or {})})
+    return Calibration(chosen, dict(targets), dict(ceilings), best["levels"], history,
+                       time.perf_counter() - t0)
+
+
+#: Margin (IOD) over a geometric floor the loop aims at.
+GEOMETRIC_MARGIN = 0.01
+
+
+def _geometric(source: np.ndarray, edited: np.ndarray, floors: Mapping[str, float]
+               ) -> dict[str, float]:
+    """group -> mean re-detected geometric change (IOD) over the crops with a face in
+    both (source (n, 478, 3) and edited (n, 478, 3) landmarks in crop pixels)."""
+    ok = ~(np.isnan(source).any((1, 2)) | np.isnan(edited).any((1, 2)))
+    if not ok.any():
+        return {g: float("nan") for g in floors}
+    changes = geometric_changes(source[ok], edited[ok])
+    return {g: float(changes[GEOMETRIC_FLOORS[g][0]].mean()) for g in floors}
+
+
+def _geometric_step(gains: Mapping[str, float], geo: Mapping[str, float],
+                    floors: Mapping[str, float], cal: CalibrationConfig) -> dict[str, float]:
+    """Gains of groups only geometry can verify: towards a re-detected change of their
+    floor (plus :data:`GEOMETRIC_MARGIN`), and back down (to 0 at least) where other
+    groups already move the face that far (a removed grin lowers the corners a frown
+    would)."""
+    out = {}
+    for g, floor in floors.items():
+        want, got = floor + GEOMETRIC_MARGIN, geo[g]
+        if not np.isfinite(got):
+            out[g] = gains[g]
+            continue
+        ratio = want / max(got, 1e-3) if got < want else want / got if got > 1.5 * want else 1
+        out[g] = float(np.clip(gains[g] * np.clip(ratio, 1 / cal.max_step, cal.max_step),
+                               0.0, MAX_GAINS.get(g, MAX_GAIN)))
+    return out
 
 
 def _step(gains: dict[str, float], lv: dict[str, float], history: list[dict],

@@ -294,7 +294,7 @@ class EditPlanner:
         posture only (the slow part of its change, a :data:`SPEECH_POSTURE_S` moving
         average), so a syllable clipped at 0 under a removed grin still opens and closes;
         and only for targets whose lips close (``ned.facs.LIPS_CLOSED``), else only on the
-        speech channels an emotion uses (``ned.facs.SPEECH_GROUPS``). They are not clipped
+        speech channels the target raises (``ned.facs.SPEECH_GROUPS``). They are not clipped
         to [0, 1] (the geometry extrapolates the rig there); the other channels are.
         """
         from scipy.ndimage import uniform_filter1d
@@ -305,9 +305,10 @@ class EditPlanner:
         new = rows.take(rows.blendshapes, a, b).astype(np.float32)
         speech = self.manip.speech_idx
         # the channels whose posture the target may change: every speech channel when the
-        # lips close, else only those an emotion also uses (disgust's raised upper lip)
+        # lips close, else only those the target raises (disgust's upper lip)
         posture = (speech if self.lips_closed else
-                   [i for g in SPEECH_GROUPS for i in group_indices(g) if i in speech])
+                   [i for g in SPEECH_GROUPS if g in self.raised
+                    for i in group_indices(g) if i in speech])
         width = max(1, int(round(SPEECH_POSTURE_S * self.fps)) | 1)
         for k0, k1, run_a, run_b in self._runs(a, b, ends):
             c0, c1 = max(run_a, a + k0 - self.context), min(run_b, b + self.context)

@@ -28,6 +28,7 @@ from ned.editing.calibrate import (
     cache_file,
     cache_key,
     calibrate,
+    geometric_goals,
     label_goals,
     load_cached,
     reference_goals,
@@ -137,11 +138,11 @@ def make_planner(config: EditConfig, size: tuple[int, int], fps: float,
         if not ref["valid"].any():
             raise NedError(f"the reference clip {target.reference} has no frame with a face")
         style = reference_style(manip, ref["blendshapes"], ref["valid"])
-        goals = reference_goals(ref["blendshapes"], ref["valid"])
+        goals = (*reference_goals(ref["blendshapes"], ref["valid"]), {})
         raised = reference_goals(ref["blendshapes"], ref["valid"], with_geometric=True)[0]
     else:
         style = label_style(manip, target.emotion, target.seed)
-        goals = label_goals(target.emotion)
+        goals = (*label_goals(target.emotion), geometric_goals(target.emotion))
         raised = None
     field_offsets()  # built now, while a first edit waits for its first rows
     calibrate = None
@@ -157,12 +158,13 @@ class ClipCalibration:
     Args:
         video: the clip.
         config: the edit's options.
-        goals: (targets, ceilings) of the loop.
+        goals: (targets, ceilings, geometric floors) of the loop.
         manipulator: the manipulator's checkpoint (part of the cache key).
     """
 
     def __init__(self, video: str | os.PathLike, config: EditConfig,
-                 goals: tuple[dict[str, float], dict[str, float]], manipulator: Path) -> None:
+                 goals: tuple[dict[str, float], dict[str, float], dict[str, float]],
+                 manipulator: Path) -> None:
         self.video, self.config, self.goals = Path(video), config, goals
         self.manipulator = manipulator
 
@@ -188,7 +190,9 @@ class ClipCalibration:
         wanted = set(frames.tolist())
         images = {f.index: f.image for f in read_frames(self.video, stop=int(frames[-1]) + 1)
                   if f.index in wanted}
-        result = calibrate(planner, images, *self.goals, self.config)
+        targets, ceilings, geometric = self.goals
+        result = calibrate(planner, images, targets, ceilings, self.config,
+                           geometric=geometric)
         if path is not None:
             store(path, result)
         return result

@@ -51,8 +51,10 @@ def signed_areas(points: np.ndarray, tris: np.ndarray) -> np.ndarray:
         points: (V, 2+) points (only x, y are used).
         tris: (F, 3) vertex indices.
     """
-    a, b, c = points[tris[:, 0], :2], points[tris[:, 1], :2], points[tris[:, 2], :2]
-    return (b[:, 0] - a[:, 0]) * (c[:, 1] - a[:, 1]) - (b[:, 1] - a[:, 1]) * (c[:, 0] - a[:, 0])
+    x, y = np.ascontiguousarray(points[:, 0]), np.ascontiguousarray(points[:, 1])
+    i, j, k = tris.T
+    ax, ay = x.take(i), y.take(i)
+    return (x.take(j) - ax) * (y.take(k) - ay) - (y.take(j) - ay) * (x.take(k) - ax)
 
 
 def front_triangles(reference: np.ndarray, tris: np.ndarray) -> np.ndarray:

@@ -92,13 +92,25 @@ def test_hand_masker_survives_tiny_and_bad_images():
         hm.hands(np.zeros((64, 64, 3), np.uint8), (0, 0, 64, 64))
 
 
-def _under_and_around(path, ref, masks, track):
-    """Per frame with the hand in the face box: mean and 99th percentile |path - ref|
-    under the hand, and mean on the face box away from it (31 px)."""
+def _hand_frames(masks, track):
+    """Frames with at least 300 pixels of the hand inside the face box."""
+    out = set()
+    for i in range(len(masks)):
+        x0, y0, x1, y1 = _box(track.landmarks[i])
+        if masks[i][y0:y1, x0:x1].sum() >= 300:
+            out.add(i)
+    return out
+
+
+def _under_and_around(path, ref, masks, track, frames=None):
+    """Per frame with the hand in the face box (of ``frames``, if given): mean and 99th
+    percentile |path - ref| under the hand, and mean on the face box away from it (31 px)."""
     a = {f.index: f.image.astype(np.int16) for f in read_frames(path)}
     under, p99, around = [], [], []
     for f in read_frames(ref):
         i = f.index
+        if frames is not None and i not in frames:
+            continue
         x0, y0, x1, y1 = _box(track.landmarks[i])
         box = np.zeros(masks[i].shape, bool)
         box[y0:y1, x0:x1] = True
@@ -134,13 +146,20 @@ def test_pixels_under_the_occluder_keep_the_source(occluded, floor, occlusion, t
     path, masks, track = occluded
     out = tmp_path / "edited.mp4"
     rep = edit(path, out, config=EditConfig.build(emotion="surprised", occlusion=occlusion))
-    under, p99, around = _under_and_around(out, path, masks, track)
+    # where the detector sees the hand the composite must keep it; the detector is causal
+    # and misses the frame the hand's edge enters the face on (a sliver under its seed
+    # size), which is counted apart
+    hand = _hand_frames(masks, track)
+    seen = {i for i, m, _ in _flags(path, track, OcclusionConfig()) if m.any()} & hand
+    under, p99, around = _under_and_around(out, path, masks, track,
+                                           seen if occlusion else None)
     print(f"occlusion={occlusion}: under the hand {under:.2f} (p99 {p99:.1f}), around "
           f"{around:.2f}; re-encode floor {floor[0]:.2f} (p99 {floor[1]:.1f}), around "
-          f"{floor[2]:.2f}; frames occluded {rep.occluded}")
+          f"{floor[2]:.2f}; frames occluded {rep.occluded}; hand frames missed by the "
+          f"detector {sorted(hand - seen)}")
     assert around > floor[2] + 1.5  # the visible face is edited either way
     if occlusion:
-        assert rep.occluded >= 25
+        assert rep.occluded >= 25 and len(hand - seen) <= 1
         assert under <= floor[0] + 0.5 and p99 <= floor[1] + 8
     else:  # the check is what keeps them: without it the warp moves the hand
         assert rep.occluded == 0 and p99 > floor[1] + 10

@@ -124,18 +124,33 @@ def remeasured(edits):
     return {k: analyze(p) for k, p in edits.items()}
 
 
+#: (clip, emotion) pairs that miss an acceptance point today, with why (docs/expressions.md).
+SYLLABLES_OFF = {("single_face", "disgusted"): "syllable amplitude 1.19x the source's",
+                 ("single_face", "sad"): "syllable amplitude 1.18x the source's"}
+
+
 @pytest.mark.parametrize("clip", ["single_face", "carphone"])
+@pytest.mark.parametrize("emo", EMOTIONS)
 @pytest.mark.slow
-def test_speech_kept_on_output(remeasured, tracks, clip):
-    src = tracks[clip]
-    for emo in EMOTIONS:
-        out = remeasured[(clip, emo)]
-        v = src.valid & out.valid
-        r = np.corrcoef(src.blendshapes[v, JAW], out.blendshapes[v, JAW])[0, 1]
-        gap = np.abs(inner_lip_gap(src.landmarks[v]) - inner_lip_gap(out.landmarks[v])).mean()
-        print(f"{clip} {emo}: jawOpen r={r:.3f}, inner-lip gap MAD {gap:.3f} IOD")
-        assert r >= 0.9
-        assert gap < 0.05
+def test_speech_kept_on_output(remeasured, tracks, clip, emo, fps=30.0):
+    """Re-measured on the output: the inner-lip opening correlates with the source's
+    (>= 0.95), so does jawOpen (>= 0.9), and the syllables keep their amplitude (the
+    opening's deviation from its 0.5 s moving average, within 15 %)."""
+    from ned.metrics.expression import syllable_amplitude
+
+    src, out = tracks[clip], remeasured[(clip, emo)]
+    v = src.valid & out.valid
+    gs, ge = inner_lip_gap(src.landmarks[v]), inner_lip_gap(out.landmarks[v])
+    lip = np.corrcoef(gs, ge)[0, 1]
+    jaw = np.corrcoef(src.blendshapes[v, JAW], out.blendshapes[v, JAW])[0, 1]
+    ratio = syllable_amplitude(ge, src.fps) / syllable_amplitude(gs, src.fps)
+    print(f"{clip} {emo}: lip r {lip:.3f}, jawOpen r {jaw:.3f}, syllable ratio {ratio:.2f}")
+    assert lip >= 0.95 and jaw >= 0.9
+    kept = 0.85 <= ratio <= 1.15
+    if (clip, emo) in SYLLABLES_OFF:   # a known shortfall must still be one
+        assert not kept, f"{clip} {emo} keeps its syllables now: update SYLLABLES_OFF"
+        pytest.xfail(SYLLABLES_OFF[(clip, emo)])
+    assert kept
 
 
 # options
@@ -288,54 +303,70 @@ def test_sigint_leaves_no_output(tmp_path, single_face_path):
     assert [x.name for x in tmp_path.iterdir() if x.name.startswith(".out")] == []
 
 
-#: Per target: the clip it is measured on and the blendshape channels whose re-measured
-#: value must rise (+1) or fall (-1). Brow-raising targets are measured on single_face.mp4
-#: (inter-ocular distance about 70 px); on carphone.mp4 (about 30 px) brow motions of a
-#: pixel or two do not register with the analyser. Neutral is measured on single_face.mp4,
-#: which smiles, so there is something to remove.
-FACS = {
-    "happy": ("carphone", {"mouthSmileLeft": +1, "mouthSmileRight": +1}),
-    "angry": ("carphone", {"browDownLeft": +1, "browDownRight": +1, "eyeSquintLeft": +1,
-                           "eyeSquintRight": +1}),
-    "disgusted": ("carphone", {"mouthUpperUpLeft": +1, "mouthUpperUpRight": +1,
-                               "browDownLeft": +1, "browDownRight": +1}),
-    "sad": ("single_face", {"browInnerUp": +1, "mouthSmileLeft": -1, "mouthSmileRight": -1}),
-    "fear": ("single_face", {"browInnerUp": +1, "eyeWideLeft": +1, "eyeWideRight": +1}),
-    "surprised": ("single_face", {"browInnerUp": +1, "browOuterUpLeft": +1,
-                                  "browOuterUpRight": +1}),
-    "neutral": ("single_face", {"mouthSmileLeft": -1, "mouthSmileRight": -1}),
+#: Groups of the target table an edit does not show today, per (clip, emotion), with the
+#: measured figure (benchmarks/quality.py; docs/expressions.md explains each).
+NOT_SHOWN = {
+    ("single_face", "angry"): "mouthPress: lips 0.008 IOD thicker (a relaxed grin's lips)",
+    ("single_face", "disgusted"): "mouthUpperUp 0.23 of 0.6 (his grin's raised lip removed)",
+    ("single_face", "fear"): "mouthStretch 0.28 of 0.4",
+    ("carphone", "angry"): "browDown 0.29 of 0.7 at a 22 px inter-ocular distance",
+    ("carphone", "disgusted"): "mouthUpperUp 0.33 of 0.6",
+    ("carphone", "fear"): "eyeWide: lids 0.000 IOD higher; mouthStretch 0.11 of 0.4",
+    ("carphone", "happy"): "mouthSmile 0.49 of 0.75, eyeSquint 0.18 of 0.4",
+    ("carphone", "surprised"): "eyeWide: lids 0.001 IOD lower (gain capped by eye)",
 }
 
 
-def _facs_score(src, out, channels):
-    v = src.valid & out.valid
-    idx = [index_of(c) for c in channels]
-    sign = np.array(list(channels.values()), float)
-    delta = (out.blendshapes[v][:, idx] - src.blendshapes[v][:, idx]).mean(0)
-    return float((delta * sign).mean()), dict(zip(channels, np.round(delta, 3)))
-
-
-@pytest.mark.parametrize("emotion", sorted(FACS))
+@pytest.mark.parametrize("clip", ["single_face", "carphone"])
+@pytest.mark.parametrize("emo", EMOTIONS)
 @pytest.mark.slow
-def test_output_moves_in_facs_direction(remeasured, tracks, emotion):
-    """Re-measured on the OUTPUT video, the target's FACS channels move the right way."""
-    clip, channels = FACS[emotion]
-    score, deltas = _facs_score(tracks[clip], remeasured[(clip, emotion)], channels)
-    print(f"{clip} -> {emotion}: directional score {score:+.3f}, deltas {deltas}")
-    assert score > 0.01
+def test_output_shows_the_target_table(remeasured, tracks, clip, emo):
+    """Re-measured on the OUTPUT video, every group the target names reaches 75 % of its
+    level (or its geometric floor, for what the analyser cannot see), and no other
+    emotion's group is left over its ceiling (a grin removed)."""
+    from ned.metrics.expression import expression_scores
+
+    scores = expression_scores(tracks[clip], remeasured[(clip, emo)], emo)
+    shown = {g: (s.edited, s.target, s.reached, s.within_ceiling)
+             for g, s in scores.groups.items() if s.targeted or s.ceiling is not None}
+    print(f"{clip} -> {emo}: {shown}")
+    for g, s in scores.groups.items():
+        if s.ceiling is not None:
+            assert s.within_ceiling, f"{g} {s.edited:.2f} over its ceiling {s.ceiling}"
+    if (clip, emo) in NOT_SHOWN:   # a known shortfall must still be one
+        assert not scores.passed, f"{clip} -> {emo} shows its table now: update NOT_SHOWN"
+        pytest.xfail(NOT_SHOWN[(clip, emo)])
+    assert scores.passed
+
+
+@pytest.mark.slow
+def test_grin_removed(remeasured, tracks):
+    """single_face grins (mouthSmile about 0.6); angry, sad and neutral remove it: at most
+    0.2 re-measured on average."""
+    smile = [index_of("mouthSmileLeft"), index_of("mouthSmileRight")]
+    assert tracks["single_face"].blendshapes[:, smile].mean() > 0.5
+    for emo in ("angry", "sad", "neutral"):
+        out = remeasured[("single_face", emo)]
+        level = out.blendshapes[out.valid][:, smile].mean()
+        print(f"single_face -> {emo}: mouthSmile {level:.2f}")
+        assert level <= 0.2
 
 
 @pytest.mark.slow
 def test_reference_mode_takes_the_reference_style(carphone_path, single_face_path, tracks,
                                                  tmp_path):
-    """Edited towards single_face.mp4 (mostly a broad smile), carphone.mp4 smiles more."""
+    """Edited towards single_face.mp4 (mostly a broad smile), carphone.mp4 smiles at close
+    to the reference's measured level (the calibration chases it)."""
     out = tmp_path / "ref.mp4"
     rep = ned.edit(carphone_path, out, reference=single_face_path)
     assert rep.edited == rep.frames == 120
-    score, delta = _facs_score(tracks["carphone"], analyze(out),
-                               {"mouthSmileLeft": 1, "mouthSmileRight": 1})
-    print(f"reference edit, smile change on the output: {delta}")
-    assert score > 0.05
+    smile = [index_of("mouthSmileLeft"), index_of("mouthSmileRight")]
+    ref = tracks["single_face"].blendshapes[tracks["single_face"].valid][:, smile].mean()
+    src = tracks["carphone"].blendshapes[:, smile].mean()
+    got = analyze(out).blendshapes[:, smile].mean()
+    print(f"reference edit: smile {src:.2f} -> {got:.2f} (reference {ref:.2f}); "
+          f"{rep.calibration.get('mouthSmile')}")
+    assert got >= 0.75 * ref and "mouthSmile" in rep.calibration
 
 
 @pytest.mark.slow

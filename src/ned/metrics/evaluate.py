@@ -26,7 +26,7 @@ from ned.io.video import VideoInfo, probe, read_frames
 from ned.metrics import emotion as emo
 from ned.metrics import identity as idm
 from ned.metrics.expression import ExpressionScores, expression_scores
-from ned.metrics.jsonable import clean
+from ned.metrics.jsonable import FlatRecord, clean
 from ned.metrics.pixel import PixelAccumulator, PixelConfig, PixelScores
 from ned.metrics.speech import SpeechScores, TemporalScores, speech_metrics, temporal_metrics
 from ned.records import FaceTrack
@@ -78,24 +78,15 @@ class EvalConfig:
 
 
 @dataclass(frozen=True)
-class FrameCounts:
+class FrameCounts(FlatRecord):
     """A number of frames per clip: ``source`` and ``edited``."""
 
     source: int
     edited: int
 
-    def to_json(self) -> dict[str, int]:
-        """``{"source": n, "edited": n}``."""
-        return asdict(self)
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, int]) -> FrameCounts:
-        """Inverse of :meth:`to_json`."""
-        return cls(**data)
-
 
 @dataclass(frozen=True)
-class IdentityScores:
+class IdentityScores(FlatRecord):
     """Identity metrics on dlib face-recognition embeddings, over the frames embedded in
     both clips; the distances are None with fewer than 2 such frames.
 
@@ -110,18 +101,9 @@ class IdentityScores:
     frechet: float | None
     frames: int
 
-    def to_json(self) -> dict[str, float | int | None]:
-        """The scores as a dict, keys in field order."""
-        return asdict(self)
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, float | int | None]) -> IdentityScores:
-        """Inverse of :meth:`to_json`."""
-        return cls(**data)
-
 
 @dataclass(frozen=True)
-class EmotionSegment:
+class EmotionSegment(FlatRecord):
     """One segment of the per-segment emotion summary (:func:`segments`).
 
     Attributes:
@@ -139,15 +121,6 @@ class EmotionSegment:
     source_probs: dict[str, float] | None
     edited: str | None
     edited_probs: dict[str, float] | None
-
-    def to_json(self) -> dict[str, Any]:
-        """The segment as a dict, keys in field order."""
-        return asdict(self)
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> EmotionSegment:
-        """Inverse of :meth:`to_json`."""
-        return cls(**data)
 
 
 @dataclass(frozen=True)
@@ -252,7 +225,7 @@ class PerFrame:
 
 
 @dataclass(frozen=True)
-class Timing:
+class Timing(FlatRecord):
     """Wall-clock time of one evaluation.
 
     Attributes:
@@ -266,15 +239,6 @@ class Timing:
     analysis_seconds: float
     metrics_seconds: float
     fps: float
-
-    def to_json(self) -> dict[str, float]:
-        """The times as a dict, keys in field order."""
-        return asdict(self)
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, float]) -> Timing:
-        """Inverse of :meth:`to_json`."""
-        return cls(**data)
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ edit's own intended values. Three kinds of figures:
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -31,6 +31,7 @@ from ned.facegeom import (
     GEOMETRIC_MEASURES,
     geometric_changes,
 )
+from ned.metrics.jsonable import FlatRecord
 from ned.records import FaceTrack
 
 #: A targeted group is reached when its re-measured mean is at least this share of the
@@ -101,7 +102,7 @@ def syllable_amplitude(opening: np.ndarray, fps: float) -> float:
 
 
 @dataclass(frozen=True)
-class GroupScore:
+class GroupScore(FlatRecord):
     """One channel group of the target table, re-measured (:func:`expression_scores`).
 
     Attributes:
@@ -129,18 +130,9 @@ class GroupScore:
     geometric: str | None = None
     shown: bool | None = None
 
-    def to_json(self) -> dict[str, Any]:
-        """The score as a dict, keys in field order."""
-        return asdict(self)
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> GroupScore:
-        """Inverse of :meth:`to_json`."""
-        return cls(**data)
-
 
 @dataclass(frozen=True)
-class GeometricScore:
+class GeometricScore(FlatRecord):
     """One geometric measure, mean over the frames used (:func:`expression_scores`).
 
     Attributes:
@@ -154,15 +146,6 @@ class GeometricScore:
     group: str | None = None
     floor: float | None = None
     reached: bool | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        """The score as a dict, keys in field order."""
-        return asdict(self)
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> GeometricScore:
-        """Inverse of :meth:`to_json`."""
-        return cls(**data)
 
 
 @dataclass(frozen=True)

@@ -10,8 +10,7 @@ margin) to check that nothing else was touched.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
@@ -19,6 +18,7 @@ import numpy as np
 from ned import topology
 from ned.align import alignment_matrices
 from ned.mask import face_mask
+from ned.metrics.jsonable import FlatRecord
 
 PSNR_CAP_DB = 100.0
 _SSIM_C1, _SSIM_C2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
@@ -43,7 +43,7 @@ class PixelConfig:
 
 
 @dataclass(frozen=True)
-class PixelScores:
+class PixelScores(FlatRecord):
     """The pixel metrics of a clip pair (:meth:`PixelAccumulator.result`); None where nothing
     was measured (no face in any frame, no pixel outside the faces).
 
@@ -64,15 +64,6 @@ class PixelScores:
     face_ssim: float | None = None
     outside_apd: float | None = None
     outside_changed: float | None = None
-
-    def to_json(self) -> dict[str, float | None]:
-        """The scores as a dict, keys in field order."""
-        return asdict(self)
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, float | None]) -> PixelScores:
-        """Inverse of :meth:`to_json`."""
-        return cls(**data)
 
 
 def l2_map(a: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -6,8 +6,7 @@ trusts the edit's own intended values. Frames count only where both tracks hold 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -15,13 +14,14 @@ from ned import topology
 from ned.blendshapes import index_of
 from ned.errors import NedError
 from ned.metrics.expression import syllable_amplitude
+from ned.metrics.jsonable import FlatRecord
 from ned.records import FaceTrack
 
 MOUTH_POINTS = tuple(sorted(set(topology.LIPS_OUTER) | set(topology.LIPS_INNER)))
 
 
 @dataclass(frozen=True)
-class SpeechScores:
+class SpeechScores(FlatRecord):
     """How well the edited clip keeps the source's speech (:func:`speech_metrics`); None
     where undefined (no common frame, constant series).
 
@@ -46,18 +46,9 @@ class SpeechScores:
     mouth_error_px: float | None = None
     frames: int = 0
 
-    def to_json(self) -> dict[str, float | int | None]:
-        """The scores as a dict, keys in field order."""
-        return asdict(self)
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, float | int | None]) -> SpeechScores:
-        """Inverse of :meth:`to_json`."""
-        return cls(**data)
-
 
 @dataclass(frozen=True)
-class TemporalScores:
+class TemporalScores(FlatRecord):
     """Landmark jitter of both clips (:func:`temporal_metrics`); None where no three
     consecutive common frames exist.
 
@@ -70,15 +61,6 @@ class TemporalScores:
     jitter_source: float | None = None
     jitter_edited: float | None = None
     jitter_ratio: float | None = None
-
-    def to_json(self) -> dict[str, float | None]:
-        """The scores as a dict, keys in field order."""
-        return asdict(self)
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, float | None]) -> TemporalScores:
-        """Inverse of :meth:`to_json`."""
-        return cls(**data)
 
 
 def pearson(a: np.ndarray, b: np.ndarray) -> float | None:

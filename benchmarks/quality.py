@@ -290,7 +290,8 @@ def measure_edit(clip: Path, edited: Path, emotion: str, source_track, caches: d
 
 
 def run_protocol(clips: list[Path], emotions: list[str], intensity: float, seed: int,
-                 identity_stride: int, keep: Path | None) -> list[dict]:
+                 identity_stride: int, keep: Path | None,
+                 cues: tuple[str, ...] | None = None) -> list[dict]:
     """Edit and measure every clip x emotion; one dict per edit (``error`` set when the edit
     or its measurement failed: the row is reported and the run goes on)."""
     import ned
@@ -310,7 +311,7 @@ def run_protocol(clips: list[Path], emotions: list[str], intensity: float, seed:
                 t0 = time.perf_counter()
                 try:
                     report = ned.edit(clip, out, emotion=emotion, intensity=intensity,
-                                      seed=seed)
+                                      seed=seed, cues=cues)
                     row["seconds_edit"] = time.perf_counter() - t0
                     row["edit"] = edit_facts(report)
                     row |= measure_edit(clip, out, emotion, source_track, caches,
@@ -417,11 +418,12 @@ def summary(rows: list[dict], clips: list[str]) -> tuple[str, dict]:
 
 
 def protocol(clips: list[Path], emotions: list[str], intensity: float, seed: int,
-             identity_stride: int, keep: Path | None) -> tuple[str, dict]:
+             identity_stride: int, keep: Path | None,
+             cues: tuple[str, ...] | None = None) -> tuple[str, dict]:
     from ned.metrics import identity as idm
 
     t0 = time.perf_counter()
-    rows = run_protocol(clips, emotions, intensity, seed, identity_stride, keep)
+    rows = run_protocol(clips, emotions, intensity, seed, identity_stride, keep, cues)
     secs = time.perf_counter() - t0
     parts = [f"{len(clips)} clip(s) x {len(emotions)} emotion(s), `ned.edit` with default "
              f"options (intensity {intensity}, seed {seed}), {secs:.0f} s in all. Levels: "
@@ -486,7 +488,11 @@ def main(argv: list[str] | None = None) -> int:
     parts_group.add_argument("--protocol-only", action="store_true",
                              help="skip the classifier and evaluation-speed parts")
     parser.add_argument("--no-docs", action="store_true")
+    parser.add_argument("--cues", help="appearance cues of the edit (comma-separated out of "
+                        "creases, interior, eyes, or 'none'; default all): for ablations")
     args = parser.parse_args(argv)
+    cues = None if args.cues is None else tuple(
+        c for c in args.cues.split(",") if c and c != "none")
     import torch
 
     torch.set_num_threads(1)
@@ -503,7 +509,8 @@ def main(argv: list[str] | None = None) -> int:
                   "### Evaluation speed (each clip against itself, all metrics)", speed(clips)]
     if not args.skip_protocol:
         text, result = protocol(clips, emotions, args.intensity, args.seed,
-                                args.identity_stride, args.keep)
+                                args.identity_stride, args.keep, cues)
+        data["cues"] = list(cues) if cues is not None else "all"
         parts += ["### Emotions: shown, speech kept, person kept (default edit)", text]
         data |= result
     data["seconds_total"] = time.perf_counter() - t0

@@ -20,6 +20,7 @@ def edit(video: str | os.PathLike, output: str | os.PathLike,
          seed: int | None = None, manipulator: str | os.PathLike | None = None,
          renderer: str | os.PathLike | None = None, gain: float | None = None,
          crf: int | None = None, use_cache: bool | None = None, calibrate: bool | None = None,
+         cues: tuple[str, ...] | None = None,
          preview: str | os.PathLike | None = None, progress: bool = False) -> EditReport:
     """Change the emotion of the tracked face of ``video`` and write ``output``.
 
@@ -48,6 +49,8 @@ def edit(video: str | os.PathLike, output: str | os.PathLike,
         use_cache: reuse cached analyses (default True).
         calibrate: correct the edit's strength on the clip itself (default True; a closed
             loop on a few frames, cached with the analysis).
+        cues: the warp's appearance cues, any of ``creases``, ``interior``, ``eyes``
+            (default all; fewer for ablation).
         preview: also write original | edited side by side here.
         progress: progress bars on stderr.
 
@@ -68,7 +71,8 @@ def edit(video: str | os.PathLike, output: str | os.PathLike,
     given = {k: v for k, v in dict(
         emotion=emotion, reference=reference, intensity=intensity, start=start, end=end,
         face_index=face_index, seed=seed, manipulator=manipulator, renderer=renderer,
-        gain=gain, crf=crf, use_cache=use_cache, calibrate=calibrate).items()
+        gain=gain, crf=crf, use_cache=use_cache, calibrate=calibrate,
+        cues=None if cues is None else tuple(cues)).items()
         if v is not None}
     cfg = config.with_overrides(given) if config is not None else EditConfig.build(**given)
     return run_edit(video, output, cfg, preview=preview, progress=progress)

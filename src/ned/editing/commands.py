@@ -34,8 +34,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-cache", action="store_true", help="analyse again, ignore the cache")
     p.add_argument("--no-calibrate", action="store_true",
                    help="skip the per-clip calibration of the edit's strength (start gains)")
+    p.add_argument("--cues", default="creases,interior,eyes", metavar="LIST",
+                   help="appearance cues of the warp, comma-separated out of creases, "
+                        "interior, eyes, or 'none' (default: all; fewer for ablation)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=run)
+
+
+def _cues(text: str) -> tuple[str, ...]:
+    """``--cues`` as a tuple of names (``none`` = no cue; names are checked by the config)."""
+    names = [c.strip() for c in text.split(",") if c.strip()]
+    return () if names == ["none"] else tuple(names)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -51,7 +60,8 @@ def run(args: argparse.Namespace) -> int:
                   face_index=args.face_index, seed=args.seed, preview=preview,
                   manipulator=args.manipulator, progress=not args.quiet,
                   use_cache=not args.no_cache, crf=args.crf, renderer=args.renderer,
-                  gain=args.gain, calibrate=not args.no_calibrate)
+                  gain=args.gain, calibrate=not args.no_calibrate,
+                  cues=_cues(args.cues))
     print(report.summary())
     if report.preview:
         print(f"{report.preview}: original | edited")

@@ -92,6 +92,10 @@ class TimeRange:
             raise NedError("ramp must be >= 0")
 
 
+#: The warp renderer's appearance cues (:class:`ned.render.appearance.AppearanceConfig`).
+CUES = ("creases", "interior", "eyes")
+
+
 @dataclass(frozen=True)
 class RenderConfig:
     """How the edited geometry becomes pixels.
@@ -107,6 +111,9 @@ class RenderConfig:
         calibrate: correct the edit's strength per channel group on the clip itself (a
             closed loop on a few frames: ``ned.editing.calibrate``); False: the start
             gains.
+        cues: the warp renderer's appearance cues (:mod:`ned.render.appearance`), any of
+            ``creases``, ``interior`` (the mouth's), ``eyes``; all by default, fewer for
+            ablation. The neural renderer draws its own appearance and ignores them.
     """
 
     renderer: str | None = None
@@ -116,9 +123,16 @@ class RenderConfig:
     blend_levels: int = 4
     occlusion: bool = True
     calibrate: bool = True
+    cues: tuple[str, ...] = CUES
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "renderer", _path_or_none(self.renderer))
+        if isinstance(self.cues, str) or not all(isinstance(c, str) for c in self.cues):
+            raise NedError(f"cues must be a sequence of names out of {', '.join(CUES)}")
+        bad = sorted(set(self.cues) - set(CUES))
+        if bad:
+            raise NedError(f"unknown appearance cue {bad[0]!r}; choose from {', '.join(CUES)}")
+        object.__setattr__(self, "cues", tuple(c for c in CUES if c in self.cues))
         for name in ("gain", "mask_grow", "mask_feather"):
             _finite(name, getattr(self, name))
         if not 0 <= self.gain <= 3:
@@ -212,6 +226,8 @@ def _normal(name: str, value: Any) -> Any:
     """An option's value as the config stores it (paths as strings)."""
     if name in ("reference", "manipulator", "renderer"):
         return _path_or_none(value)
+    if name == "cues" and not isinstance(value, str):
+        return tuple(c for c in CUES if c in tuple(value))
     return value
 
 

@@ -12,13 +12,16 @@ from ned.editing.config import RenderConfig
 from ned.editing.plan import FramePlan
 from ned.editing.protocol import FrameRenderer, RenderResult
 from ned.mask import face_mask
-from ned.render.warp import WarpConfig, warp_patch
+from ned.render.appearance import AppearanceConfig, MouthBank, shade_creases, widen_eyes
+from ned.render.warp import WarpConfig, mesh_triangles, warp_patch
 from ned.topology import FACE_OVAL, inter_ocular
 
 
 class WarpRenderer:
     """The train-free renderer: a piecewise-affine warp of the frame's own pixels
-    (:func:`ned.render.warp.warp_patch`), blended inside a soft face mask; occluded pixels
+    (:func:`ned.render.warp.warp_patch`) with the appearance cues of ``config.cues``
+    (creases, the mouth's interior from the track's most open mouth so far, the eyes:
+    :mod:`ned.render.appearance`), blended inside a soft face mask; occluded pixels
     (hands, microphones: :class:`ned.composite.occlusion.OcclusionDetector`) keep the
     source's pixels.
 
@@ -32,6 +35,10 @@ class WarpRenderer:
     def __init__(self, config: RenderConfig, warp: WarpConfig | None = None) -> None:
         self.config, self.warp = config, warp
         self.occluder = OcclusionDetector() if config.occlusion else None
+        cues = set(config.cues)
+        self.appearance = AppearanceConfig(creases="creases" in cues,
+                                           interior="interior" in cues, eyes="eyes" in cues)
+        self.mouth = MouthBank()
 
     def warm_up(self) -> None:
         """SciPy's Delaunay, the mesh and the hand model's first run (about 0.2 s), done
@@ -46,14 +53,20 @@ class WarpRenderer:
             self.occluder.warm_up()
 
     def reset(self) -> None:
+        """A new stretch of the track (after a cut or a gap): forget the occluder's state
+        and the mouth interiors seen (the face after a cut may be someone else's)."""
         if self.occluder is not None:
             self.occluder.reset()
+        self.mouth.reset()
 
     def render(self, image: np.ndarray, plan: FramePlan) -> RenderResult:
         cfg = self.config
+        if self.appearance.interior:
+            self.mouth.observe(image, plan.src)
         return warp_frame(image, plan.src, plan.dst, grow=cfg.mask_grow,
                           feather=cfg.mask_feather, levels=cfg.blend_levels, warp=self.warp,
-                          occluder=self.occluder)
+                          occluder=self.occluder, appearance=self.appearance,
+                          mouth=self.mouth)
 
     def close(self) -> None:
         if self.occluder is not None:
@@ -62,7 +75,9 @@ class WarpRenderer:
 
 def warp_frame(image: np.ndarray, src: np.ndarray, dst: np.ndarray, *, grow: float,
                feather: float, levels: int, warp: WarpConfig | None = None,
-               occluder: OcclusionDetector | None = None) -> RenderResult:
+               occluder: OcclusionDetector | None = None,
+               appearance: AppearanceConfig | None = None,
+               mouth: MouthBank | None = None) -> RenderResult:
     """Move one frame's face from geometry ``src`` to ``dst`` and blend it in.
 
     Everything runs inside the warp's box; the rest of the frame is not touched.
@@ -77,6 +92,9 @@ def warp_frame(image: np.ndarray, src: np.ndarray, dst: np.ndarray, *, grow: flo
         warp: warp options.
         occluder: occlusion detector of the track; occluded pixels (grown by the edit's
             largest displacement) keep the source's pixels.
+        appearance: the appearance cues to add (:mod:`ned.render.appearance`); None = none.
+        mouth: the track's mouth interiors (used when ``appearance.interior``); None = a
+            bank of this frame alone.
 
     Returns:
         :class:`RenderResult`.
@@ -93,6 +111,16 @@ def warp_frame(image: np.ndarray, src: np.ndarray, dst: np.ndarray, *, grow: flo
     local = src - (x0, y0, 0)
     mask = face_mask(local, (y1 - y0, x1 - x0), dilate=max(1, round(grow * iod)),
                      feather=max(1, round(feather * iod)))
+    if appearance is not None and appearance.interior:
+        if mouth is None:
+            mouth = MouthBank()
+            mouth.observe(image, src)
+        mouth.fill(patch, image, src, dst, roi)
+    if appearance is not None and appearance.eyes:
+        widen_eyes(patch, image, src, dst, roi)
+    if appearance is not None and appearance.creases:
+        patch, _ = shade_creases(patch, src, dst, roi, mask, mesh_triangles(),
+                                 appearance.strength)
     occ = occluder(image, src, roi) if occluder is not None else None
     found = occ is not None and bool(occ.any())
     if found:

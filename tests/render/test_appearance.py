@@ -1,0 +1,225 @@
+import numpy as np
+import pytest
+
+from ned import topology as tp
+from ned.errors import NedError
+from ned.io import read_frames
+from ned.mask import face_mask
+from ned.render.appearance import (
+    AppearanceConfig,
+    MouthBank,
+    compression_across,
+    crease_lines,
+    shade_creases,
+    widen_eyes,
+)
+from ned.render.warp import mesh_triangles, warp_patch
+
+KINDS = {"nasolabial", "under_eye", "crows_feet", "glabella", "nose_root", "forehead"}
+
+
+@pytest.fixture(scope="module")
+def frames(single_face_track, single_face_path):
+    """Frame 14 (lips closed) and frame 36 (a grin, lips parted) with their landmarks."""
+    out = {}
+    for i in (14, 36):
+        image = next(read_frames(single_face_path, start=i, stop=i + 1)).image
+        out[i] = image, single_face_track.landmarks[i].astype(np.float64)
+    return out
+
+
+def _box(points, pad=30):
+    lo = np.floor(points[:, :2].min(0) - pad).astype(int)
+    hi = np.ceil(points[:, :2].max(0) + pad).astype(int)
+    return int(lo[0]), int(lo[1]), int(hi[0]), int(hi[1])
+
+
+def _scaled_about_centre(src, sx=1.0, sy=1.0):
+    dst = src.copy()
+    c = src[:, :2].mean(0)
+    dst[:, 0] = c[0] + (src[:, 0] - c[0]) * sx
+    dst[:, 1] = c[1] + (src[:, 1] - c[1]) * sy
+    return dst
+
+
+# errors
+def test_config_rejects_bad_strength():
+    with pytest.raises(NedError):
+        AppearanceConfig(strength=3.0)
+    with pytest.raises(NedError):
+        AppearanceConfig(strength=float("nan"))
+    assert not AppearanceConfig(creases=False, interior=False, eyes=False).any
+
+
+def test_crease_lines_need_full_landmarks():
+    with pytest.raises(NedError):
+        crease_lines(np.zeros((68, 2)))
+
+
+# shape
+def test_crease_lines_cover_both_sides_and_lie_on_the_face(frames):
+    _, src = frames[36]
+    creases = crease_lines(src)
+    names = [c.name for c in creases]
+    assert set(names) == KINDS
+    assert names.count("nasolabial") == 2 and names.count("crows_feet") == 6
+    lo, hi = src[:, :2].min(0), src[:, :2].max(0)
+    iod = float(tp.inter_ocular(src))
+    for c in creases:
+        assert c.points.shape == c.bulge.shape and c.points.shape[1] == 2
+        np.testing.assert_allclose(np.linalg.norm(c.bulge, axis=1), 1.0, atol=1e-6)
+        assert np.all(c.points >= lo - 0.3 * iod) and np.all(c.points <= hi + 0.3 * iod)
+    # the two nasolabial lines are mirror images about the face's midline
+    left, right = (c.points for c in creases if c.name == "nasolabial")
+    mid = src[[1, 168, 152], 0].mean()
+    assert np.sign(left[:, 0].mean() - mid) != np.sign(right[:, 0].mean() - mid)
+
+
+# correctness: known answers
+def test_compression_is_zero_without_edit_and_known_for_a_uniform_squeeze(frames):
+    _, src = frames[36]
+    tris = mesh_triangles()
+    creases = crease_lines(src)
+    for s in compression_across(src, src, creases, tris):
+        np.testing.assert_allclose(s, 0.0, atol=1e-9)
+    # squeeze the face vertically to 0.8: across a horizontal line 1 px of the edit spans
+    # 1.25 px of the source, compression 1 - 1 / 1.25 = 0.2
+    dst = _scaled_about_centre(src, sy=0.8)
+    edited = crease_lines(dst)
+    for c, s in zip(edited, compression_across(src, dst, edited, tris)):
+        if c.name == "forehead":
+            vertical = np.abs(c.bulge[:, 1])
+            np.testing.assert_allclose(s[vertical > 0.99], 0.2, atol=0.01)
+    # stretching is negative: 1 - 1 / 0.8 = -0.25
+    dst = _scaled_about_centre(src, sy=1.25)
+    edited = crease_lines(dst)
+    k = [c.name for c in edited].index("forehead")
+    s = compression_across(src, dst, edited, tris)[k]
+    vertical = np.abs(edited[k].bulge[:, 1]) > 0.99
+    np.testing.assert_allclose(s[vertical], -0.25, atol=0.01)
+
+
+def _shade(image, src, dst):
+    box = _box(src)
+    patch, roi = warp_patch(image, src, dst, box=box)
+    local = src - (roi[0], roi[1], 0)
+    mask = face_mask(local, patch.shape[:2], dilate=2, feather=4)
+    out, stats = shade_creases(patch.copy(), src, dst, roi, mask, mesh_triangles())
+    return patch, out, roi, stats
+
+
+def test_shading_is_exact_without_compression(frames):
+    image, src = frames[36]
+    patch, out, _, stats = _shade(image, src, src.copy())
+    np.testing.assert_array_equal(out, patch)
+    assert all(abs(v) < 1e-9 for v in stats.values())
+
+
+def test_frowning_brows_darken_the_glabella_and_nothing_far_away(frames):
+    image, src = frames[36]
+    dst = src.copy()
+    brows = list(tp.LEFT_EYEBROW + tp.RIGHT_EYEBROW)
+    mid = src[brows, 0].mean()
+    dst[brows, 0] = mid + (src[brows, 0] - mid) * 0.8  # pulled together
+    dst[brows, 1] += 4.0  # and lowered
+    patch, out, roi, stats = _shade(image, src, dst)
+    assert stats["glabella"] > 0.05
+    lum_in, lum_out = patch.astype(float).mean(2), out.astype(float).mean(2)
+    diff = lum_out - lum_in
+    creases = crease_lines(dst - (roi[0], roi[1], 0))
+    glab = np.concatenate([c.points for c in creases if c.name == "glabella"])
+    gx, gy = np.round(glab).astype(int).T
+    assert diff[gy, gx].mean() < -3.0  # a visible dark furrow (grey levels)
+    # the mouth, far from any compressed crease, is untouched
+    mx, my = np.round(src[tp.UPPER_INNER_LIP, :2] - roi[:2]).astype(int)
+    assert np.abs(diff[my - 2:my + 3, mx - 5:mx + 6]).max() <= 1.0
+
+
+def test_a_stretched_source_crease_is_lifted(frames):
+    # the grin's nasolabial lines, stretched by lowering the cheeks and mouth corners
+    image, src = frames[36]
+    dst = src.copy()
+    lower = [i for i in range(tp.N_MESH) if src[i, 1] > src[tp.NOSE_TIP, 1]]
+    dst[lower, 1] += (src[lower, 1] - src[tp.NOSE_TIP, 1]) * 0.15
+    patch, out, roi, stats = _shade(image, src, dst)
+    creases = crease_lines(dst - (roi[0], roi[1], 0))
+    nl = np.concatenate([c.points for c in creases if c.name == "nasolabial"])
+    gx, gy = np.round(nl).astype(int).T
+    diff = out.astype(float).mean(2) - patch.astype(float).mean(2)
+    assert diff[gy, gx].mean() > 0.0 and diff.min() >= -1.0  # only lifted, never darkened
+
+
+# the mouth interior
+def test_mouth_bank_keeps_the_most_open_mouth(frames):
+    bank = MouthBank()
+    image14, src14 = frames[14]
+    bank.observe(image14, src14)
+    assert bank.crop is None  # lips closed: nothing to keep
+    image36, src36 = frames[36]
+    bank.observe(image36, src36)
+    assert bank.crop is not None and bank.gap > 0.15
+    kept = bank.crop.copy()
+    bank.observe(image14, src14)  # a less open mouth does not replace it
+    np.testing.assert_array_equal(bank.crop, kept)
+    bank.reset()
+    assert bank.crop is None
+
+
+def _open_lips(src, amount):
+    dst = src.copy()
+    upper = [i for i in tp.LIPS_INNER if src[i, 1] <= src[list(tp.LIPS_INNER), 1].mean()]
+    lower = [i for i in tp.LIPS_INNER if i not in upper]
+    dst[upper, 1] -= amount / 2
+    dst[lower, 1] += amount / 2
+    return dst
+
+
+def test_opened_closed_lips_show_the_clips_teeth_or_a_dark_interior(frames):
+    image, src = frames[14]
+    dst = _open_lips(src, 6.0)
+    box = _box(src)
+    patch, roi = warp_patch(image, src, dst, box=box)
+    inner = dst[list(tp.LIPS_INNER), :2] - roi[:2]
+    lo, hi = np.floor(inner.min(0)).astype(int), np.ceil(inner.max(0)).astype(int)
+    region = (slice(lo[1], hi[1] + 1), slice(lo[0], hi[0] + 1))
+    warped = patch[region].astype(float).mean()
+    dark = patch.copy()
+    assert MouthBank().fill(dark, image, src, dst, roi) > 20
+    teeth = patch.copy()
+    bank = MouthBank()
+    bank.observe(*frames[36])
+    assert bank.fill(teeth, image, src, dst, roi) > 20
+    # no exemplar: darker than the stretched lips; the grin's exemplar: brighter (teeth)
+    assert dark[region].astype(float).mean() < warped - 5
+    assert teeth[region].astype(float).max(2).mean() > dark[region].astype(float).max(2).mean() + 10
+    # a mouth that the edit does not open further is left to the frame's own interior
+    same = patch.copy()
+    assert bank.fill(same, image, src, src.copy(), roi) == 0
+    np.testing.assert_array_equal(same, patch)
+
+
+# the eyes
+def test_widened_eyes_show_sclera_and_unchanged_eyes_are_untouched(frames):
+    image, src = frames[14]
+    box = _box(src)
+    patch, roi = warp_patch(image, src, src.copy(), box=box)
+    same = patch.copy()
+    assert widen_eyes(same, image, src, src.copy(), roi) == 0
+    np.testing.assert_array_equal(same, patch)
+    dst = src.copy()
+    iod = float(tp.inter_ocular(src))
+    for up in ((159, 158, 160, 157, 161), (386, 385, 387, 384, 388)):
+        dst[list(up), 1] -= 0.08 * iod
+    patch, roi = warp_patch(image, src, dst, box=box)
+    out = patch.copy()
+    assert widen_eyes(out, image, src, dst, roi) > 10
+    # what changed is brighter on average (sclera painted over a stretched lid and iris)
+    changed = np.any(out != patch, axis=2)
+    assert out[changed].astype(float).mean() > patch[changed].astype(float).mean()
+    # nothing changes outside the eyes' boxes
+    eyes = np.zeros(changed.shape, bool)
+    for eye in (tp.LEFT_EYE, tp.RIGHT_EYE):
+        e = dst[list(eye), :2] - roi[:2]
+        lo, hi = np.floor(e.min(0)).astype(int) - 2, np.ceil(e.max(0)).astype(int) + 3
+        eyes[lo[1]:hi[1], lo[0]:hi[0]] = True
+    assert not changed[~eyes].any()

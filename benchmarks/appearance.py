@@ -39,7 +39,7 @@ from contact_sheets import (
 )
 
 KINDS = ("nasolabial", "glabella", "nose_root", "forehead", "under_eye", "crows_feet")
-TILE = 112
+TILE = 100
 
 
 def _bands(points: np.ndarray, shape: tuple[int, int]) -> dict[str, np.ndarray]:
@@ -105,8 +105,8 @@ def sheet(clip: Path, dirs: tuple[Path, Path], track) -> np.ndarray:
     width = label_w + len(idx) * trio + (len(idx) - 1) * trio_gap
     rows = []
     title = np.full((24, width, 3), 255, np.uint8)
-    _text(title, f"{clip.name}: source | geometry only | with appearance (creases, mouth "
-          "interior, eyes), 20/50/80 % of the face frames", (6, 17), 0.42)
+    _text(title, f"{clip.name}: source | geometry only | with appearance (the default "
+          "cues: creases, eyes), 20/50/80 % of the face frames", (6, 17), 0.42)
     rows.append(title)
     for emotion in EMOTION_ORDER:
         geo = _frames(dirs[0] / f"{clip.stem}_{emotion}.mp4", idx)
@@ -162,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
         dirs = (args.geometry, args.appearance)
         if args.geometry is None:
             dirs = (Path(tmp) / "geometry", Path(tmp) / "appearance")
-            for d, cues in zip(dirs, ((), None)):
+            for d, cues in zip(dirs, ((), None)):  # geometry only, the default cues
                 d.mkdir()
                 for clip in CLIPS:
                     for emotion in EMOTION_ORDER:

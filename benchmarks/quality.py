@@ -489,7 +489,7 @@ def main(argv: list[str] | None = None) -> int:
                              help="skip the classifier and evaluation-speed parts")
     parser.add_argument("--no-docs", action="store_true")
     parser.add_argument("--cues", help="appearance cues of the edit (comma-separated out of "
-                        "creases, interior, eyes, or 'none'; default all): for ablations")
+                        "creases, interior, eyes, or 'none'; default creases,eyes): for ablations")
     args = parser.parse_args(argv)
     cues = None if args.cues is None else tuple(
         c for c in args.cues.split(",") if c and c != "none")
@@ -510,7 +510,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.skip_protocol:
         text, result = protocol(clips, emotions, args.intensity, args.seed,
                                 args.identity_stride, args.keep, cues)
-        data["cues"] = list(cues) if cues is not None else "all"
+        data["cues"] = list(cues) if cues is not None else "default"
         parts += ["### Emotions: shown, speech kept, person kept (default edit)", text]
         data |= result
     data["seconds_total"] = time.perf_counter() - t0

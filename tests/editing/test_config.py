@@ -118,3 +118,33 @@ def test_report_summary_names_every_reason(tmp_path):
                        "mouthSmile": {"gain": 1.5, "level": 0.05, "ceiling": 0.2}}
     assert ("re-measured while calibrating: browDown 0.61 of 0.70; mouthSmile 0.05 (at most "
             "0.20)") in rep.summary()
+
+
+# appearance cues
+def test_cues_default_order_and_bad_names():
+    from ned.editing.config import CUES, DEFAULT_CUES
+
+    assert RenderConfig().cues == DEFAULT_CUES and set(DEFAULT_CUES) <= set(CUES)
+    assert RenderConfig(cues=("eyes", "creases")).cues == ("creases", "eyes")  # canonical
+    assert RenderConfig(cues=()).cues == ()
+    with pytest.raises(NedError, match="unknown appearance cue 'wrinkles'"):
+        RenderConfig(cues=("wrinkles",))
+    with pytest.raises(NedError, match="sequence of names"):
+        RenderConfig(cues="creases")
+    cfg = EditConfig.build(emotion="happy", cues=("eyes",))
+    assert cfg.render.cues == ("eyes",)
+    # the same cues in another order agree with the config; different ones are an error
+    assert cfg.with_overrides({"cues": ("eyes",)}) is cfg
+    with pytest.raises(NedError, match="given twice"):
+        cfg.with_overrides({"cues": ("creases",)})
+
+
+def test_cli_rejects_an_unknown_cue_in_one_line(single_face_path, tmp_path, capsys):
+    from ned.cli import main
+
+    out = tmp_path / "o.mp4"
+    rc = main(["edit", str(single_face_path), "--emotion", "happy", "-o", str(out),
+               "--cues", "creases,bogus", "-q"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc != 0 and len(err) == 1 and "unknown appearance cue 'bogus'" in err[0]
+    assert not out.exists()

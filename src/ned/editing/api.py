@@ -50,7 +50,7 @@ def edit(video: str | os.PathLike, output: str | os.PathLike,
         calibrate: correct the edit's strength on the clip itself (default True; a closed
             loop on a few frames, cached with the analysis).
         cues: the warp's appearance cues, any of ``creases``, ``interior``, ``eyes``
-            (default all; fewer for ablation).
+            (default creases and eyes).
         preview: also write original | edited side by side here.
         progress: progress bars on stderr.
 

@@ -34,9 +34,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-cache", action="store_true", help="analyse again, ignore the cache")
     p.add_argument("--no-calibrate", action="store_true",
                    help="skip the per-clip calibration of the edit's strength (start gains)")
-    p.add_argument("--cues", default="creases,interior,eyes", metavar="LIST",
+    p.add_argument("--cues", default="creases,eyes", metavar="LIST",
                    help="appearance cues of the warp, comma-separated out of creases, "
-                        "interior, eyes, or 'none' (default: all; fewer for ablation)")
+                        "interior (the mouth's; alters the measured speech), eyes, or "
+                        "'none' (default: creases,eyes)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=run)
 

@@ -197,22 +197,30 @@ def compression_across(src: np.ndarray, dst: np.ndarray, creases: list[Crease],
     ts, td = s[triangles], d[triangles]
     es = np.stack([ts[:, 1] - ts[:, 0], ts[:, 2] - ts[:, 0]], 2)  # (F, 2, 2) columns
     ed = np.stack([td[:, 1] - td[:, 0], td[:, 2] - td[:, 0]], 2)
-    det = np.linalg.det(ed)
+    det = ed[:, 0, 0] * ed[:, 1, 1] - ed[:, 0, 1] * ed[:, 1, 0]
     ok = np.abs(det) > 1e-6
-    inv_f = np.zeros_like(es)  # F^-1 = Es Ed^-1 (maps an edited vector to the source)
-    inv_f[ok] = es[ok] @ np.linalg.inv(ed[ok])
+    # Ed^-1 of each 2x2 by its adjugate; F^-1 = Es Ed^-1 maps an edited vector to the source
+    adj = np.empty_like(ed)
+    adj[:, 0, 0], adj[:, 1, 1] = ed[:, 1, 1], ed[:, 0, 0]
+    adj[:, 0, 1], adj[:, 1, 0] = -ed[:, 0, 1], -ed[:, 1, 0]
+    adj /= np.where(ok, det, 1.0)[:, None, None]
+    inv_f = np.einsum("fij,fjk->fik", es, adj)
+    inv_f[~ok] = 0.0
     cent = td.mean(1)
     radius = 0.08 * float(inter_ocular(d))
-    out = []
-    for c in creases:
-        dist = np.linalg.norm(c.points[:, None] - cent[None], axis=2)
-        near = (dist < radius) & ok[None]
-        near[np.arange(len(c.points)), dist.argmin(1)] |= ok[dist.argmin(1)]
-        wsum = np.maximum(near.sum(1), 1)[:, None, None]
-        fbar = (near[:, :, None, None] * inv_f[None]).sum(1) / wsum  # (K, 2, 2)
-        src_len = np.linalg.norm(np.einsum("kij,kj->ki", fbar, c.bulge), axis=1)
-        out.append(np.where(src_len > 1e-6, 1.0 - 1.0 / np.maximum(src_len, 1e-6), 0.0))
-    return out
+    pts = np.concatenate([c.points for c in creases])
+    nrm = np.concatenate([c.bulge for c in creases])
+    d2 = ((pts * pts).sum(1)[:, None] + (cent * cent).sum(1)[None]
+          - 2.0 * pts @ cent.T)  # (P, F) squared distances
+    d2[:, ~ok] = np.inf
+    near = d2 < radius ** 2
+    near[np.arange(len(pts)), d2.argmin(1)] = True  # at least the nearest triangle
+    near[:, ~ok] = False
+    weights = near / np.maximum(near.sum(1, keepdims=True), 1)
+    fbar = (weights @ inv_f.reshape(len(inv_f), 4)).reshape(-1, 2, 2)  # (P, 2, 2)
+    src_len = np.linalg.norm(np.einsum("kij,kj->ki", fbar, nrm), axis=1)
+    comp = np.where(src_len > 1e-6, 1.0 - 1.0 / np.maximum(src_len, 1e-6), 0.0)
+    return np.split(comp, np.cumsum([len(c.points) for c in creases])[:-1])
 
 
 def light_direction(lum: np.ndarray, mask: np.ndarray) -> np.ndarray:
@@ -286,30 +294,40 @@ def shade_creases(patch: np.ndarray, src: np.ndarray, dst: np.ndarray,
         stats.setdefault(c.name, []).append(float(np.clip(s, 0, None).mean()))
     if strength <= 0 or not any(np.any(np.abs(s) > 0.01) for s in comp):
         return patch, {k: float(np.mean(v)) for k, v in stats.items()}
-    img = patch.astype(np.float32)
+    # everything happens in the box around the crease lines (with the blurs' reach)
+    sig = max(0.6, 0.5 * float(np.median([c.width for c in creases])))
+    pts = np.concatenate([c.points for c in creases])
+    reach = 12 * sig + 4 * max(c.width for c in creases) + 2
+    bx0, by0 = np.maximum(np.floor(pts.min(0) - reach).astype(int), 0)
+    bx1, by1 = np.minimum(np.ceil(pts.max(0) + reach).astype(int) + 1, (w, h))
+    if bx1 - bx0 < 2 or by1 - by0 < 2:
+        return patch, {k: float(np.mean(v)) for k, v in stats.items()}
+    off_b = np.array([bx0, by0], np.float64)
+    box_mask = mask[by0:by1, bx0:bx1]
+    img = patch[by0:by1, bx0:bx1].astype(np.float32)
     lum = img.mean(2)
-    light = light_direction(cv2.GaussianBlur(lum, (0, 0), 3), mask)
+    light = light_direction(cv2.GaussianBlur(lum, (0, 0), 3), box_mask)
     # texture contrast of the face: creases are fainter on a soft, flat-lit face
     hp = lum - cv2.GaussianBlur(lum, (0, 0), 2)
-    inside = mask > 0.5
+    inside = box_mask > 0.5
     contrast = float(hp[inside].std()) if inside.any() else 0.0
     scale = strength * float(np.clip(contrast / 4.0, 0.6, 1.4))
-    dark = np.zeros((h, w), np.float32)
-    lit = np.zeros((h, w), np.float32)
-    lift = np.zeros((h, w), np.float32)
-    widths = []
+    shape = lum.shape
+    dark = np.zeros(shape, np.float32)
+    lit = np.zeros(shape, np.float32)
+    lift = np.zeros(shape, np.float32)
     for j, (c, s) in enumerate(zip(creases, comp)):
         full, amp = _FULL[c.name], _DARK[c.name] * scale
+        line = c.points - off_b
         k = np.clip(s / full, 0, 1) * _taper(len(s), 0.37 * j)
-        facing = (c.bulge @ light) if light.any() else np.zeros(len(c.points))
-        t = max(1, round(0.7 * c.width))
-        _draw(dark, c.points, amp * k * (1.0 - 0.25 * facing), t)
-        _draw(lit, c.points + c.bulge * 1.6 * c.width, 0.45 * amp * k * (1.0 + 0.5 * facing),
-              max(1, round(1.5 * c.width)))
-        _draw(lift, c.points, np.clip(-s / full, 0, 1) * _taper(len(s)),
-              max(1, round(2 * c.width)))
-        widths.append(c.width)
-    sig = max(0.6, 0.5 * float(np.median(widths)))
+        if k.max() > 1e-3:
+            facing = (c.bulge @ light) if light.any() else np.zeros(len(c.points))
+            _draw(dark, line, amp * k * (1.0 - 0.25 * facing), max(1, round(0.7 * c.width)))
+            _draw(lit, line + c.bulge * 1.6 * c.width,
+                  0.45 * amp * k * (1.0 + 0.5 * facing), max(1, round(1.5 * c.width)))
+        if s.min() < -1e-3:
+            _draw(lift, line, np.clip(-s / full, 0, 1) * _taper(len(s)),
+                  max(1, round(2 * c.width)))
     dark = cv2.GaussianBlur(dark, (0, 0), sig)
     lit = cv2.GaussianBlur(lit, (0, 0), 1.5 * sig)
     gain = 1.0 - dark + lit
@@ -321,9 +339,10 @@ def shade_creases(patch: np.ndarray, src: np.ndarray, dst: np.ndarray,
         broad = cv2.GaussianBlur(lum, (0, 0), 6 * sig)
         deficit = np.clip(broad - fine, 0, None) / np.maximum(fine, 1.0)
         gain *= 1.0 + 0.8 * lift * deficit
-    gain = 1.0 + (gain - 1.0) * mask
-    out = np.clip(img * gain[..., None], 0, 255)
-    return out.astype(np.uint8), {k: float(np.mean(v)) for k, v in stats.items()}
+    gain = 1.0 + (gain - 1.0) * box_mask
+    out = patch.copy()
+    out[by0:by1, bx0:bx1] = np.clip(img * gain[..., None], 0, 255).astype(np.uint8)
+    return out, {k: float(np.mean(v)) for k, v in stats.items()}
 
 
 def _poly_mask(poly: np.ndarray, shape: tuple[int, int]) -> np.ndarray:

@@ -14,6 +14,10 @@ memory of a cold edit of a 1-minute and a 10-minute 640x360 clip, each in a fres
 
     python benchmarks/edit_speed.py [--clips 640x360x10 640x360x60 1920x1080x10]
                                     [--minutes 1 10] [--skip-memory] [--pairs 3]
+                                    [--cues creases,eyes | none]
+
+``--cues`` sets the warp's appearance cues of every edit (default: the edit's default),
+to measure what they cost.
 """
 
 from __future__ import annotations
@@ -30,6 +34,15 @@ import cv2
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "tests/data/single_face.mp4"
+#: ``--cues`` as given ("" = the edit's default)
+CUES = ""
+
+
+def _cues() -> dict:
+    """ned.edit's keyword for ``--cues`` (empty: the default)."""
+    if not CUES:
+        return {}
+    return {"cues": tuple(c for c in CUES.split(",") if c and c != "none")}
 
 # The edit's own peak: VmHWM (the high-water mark of this process image). ru_maxrss would
 # also count the RSS of the process it was forked from (Linux keeps it across exec), here
@@ -84,16 +97,17 @@ def speed(clips: list[str], pairs: int = 3) -> None:
             n = probe(clip).frame_count
             t_floor = min(floor(clip, Path(d) / "floor.mp4") for _ in range(3))
             t = time.perf_counter()
-            cold = ned.edit(clip, Path(d) / "cold.mp4", emotion="happy")
+            cold = ned.edit(clip, Path(d) / "cold.mp4", emotion="happy", **_cues())
             t_cold = time.perf_counter() - t
             rows = [("edit, cold cache", t_cold)]
             if spec == clips[0]:  # the process's first edit paid ned's imports: once more
                 rows[0] = ("edit, cold, 1st", t_cold)
                 t = time.perf_counter()
-                ned.edit(clip, Path(d) / "cold.mp4", emotion="happy", use_cache=False)
+                ned.edit(clip, Path(d) / "cold.mp4", emotion="happy", use_cache=False,
+                         **_cues())
                 rows.append(("edit, cold cache", time.perf_counter() - t))
             t = time.perf_counter()
-            warm = ned.edit(clip, Path(d) / "warm.mp4", emotion="happy")
+            warm = ned.edit(clip, Path(d) / "warm.mp4", emotion="happy", **_cues())
             t_warm = time.perf_counter() - t
             print(f"\n{size[0]}x{size[1]}, {seconds:g} s, {n} frames")
             print(f"  decode+encode floor   {n / t_floor:7.1f} fps  ({t_floor:.2f} s)")
@@ -111,7 +125,8 @@ def whole_process(clip: Path, d: Path, pairs: int) -> None:
     """Time `reencode.py` and `ned edit --no-cache` as fresh processes, alternately."""
     reenc = [sys.executable, str(ROOT / "benchmarks/reencode.py"), str(clip), str(d / "r.mp4")]
     edit = [sys.executable, "-c", "import sys; from ned.cli import main; sys.exit(main())",
-            "edit", str(clip), "--emotion", "happy", "-o", str(d / "e.mp4"), "--no-cache", "-q"]
+            "edit", str(clip), "--emotion", "happy", "-o", str(d / "e.mp4"), "--no-cache", "-q",
+            *(["--cues", CUES] if CUES else [])]
     ratios, times = [], []
     for _ in range(pairs):
         t = []
@@ -155,7 +170,11 @@ def main() -> None:
     ap.add_argument("--skip-memory", action="store_true")
     ap.add_argument("--pairs", type=int, default=3,
                     help="whole-process pairs for the first clip (0 = none)")
+    ap.add_argument("--cues", default="", help="appearance cues of the edits (default: the "
+                    "edit's default; 'none' = geometry only)")
     args = ap.parse_args()
+    global CUES
+    CUES = args.cues
     speed(args.clips, args.pairs)
     if not args.skip_memory:
         memory(args.minutes)

@@ -139,11 +139,11 @@ def crease_lines(points: np.ndarray) -> list[Crease]:
     for side in (0, 1):
         ids = (lambda t: tuple(int(mir[i]) for i in t)) if side else (lambda t: t)
         # nasolabial: from beside the nose wing to beside the mouth corner; the cheek bulges
-        nl = _resample(p[list(ids(_NASOLABIAL_R))], 12)
+        nl = _resample(p[list(ids(_NASOLABIAL_R))], 9)
         cheek = p[ids((50,))[0]]
         out.append(Crease("nasolabial", nl, _normals(nl, cheek), w))
         # the fold under the lower lid (a squint's raised cheek below it)
-        ue = _resample(p[list(ids(_UNDER_EYE_R))], 10)
+        ue = _resample(p[list(ids(_UNDER_EYE_R))], 8)
         out.append(Crease("under_eye", ue, _normals(ue, p[ids((118,))[0]]), 0.8 * w))
         # crow's feet: three short lines fanning out of the outer eye corner
         outer, inner = p[263 if side else 33], p[362 if side else 133]
@@ -159,18 +159,18 @@ def crease_lines(points: np.ndarray) -> list[Crease]:
         lo = p[55] * (1 - t) + p[285] * t
         up = p[107] * (1 - t) + p[336] * t
         top = up + (p[151] - p[9]) * 0.2
-        line = _resample(np.stack([lo * 0.7 + up * 0.3, top]), 6)
+        line = _resample(np.stack([lo * 0.7 + up * 0.3, top]), 5)
         mid = (p[55] + p[285]) / 2
         out.append(Crease("glabella", line, _normals(line, mid), 0.8 * w))
     # nose root: the horizontal line the procerus draws between the eyes
-    nr = _resample(p[[193, 168, 417]], 8)
+    nr = _resample(p[[193, 168, 417]], 6)
     out.append(Crease("nose_root", nr, _normals(nr, p[9]), 0.8 * w))
     # forehead lines: arcs between the brows' upper edge and the top of the forehead
-    brow = _resample(p[list(_BROW_TOP)], 24)
-    top = _resample(p[list(_FOREHEAD_TOP)], 24)
+    brow = _resample(p[list(_BROW_TOP)], 16)
+    top = _resample(p[list(_FOREHEAD_TOP)], 16)
     for f in (0.3, 0.5, 0.7):
-        line = (brow * (1 - f) + top * f)[3:-3]
-        out.append(Crease("forehead", line, _normals(line, brow[3:-3]), w))
+        line = (brow * (1 - f) + top * f)[2:-2]
+        out.append(Crease("forehead", line, _normals(line, brow[2:-2]), w))
     return out
 
 
@@ -251,11 +251,14 @@ _DARK = {"nasolabial": 0.22, "under_eye": 0.14, "crows_feet": 0.14, "glabella": 
          "nose_root": 0.12, "forehead": 0.13}
 
 
+@functools.lru_cache(maxsize=64)
 def _taper(n: int, phase: float = 0.0) -> np.ndarray:
     """(n,) profile along a line: 0 at both ends, 1 in the middle, gently uneven (a fixed
     function of the position along the line, so it stays put from frame to frame)."""
     t = np.linspace(0.0, 1.0, n)
-    return np.sin(np.pi * t) ** 0.8 * (0.85 + 0.15 * np.sin(2 * np.pi * (1.7 * t + phase)))
+    out = np.sin(np.pi * t) ** 0.8 * (0.85 + 0.15 * np.sin(2 * np.pi * (1.7 * t + phase)))
+    out.flags.writeable = False  # cached: shared between calls
+    return out
 
 
 def _draw(canvas: np.ndarray, poly: np.ndarray, values: np.ndarray, thickness: int) -> None:
@@ -304,9 +307,11 @@ def shade_creases(patch: np.ndarray, src: np.ndarray, dst: np.ndarray,
         return patch, {k: float(np.mean(v)) for k, v in stats.items()}
     off_b = np.array([bx0, by0], np.float64)
     box_mask = mask[by0:by1, bx0:bx1]
-    img = patch[by0:by1, bx0:bx1].astype(np.float32)
-    lum = img.mean(2)
-    light = light_direction(cv2.GaussianBlur(lum, (0, 0), 3), box_mask)
+    box = patch[by0:by1, bx0:bx1]
+    lum = cv2.cvtColor(box, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    small = (max(1, lum.shape[1] // 4), max(1, lum.shape[0] // 4))
+    light = light_direction(cv2.resize(lum, small, interpolation=cv2.INTER_AREA),
+                            cv2.resize(box_mask, small, interpolation=cv2.INTER_AREA))
     # texture contrast of the face: creases are fainter on a soft, flat-lit face
     hp = lum - cv2.GaussianBlur(lum, (0, 0), 2)
     inside = box_mask > 0.5
@@ -336,12 +341,17 @@ def shade_creases(patch: np.ndarray, src: np.ndarray, dst: np.ndarray,
         # surroundings at the crease's scale), keep the finer texture
         lift = cv2.GaussianBlur(lift, (0, 0), 2 * sig)
         fine = cv2.GaussianBlur(lum, (0, 0), 1.5 * sig)
-        broad = cv2.GaussianBlur(lum, (0, 0), 6 * sig)
+        small = cv2.resize(lum, (max(1, lum.shape[1] // 4), max(1, lum.shape[0] // 4)),
+                           interpolation=cv2.INTER_AREA)
+        broad = cv2.resize(cv2.GaussianBlur(small, (0, 0), max(0.5, 1.5 * sig)),
+                           lum.shape[::-1], interpolation=cv2.INTER_LINEAR)
         deficit = np.clip(broad - fine, 0, None) / np.maximum(fine, 1.0)
         gain *= 1.0 + 0.8 * lift * deficit
     gain = 1.0 + (gain - 1.0) * box_mask
     out = patch.copy()
-    out[by0:by1, bx0:bx1] = np.clip(img * gain[..., None], 0, 255).astype(np.uint8)
+    sel = np.abs(gain - 1.0) > 1.0 / 512  # shading is sparse: change only what it touches
+    shaded = box[sel].astype(np.float32) * gain[sel][:, None]
+    out[by0:by1, bx0:bx1][sel] = np.clip(shaded + 0.5, 0, 255).astype(np.uint8)
     return out, {k: float(np.mean(v)) for k, v in stats.items()}
 
 

@@ -51,6 +51,22 @@ def test_config_rejects_bad_strength():
     assert not AppearanceConfig(creases=False, interior=False, eyes=False).any
 
 
+def test_cues_reject_mismatched_inputs(frames):
+    image, src = frames[36]
+    box = _box(src)
+    patch, roi = warp_patch(image, src, src.copy(), box=box)
+    mask = np.ones(patch.shape[:2], np.float32)
+    tris = mesh_triangles()
+    with pytest.raises(NedError, match="roi"):
+        shade_creases(patch, src, src, (0, 0, 5, 5), mask, tris)
+    with pytest.raises(NedError, match="mask"):
+        shade_creases(patch, src, src, roi, mask[:-1], tris)
+    with pytest.raises(NedError, match="landmarks"):
+        widen_eyes(patch, image, src[:68], src, roi)
+    with pytest.raises(NedError, match="uint8 patch"):
+        MouthBank().fill(patch.astype(np.float32), image, src, src, roi)
+
+
 def test_crease_lines_need_full_landmarks():
     with pytest.raises(NedError):
         crease_lines(np.zeros((68, 2)))

@@ -269,6 +269,22 @@ def _draw(canvas: np.ndarray, poly: np.ndarray, values: np.ndarray, thickness: i
             cv2.line(canvas, tuple(pts[k]), tuple(pts[k + 1]), v, thickness, cv2.LINE_AA, 4)
 
 
+def _check_inputs(patch: np.ndarray, src: np.ndarray, dst: np.ndarray,
+                  roi: tuple[int, int, int, int], name: str) -> None:
+    """One clear error for inputs of the wrong shape (the cues' shared contract)."""
+    if not (isinstance(patch, np.ndarray) and patch.ndim == 3 and patch.shape[2] == 3
+            and patch.dtype == np.uint8):
+        raise NedError(f"{name} needs an (h, w, 3) uint8 patch, got "
+                       f"{getattr(patch, 'shape', None)} {getattr(patch, 'dtype', None)}")
+    for label, pts in (("src", src), ("dst", dst)):
+        a = np.asarray(pts)
+        if a.ndim != 2 or a.shape[0] != N_LANDMARKS or a.shape[1] < 2:
+            raise NedError(f"{name}: {label} must be ({N_LANDMARKS}, 2+) landmarks, got "
+                           f"{a.shape}")
+    if len(roi) != 4 or roi[2] - roi[0] != patch.shape[1] or roi[3] - roi[1] != patch.shape[0]:
+        raise NedError(f"{name}: roi {tuple(roi)} does not match the patch {patch.shape[:2]}")
+
+
 def shade_creases(patch: np.ndarray, src: np.ndarray, dst: np.ndarray,
                   roi: tuple[int, int, int, int], mask: np.ndarray, triangles: np.ndarray,
                   strength: float = 1.0) -> tuple[np.ndarray, dict[str, float]]:
@@ -287,6 +303,10 @@ def shade_creases(patch: np.ndarray, src: np.ndarray, dst: np.ndarray,
         (patch, compression): the shaded (h, w, 3) uint8 patch and the mean positive
         compression per crease kind.
     """
+    _check_inputs(patch, src, dst, roi, "shade_creases")
+    if mask.shape != patch.shape[:2]:
+        raise NedError(f"shade_creases: mask {mask.shape} does not match the patch "
+                       f"{patch.shape[:2]}")
     h, w = patch.shape[:2]
     off = np.array([roi[0], roi[1]], np.float64)
     creases = crease_lines(np.asarray(dst)[:, :2] - off)
@@ -438,6 +458,7 @@ class MouthBank:
         Returns:
             Pixels painted.
         """
+        _check_inputs(patch, src, dst, roi, "MouthBank.fill")
         h, w = patch.shape[:2]
         off = np.array(roi[:2], np.float64)
         lips_d = np.asarray(dst, np.float64)[list(LIPS_INNER), :2] - off
@@ -507,6 +528,7 @@ def widen_eyes(patch: np.ndarray, image: np.ndarray, src: np.ndarray, dst: np.nd
     Returns:
         Pixels changed.
     """
+    _check_inputs(patch, src, dst, roi, "widen_eyes")
     s, d = np.asarray(src, np.float64)[:, :2], np.asarray(dst, np.float64)[:, :2]
     iod = float(inter_ocular(s))
     x0, y0 = roi[0], roi[1]

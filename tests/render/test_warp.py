@@ -127,7 +127,7 @@ def _iris_stretch(src, dst, rigid):
         r = 0.6 * np.linalg.norm(src[list(iris[1:]), :2] - src[iris[0], :2], axis=1).mean()
         yy, xx = np.mgrid[int(c[1] - r):int(c[1] + r) + 1, int(c[0] - r):int(c[0] + r) + 1]
         sel = ((xx - c[0]) ** 2 + (yy - c[1]) ** 2 <= r * r)
-        sel &= W._in_polygon(dst[list(eye), :2] - (xx[0, 0], yy[0, 0]), sel.shape)
+        sel &= W.polygon_mask(dst[list(eye), :2] - (xx[0, 0], yy[0, 0]), sel.shape)
         out.append((1 / np.median(gy[yy - y0, xx - x0][sel]) - 1,
                     1 / np.median(gx[yy - y0, xx - x0][sel]) - 1))
     return np.array(out)

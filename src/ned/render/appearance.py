@@ -31,6 +31,7 @@ import cv2
 import numpy as np
 
 from ned.errors import NedError
+from ned.render.warp import polygon_mask
 from ned.topology import (
     LEFT_EYE,
     LEFT_IRIS,
@@ -375,12 +376,6 @@ def shade_creases(patch: np.ndarray, src: np.ndarray, dst: np.ndarray,
     return out, {k: float(np.mean(v)) for k, v in stats.items()}
 
 
-def _poly_mask(poly: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    m = np.zeros(shape, np.uint8)
-    cv2.fillPoly(m, [np.round(poly * 16).astype(np.int32)], 1, cv2.LINE_8, 4)
-    return m > 0
-
-
 #: Openings (inner-lip gap over the inter-ocular distance) from which a mouth interior is
 #: kept as an exemplar.
 MIN_EXEMPLAR_GAP = 0.08
@@ -417,7 +412,7 @@ class MouthBank:
         if np.any(hi - lo < 2):
             return None
         shape = (hi[1] - lo[1], hi[0] - lo[0])
-        ring = _poly_mask(outer - lo, shape) & ~_poly_mask(inner - lo, shape)
+        ring = polygon_mask(outer - lo, shape) & ~polygon_mask(inner - lo, shape)
         if ring.sum() < 4:
             return None
         return image[lo[1]:hi[1], lo[0]:hi[0]][ring].astype(np.float32).mean(0)
@@ -463,7 +458,7 @@ class MouthBank:
         off = np.array(roi[:2], np.float64)
         lips_d = np.asarray(dst, np.float64)[list(LIPS_INNER), :2] - off
         lips_s = np.asarray(src, np.float64)[list(LIPS_INNER), :2] - off
-        new = _poly_mask(lips_d, (h, w)) & ~_poly_mask(lips_s, (h, w))
+        new = polygon_mask(lips_d, (h, w)) & ~polygon_mask(lips_s, (h, w))
         if new.sum() < 4:
             return 0
         colour = self._lip_colour(image, src)
@@ -482,7 +477,7 @@ class MouthBank:
         else:
             # no open mouth seen yet: a shadowed interior in the lips' own colour, darkest
             # in the middle of the opening
-            dist = cv2.distanceTransform(_poly_mask(lips_d, (h, w)).astype(np.uint8),
+            dist = cv2.distanceTransform(polygon_mask(lips_d, (h, w)).astype(np.uint8),
                                          cv2.DIST_L2, 3)
             depth = np.clip(dist / max(float(dist.max()), 1.0), 0, 1)[..., None]
             fill = colour[None, None] * (0.35 - 0.2 * depth)
@@ -552,7 +547,7 @@ def widen_eyes(patch: np.ndarray, image: np.ndarray, src: np.ndarray, dst: np.nd
         hs = _lid_at(s, lo, np.clip(t, 0, 1)) - _lid_at(s, up, np.clip(t, 0, 1))
         hd = ld - ud
         grow = np.clip((hd - hs) / np.maximum(0.35 * np.abs(hs), 0.02 * iod), 0, 1)
-        inside = _poly_mask(ed - (x0 + bx0, y0 + by0), grow.shape)
+        inside = polygon_mask(ed - (x0 + bx0, y0 + by0), grow.shape)
         if not (inside & (grow > 0.05)).any():
             continue
         # the iris: disc moved with the eye (as the warp's rigid iris)
@@ -568,7 +563,7 @@ def widen_eyes(patch: np.ndarray, image: np.ndarray, src: np.ndarray, dst: np.nd
             continue
         crop = image[sb0[1]:sb1[1], sb0[0]:sb1[0]].astype(np.float32)
         sy, sx = np.mgrid[sb0[1]:sb1[1], sb0[0]:sb1[0]]
-        s_open = _poly_mask(es - sb0, crop.shape[:2])
+        s_open = polygon_mask(es - sb0, crop.shape[:2])
         s_iris = np.hypot(sx - centre[0], sy - centre[1]) <= radius
         white = crop[s_open & ~s_iris]
         irisc = crop[s_open & s_iris]
@@ -582,7 +577,7 @@ def widen_eyes(patch: np.ndarray, image: np.ndarray, src: np.ndarray, dst: np.nd
         region = inside & ~disc & (a > margin_u) & (b > margin_l)
         shade = 1.0 - 0.22 * np.exp(-(a - margin_u) / max(0.05 * iod, 0.5))
         # the hidden part of the iris: its translated source lies outside the source opening
-        src_open = _poly_mask(es - (x0 + bx0 - shift[0], y0 + by0 - shift[1]), grow.shape)
+        src_open = polygon_mask(es - (x0 + bx0 - shift[0], y0 + by0 - shift[1]), grow.shape)
         hidden = inside & disc & ~src_open & (a > 0.5 * margin_u) & (b > 0.5 * margin_l)
         if radius > 4:  # no specks: a hidden part is a crescent, not a dot
             hidden = cv2.morphologyEx(hidden.astype(np.uint8), cv2.MORPH_OPEN,

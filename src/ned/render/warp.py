@@ -306,8 +306,8 @@ def rigid_iris(mapx: np.ndarray, mapy: np.ndarray, src: np.ndarray, dst: np.ndar
         yy, xx = np.mgrid[by0:by1, bx0:bx1].astype(np.float32)
         sx, sy = xx + x0 - shift[0], yy + y0 - shift[1]  # translated source position
         inside = (sx - centre[0]) ** 2 + (sy - centre[1]) ** 2 <= radius ** 2
-        inside &= _in_polygon(dst[list(eye), :2] - (x0 + bx0, y0 + by0), inside.shape)
-        inside &= _in_polygon(src[list(eye), :2] - (x0 + bx0 - shift[0], y0 + by0 - shift[1]),
+        inside &= polygon_mask(dst[list(eye), :2] - (x0 + bx0, y0 + by0), inside.shape)
+        inside &= polygon_mask(src[list(eye), :2] - (x0 + bx0 - shift[0], y0 + by0 - shift[1]),
                               inside.shape)
         mapx[by0:by1, bx0:bx1][inside] = sx[inside]
         mapy[by0:by1, bx0:bx1][inside] = sy[inside]
@@ -336,7 +336,7 @@ def still_teeth(mapx: np.ndarray, mapy: np.ndarray, src: np.ndarray, dst: np.nda
         return
     shape = (by1 - by0, bx1 - bx0)
     off = (x0 + bx0, y0 + by0)
-    inside = _in_polygon(lips_d - off, shape) & _in_polygon(lips_s - off, shape)
+    inside = polygon_mask(lips_d - off, shape) & polygon_mask(lips_s - off, shape)
     if not inside.any():
         return
     yy, xx = np.nonzero(inside)
@@ -344,7 +344,7 @@ def still_teeth(mapx: np.ndarray, mapy: np.ndarray, src: np.ndarray, dst: np.nda
     mapy[by0:by1, bx0:bx1][inside] = (yy + off[1]).astype(np.float32)
 
 
-def _in_polygon(poly: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+def polygon_mask(poly: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     """(h, w) bool: pixels inside the polygon (N, 2), pixel coordinates of the box."""
     m = np.zeros(shape, np.uint8)
     cv2.fillPoly(m, [np.round(poly * 16).astype(np.int32)], 1, lineType=cv2.LINE_8, shift=4)

@@ -42,7 +42,9 @@ def _cues() -> dict:
     """ned.edit's keyword for ``--cues`` (empty: the default)."""
     if not CUES:
         return {}
-    return {"cues": tuple(c for c in CUES.split(",") if c and c != "none")}
+    from ned.editing.config import parse_cues
+
+    return {"cues": parse_cues(CUES)}
 
 # The edit's own peak: VmHWM (the high-water mark of this process image). ru_maxrss would
 # also count the RSS of the process it was forked from (Linux keeps it across exec), here

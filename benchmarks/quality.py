@@ -491,8 +491,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cues", help="appearance cues of the edit (comma-separated out of "
                         "creases, interior, eyes, or 'none'; default creases,eyes): for ablations")
     args = parser.parse_args(argv)
-    cues = None if args.cues is None else tuple(
-        c for c in args.cues.split(",") if c and c != "none")
+    from ned.editing.config import parse_cues
+
+    cues = None if args.cues is None else parse_cues(args.cues)
     import torch
 
     torch.set_num_threads(1)

@@ -148,3 +148,13 @@ def test_cli_rejects_an_unknown_cue_in_one_line(single_face_path, tmp_path, caps
     err = capsys.readouterr().err.strip().splitlines()
     assert rc != 0 and len(err) == 1 and "unknown appearance cue 'bogus'" in err[0]
     assert not out.exists()
+
+
+def test_parse_cues_known_answers():
+    from ned.editing.config import parse_cues
+
+    assert parse_cues("creases,eyes") == ("creases", "eyes")
+    assert parse_cues(" eyes , creases,") == ("eyes", "creases")
+    assert parse_cues("none") == ()
+    assert parse_cues("") == ()
+    assert RenderConfig(cues=parse_cues("eyes,creases")).cues == ("creases", "eyes")

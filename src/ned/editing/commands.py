@@ -42,14 +42,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def _cues(text: str) -> tuple[str, ...]:
-    """``--cues`` as a tuple of names (``none`` = no cue; names are checked by the config)."""
-    names = [c.strip() for c in text.split(",") if c.strip()]
-    return () if names == ["none"] else tuple(names)
-
-
 def run(args: argparse.Namespace) -> int:
     from ned.editing.api import edit
+    from ned.editing.config import parse_cues
 
     out = Path(args.output)
     preview = None
@@ -62,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
                   manipulator=args.manipulator, progress=not args.quiet,
                   use_cache=not args.no_cache, crf=args.crf, renderer=args.renderer,
                   gain=args.gain, calibrate=not args.no_calibrate,
-                  cues=_cues(args.cues))
+                  cues=parse_cues(args.cues))
     print(report.summary())
     if report.preview:
         print(f"{report.preview}: original | edited")

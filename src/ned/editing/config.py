@@ -102,6 +102,13 @@ CUES = ("creases", "interior", "eyes")
 DEFAULT_CUES = ("creases", "eyes")
 
 
+def parse_cues(text: str) -> tuple[str, ...]:
+    """A comma-separated cue list as the CLI takes it (``none`` = no cue) as a tuple of
+    names; the names themselves are checked by :class:`RenderConfig`."""
+    names = [c.strip() for c in text.split(",") if c.strip()]
+    return () if names == ["none"] else tuple(names)
+
+
 @dataclass(frozen=True)
 class RenderConfig:
     """How the edited geometry becomes pixels.

@@ -56,6 +56,15 @@ REST = 0.03
 #: keep the lips' posture their geometry gives them.
 LIPS_CLOSED = ("neutral", "angry", "sad")
 
+#: Postures of the speech's own action units an emotion sets (the syllables ride on them):
+#: emotion -> {posture field (``ned.facemodel.fields.POSTURE_FIELDS``): level at intensity
+#: 1}. Surprise and fear drop the jaw (AU 26/25: the mouth hangs open between syllables);
+#: the speech's motion (jaw and lips opening and closing) is the source's.
+POSTURES: dict[str, dict[str, float]] = {
+    "surprised": {"jawDrop": 1.0},
+    "fear": {"jawDrop": 0.5},
+}
+
 #: The least an edit at intensity 1 must show, re-measured on the output (the project's
 #: acceptance floor; TARGETS sit at or above it).
 FLOORS: dict[str, dict[str, float]] = {

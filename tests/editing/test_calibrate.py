@@ -34,7 +34,7 @@ def test_reference_goals_take_what_the_reference_shows():
 
 def test_step_raises_lowers_and_steps_back():
     cal = C.CalibrationConfig()
-    gains = dict(START_GAINS)
+    gains = {**START_GAINS, "eyeSquint": 1.5}
     lv = {"browDown": 0.2, "eyeSquint": 0.9, "mouthSmile": 0.5}
     targets, ceilings = {"browDown": 0.7, "eyeSquint": 0.4}, {"mouthSmile": 0.2}
     hist = [{"gains": gains, "levels": lv}]
@@ -42,6 +42,9 @@ def test_step_raises_lowers_and_steps_back():
     assert new["browDown"] == pytest.approx(gains["browDown"] * cal.max_step)  # far below
     assert new["eyeSquint"] == pytest.approx(gains["eyeSquint"] * 0.85)         # overshot
     assert new["mouthSmile"] > gains["mouthSmile"]                              # grin left
+    # an overshoot never takes a gain below its start: the posed geometry is the floor
+    low = C._step(START_GAINS, lv, hist, targets, ceilings, set(), cal)
+    assert low["eyeSquint"] == START_GAINS["eyeSquint"]
     # the raise made browDown worse: back to the previous gain, and it stays there
     worse = {**lv, "browDown": 0.1}
     frozen: set[str] = set()

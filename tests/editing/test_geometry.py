@@ -15,19 +15,22 @@ from ned.editing.geometry import (
     MAX_GAINS,
     REMOVAL_GAIN,
     REMOVAL_GAINS,
+    RISE_FLOOR,
     START_GAINS,
     ExpressionBasis,
     close_lips,
     edited_landmarks,
+    emotion_posture,
     initial_gains,
     lower_envelope,
     pair_openings,
     posture_window,
+    rise_floor,
 )
 from ned.errors import NedError
 from ned.facemodel.fields import field_offsets
 from ned.facemodel.fit import fit_frames
-from ned.facs import group_indices
+from ned.facs import TARGETS, group_indices
 from ned.topology import inter_ocular
 
 
@@ -43,29 +46,34 @@ def carphone_fit(carphone_track):
     return fit_frames(t.landmarks[:45], t.blendshapes[:45], (t.width, t.height))
 
 
-def test_basis_takes_each_channel_from_the_right_place(carphone_fit):
-    fit = carphone_fit                                    # smiles little: smile not exercised
-    basis = ExpressionBasis.for_fit(fit, {"browDown": 2.0}, raised={"browDown", "browInnerUp"})
-    own, shipped = fit.model.offsets, fit.model.rig.offsets
+def test_basis_takes_each_channel_from_the_right_place(carphone_fit, fit):
+    basis = ExpressionBasis.for_fit(carphone_fit, {"browDown": 2.0},
+                                    raised={"browDown", "browInnerUp"})
+    own = carphone_fit.model.offsets
     jaw = INDEX["jawOpen"]
     np.testing.assert_array_equal(basis.offsets[jaw], own[jaw])          # speech: the clip's
-    bd = group_indices("browDown")
-    np.testing.assert_allclose(basis.offsets[bd], 2.0 * shipped[bd], rtol=1e-6)
+    bd = group_indices("browDown")                                       # raised: the field
+    np.testing.assert_allclose(basis.offsets[bd], 2.0 * field_offsets()[bd], rtol=1e-6)
     bi = group_indices("browInnerUp")
     np.testing.assert_allclose(basis.offsets[bi], START_GAINS["browInnerUp"] * field_offsets()[bi],
                                rtol=1e-6)
     assert basis.gains["browDown"] == 2.0 and not basis.offsets.flags.writeable
-    # a smile lowered moves the corners and the cheeks (AU 6), not the lips' centre
+    # a smile lowered (carphone smiles little: not exercised) moves the corners and the
+    # cheeks (its field carries AU 6), not the lips' centre
     sm = group_indices("mouthSmile")
     assert "mouthSmile" in basis.lowered
     assert np.abs(basis.offsets[sm][:, 13]).max() < 1e-3
-    cheek = shipped[[INDEX["cheekSquintLeft"], INDEX["cheekSquintRight"]]]
     np.testing.assert_allclose(basis.offsets[sm], REMOVAL_GAINS["mouthSmile"]
-                               * (field_offsets()[sm] + DUCHENNE * cheek), rtol=1e-5, atol=1e-6)
-    up = ExpressionBasis.for_fit(fit, raised={"mouthSmile"})             # raised: the rig's
+                               * field_offsets()[sm], rtol=1e-5, atol=1e-6)
+    assert field_offsets()[sm].sum(0)[118, 1] > 0.1                   # the cheek, up
+    up = ExpressionBasis.for_fit(carphone_fit, raised={"mouthSmile"})   # raised: the rig's
     assert up.gains["mouthSmile"] == START_GAINS["mouthSmile"] and "mouthSmile" not in up.lowered
     assert np.abs(up.offsets[sm][:, 13]).max() > 0.05
     assert initial_gains({"browDown"})["browInnerUp"] == REMOVAL_GAIN
+    # single_face moves his inner brows with his gaze (exercised): raised, it still takes
+    # the field, not his own fit of it
+    bi_sf = ExpressionBasis.for_fit(fit, raised={"browInnerUp"}).offsets[bi]
+    np.testing.assert_allclose(bi_sf, field_offsets()[bi], rtol=1e-6)
 
 
 def test_a_group_the_clip_exercises_takes_the_clips_own_offsets(fit, single_face_track):
@@ -132,3 +140,38 @@ def test_close_lips_keeps_the_syllables(single_face_track):
     assert (o_src - got).mean() > 1.0                # the grin's parted lips did close
     # no strength, no change
     np.testing.assert_array_equal(close_lips(src, src, posture, np.zeros(len(src))), src)
+
+
+def test_rise_floor_moves_a_face_already_near_the_target():
+    old = np.zeros((3, 52), np.float32)
+    bi, up = group_indices("browInnerUp"), group_indices("mouthUpperUp")
+    old[:, bi] = [[0.0], [0.5], [0.9]]           # his brows read 0.5 at rest
+    old[:, up] = [[0.0, 0.0], [0.6, 0.6], [0.2, 0.2]]
+    new = old.copy()
+    new[:, bi] = 0.6                             # the manipulator reached the level
+    out = rise_floor(old, new, "sad", 1.0)
+    rise = RISE_FLOOR * TARGETS["sad"]["browInnerUp"]
+    np.testing.assert_allclose(out[:, bi[0]], [0.6, 0.5 + rise, 0.9 + rise], atol=1e-6)
+    # a speech channel (disgust's upper lip) rises by a constant: the syllables keep shape
+    dis = rise_floor(old, old, "disgusted", 0.5)
+    np.testing.assert_allclose(dis[:, up] - old[:, up],
+                               0.5 * RISE_FLOOR * TARGETS["disgusted"]["mouthUpperUp"], atol=1e-6)
+    assert np.array_equal(rise_floor(old, new, None, 1.0), new)   # a reference: unchanged
+    # intensity 0: the manipulator's, except that a target group never falls below the source
+    np.testing.assert_allclose(rise_floor(old, new, "sad", 0.0)[:, bi[0]], [0.6, 0.6, 0.9])
+
+
+def test_emotion_posture_drops_the_jaw_for_surprise_only(fit, single_face_track):
+    assert emotion_posture("angry", 1.0) is None and emotion_posture("surprised", 0.0) is None
+    full, half = emotion_posture("surprised", 1.0), emotion_posture("surprised", 0.5)
+    np.testing.assert_allclose(half, 0.5 * full, atol=1e-6)
+    assert full[152, 1] < -0.5 and full[14, 1] < -0.5          # chin and lower lip down (cm)
+    assert abs(full[13, 1]) < 1e-6 and abs(full[1, 1]) < 1e-6  # upper lip and nose still
+    t = single_face_track
+    lm, bs = t.landmarks[40:43], t.blendshapes[40:43]
+    out = edited_landmarks(fit, ExpressionBasis.for_fit(fit), lm, bs, bs, 1.0, full,
+                           np.array([0.0, 0.5, 1.0], np.float32))
+    np.testing.assert_allclose(out[0], lm[0], atol=1e-3)         # weight 0: as measured
+    gap = (out[:, 14, 1] - out[:, 13, 1]) - (lm[:, 14, 1] - lm[:, 13, 1])
+    iod = inter_ocular(lm)
+    assert 0.05 < gap[1] / iod[1] < gap[2] / iod[2] < 0.2       # the mouth opens with it

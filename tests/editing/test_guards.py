@@ -43,8 +43,10 @@ def test_segments_and_gap_weights():
     assert segments(valid, np.array([3])) == [(0, 3), (3, 6), (8, 20)]
     w = gap_weights(valid, np.array([14]), ramp=2)
     assert w[6] == 0 and w[7] == 0
-    assert w[8] < w[9] < w[10] == 1.0  # fades in after the gap
-    assert w[13] < w[12] < w[11] == 1.0 and w[14] < 1  # fades out before, in after, the cut
+    assert w[0] == 1.0 and w[19] == 1.0          # full strength at the clip's ends
+    assert w[5] < w[4] < w[3] == 1.0             # fades out before the gap ...
+    assert w[8] < w[9] < w[10] == 1.0            # ... and in after it
+    assert w[13] == w[14] == 1.0                 # not at a cut: a new shot starts full
 
 
 def test_keep_lid_state():

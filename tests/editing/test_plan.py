@@ -13,8 +13,10 @@ from ned.editing.geometry import (
     ExpressionBasis,
     close_lips,
     edited_landmarks,
+    emotion_posture,
     lower_envelope,
     pair_openings,
+    rise_floor,
 )
 from ned.editing.guards import (
     GuardConfig,
@@ -100,6 +102,7 @@ def test_plan_equals_whole_clip_planning(manip, rows, emotion):
                group_indices("mouthUpperUp") if "mouthUpperUp" in TARGETS[emotion] else [])
     for a, b in segments(valid, cut):
         y = np.clip(translate(manip, old[a:b], valid[a:b], emotion=emotion), 0, 1)
+        y = rise_floor(old[a:b], y, emotion, 1.0)
         # speech channels: the source's motion, the manipulator's posture change where the
         # target may change it
         slow = old[a:b, posture] + uniform_filter1d(y[:, posture] - old[a:b, posture], width,
@@ -118,7 +121,8 @@ def test_plan_equals_whole_clip_planning(manip, rows, emotion):
     use = valid & (w > 0)
     dst = lm.copy()
     basis = ExpressionBasis.for_fit(fit, raised=TARGETS[emotion])
-    dst[use] = edited_landmarks(fit, basis, lm[use], old[use], new[use])
+    dst[use] = edited_landmarks(fit, basis, lm[use], old[use], new[use], 1.0,
+                                emotion_posture(emotion, 1.0), w[use])
     if emotion == "angry":
         posture = np.zeros((len(lm), 9))
         for a, b in segments(valid, cut):
@@ -138,11 +142,13 @@ def test_plan_equals_whole_clip_planning(manip, rows, emotion):
     assert max(moved) > 1.0  # the comparison is not between two unedited clips
 
 
-def test_gap_and_cut_frames_fade(manip, rows):
+def test_gap_frames_fade_cuts_and_ends_do_not(manip, rows):
     plans, _ = _plan(manip, rows, 8, {})
     w = np.array([p.weight for p in plans])
     assert w[24] < w[26] < w[28] and w[19] < w[17]  # ramps after and before the gap
-    assert w[50] < w[52] and w[49] < w[47]            # and around the cut
+    assert w[50] == w[49] == 1.0                      # a cut: both shots at full strength
+    assert w[len(w) - 1] == 1.0                       # the clip's end too
+    assert w[3] < w[5] < w[7]                         # the face found after frames without
 
 
 def test_no_face_stream(manip, rows):

@@ -67,4 +67,6 @@ def test_directions_follow_facs(offsets):
 def test_unknown_group():
     v = np.zeros((468, 3))
     with pytest.raises(KeyError, match="no FACS field"):
-        fields.group_field("browDown", 0, v, np.zeros((0, 3), int), 1.0)
+        fields.group_field("jawOpen", 0, v, np.zeros((0, 3), int), 1.0)
+    with pytest.raises(KeyError, match="no posture field"):
+        fields.posture_offsets("smile")

@@ -41,7 +41,7 @@ from ned.facs import CEILINGS, GEOMETRIC_FLOORS, TARGETS, group_indices
 from ned.topology import FACE_OVAL
 
 #: Bump when the loop or its inputs change meaning: cached calibrations are then redone.
-VERSION = 1
+VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -260,19 +260,17 @@ def _geometric(source: np.ndarray, edited: np.ndarray, floors: Mapping[str, floa
 
 def _geometric_step(gains: Mapping[str, float], geo: Mapping[str, float],
                     floors: Mapping[str, float], cal: CalibrationConfig) -> dict[str, float]:
-    """Gains of groups only geometry can verify: towards a re-detected change of their
-    floor (plus :data:`GEOMETRIC_MARGIN`), and back down (to 0 at least) where other
-    groups already move the face that far (a removed grin lowers the corners a frown
-    would)."""
+    """Gains of groups only geometry can verify: raised towards a re-detected change of
+    their floor (plus :data:`GEOMETRIC_MARGIN`), never below their start (the posed
+    geometry of :mod:`ned.facemodel.fields` is what intensity 1 means)."""
     out = {}
     for g, floor in floors.items():
         want, got = floor + GEOMETRIC_MARGIN, geo[g]
         if not np.isfinite(got):
             out[g] = gains[g]
             continue
-        ratio = want / max(got, 1e-3) if got < want else want / got if got > 1.5 * want else 1
-        out[g] = float(np.clip(gains[g] * np.clip(ratio, 1 / cal.max_step, cal.max_step),
-                               0.0, MAX_GAINS.get(g, MAX_GAIN)))
+        ratio = min(cal.max_step, want / max(got, 1e-3)) if got < want else 1.0
+        out[g] = float(np.clip(gains[g] * ratio, START_GAINS[g], MAX_GAINS.get(g, MAX_GAIN)))
     return out
 
 
@@ -295,8 +293,8 @@ def _step(gains: dict[str, float], lv: dict[str, float], history: list[dict],
         cap = MAX_GAINS.get(g, MAX_GAIN)
         if lv[g] < want:
             new[g] = min(cap, gains[g] * min(cal.max_step, (want / max(lv[g], 0.05)) ** 0.8))
-        elif lv[g] > want + cal.overshoot:
-            new[g] = gains[g] * 0.85
+        elif lv[g] > want + cal.overshoot:   # never below the posed geometry
+            new[g] = max(START_GAINS[g], gains[g] * 0.85)
     for g, ceiling in ceilings.items():
         if g in frozen:
             continue

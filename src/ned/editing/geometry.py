@@ -30,33 +30,37 @@ from ned.facemodel.deform import smooth_field
 from ned.facemodel.fields import FIELDS, field_offsets
 from ned.facemodel.fit import TrackFit, close_lids, normalise_clip
 from ned.facemodel.rig import Rig
-from ned.facs import GROUPS, group_indices
+from ned.facs import GROUPS, POSTURES, SPEECH_GROUPS, TARGETS, group_indices
 
-#: Starting gain of each emotion group on its offsets (from the analyser's response to
-#: warped faces, docs/expressions.md); the calibration refines them per clip.
-START_GAINS: dict[str, float] = {
-    "browDown": 2.5, "browInnerUp": 2.0, "browOuterUp": 3.0, "eyeWide": 1.2,
-    "eyeSquint": 1.5, "mouthSmile": 1.5, "mouthDimple": 1.0, "mouthFrown": 1.5,
-    "mouthPress": 1.0, "mouthStretch": 2.0, "mouthUpperUp": 1.5,
-}
+#: Starting gain of each emotion group the target raises, on its FACS field
+#: (:mod:`ned.facemodel.fields`, written so that the target table's level shows the action
+#: unit as clearly posed): 1 is the posed geometry. The calibration may raise a gain (the
+#: analyser reads the face under its floor) but never lowers one below this.
+START_GAINS: dict[str, float] = {g: 1.0 for g in GROUPS} | {"mouthSmile": 1.5}
 #: Starting gain of a group the target lowers to rest (a grin removed): the rig's own
 #: size (scaled up, a removed smile drags the corners below the lower lip), or the
-#: field's (the smile's field moves the corners only, so it starts higher).
+#: field's.
 REMOVAL_GAIN = 1.0
-REMOVAL_GAINS: dict[str, float] = {"mouthSmile": 2.0}
-#: Groups drawn with their FACS field when an edit lowers them (a removed smile lowers the
-#: corners, not the upper lip, which is speech) and with the shipped rig when it raises
-#: them (the field raises a smile too little: carphone 0.27 against 0.51).
-FIELD_WHEN_LOWERED = ("mouthSmile",)
+REMOVAL_GAINS: dict[str, float] = {"mouthSmile": 1.0}
+#: Groups drawn with the shipped rig when an edit raises them (the rig's smile, fitted on
+#: real smiles, also parts and widens the lips: carphone happy re-measured mouthSmile 0.74
+#: with it at gain 1.5, 0.36 with the field) and with their field when it lowers them (a
+#: removed smile lowers the corners, not the lips' centre, which is speech).
+RIG_WHEN_RAISED = ("mouthSmile",)
 #: The largest gain of a group: past it the face stops looking like a face (eyeWide:
 #: the sclera balloons around the rigid iris; mouthPress: the lips smear; mouthUpperUp:
 #: a closed mouth's lip line is stretched into a red gap).
-MAX_GAINS: dict[str, float] = {"eyeWide": 1.2, "mouthPress": 2.0, "mouthUpperUp": 2.0}
-MAX_GAIN = 4.0
-#: Cheek raise (cheekSquint, AU 6) per unit of smile (AU 12) in the edit's geometry.
+MAX_GAINS: dict[str, float] = {"eyeWide": 1.3, "mouthPress": 1.5, "mouthUpperUp": 1.5,
+                               "mouthSmile": 3.0}
+MAX_GAIN = 2.0
+#: Cheek raise (cheekSquint, AU 6) per unit of smile (AU 12) when the smile is drawn with
+#: offsets that lack it (the clip's own or the rig's; the smile's field carries it).
 DUCHENNE = 0.6
 #: A group the clip itself exercises this much (std of its level over the fit frames)
-#: takes the clip's own offsets: they show how this face makes the expression.
+#: is removed with the clip's own offsets: they show how this face makes the expression
+#: (single_face's grin goes back to his own neutral mouth). A raised group always takes
+#: its field (or the rig): a clip's own fit of a channel it moves for other reasons can
+#: be small (single_face's browInnerUp follows his gaze: the sad brow moved 0.04 IOD).
 EXERCISED = 0.1
 
 
@@ -83,15 +87,16 @@ class ExpressionBasis:
     @classmethod
     def for_fit(cls, fit: TrackFit, gains: Mapping[str, float] | None = None,
                 raised: Collection[str] | None = None) -> ExpressionBasis:
-        """The clip's offsets for speech and the other channels; the shipped rig's or a
-        FACS field for the emotion groups, times ``gains`` (missing: :func:`initial_gains`,
-        capped at :data:`MAX_GAINS`).
+        """The clip's offsets for speech and the other channels; the FACS field of each
+        emotion group (:mod:`ned.facemodel.fields`; the rig's for :data:`RIG_WHEN_RAISED`
+        raised, the clip's own for a lowered group the clip exercises), times ``gains``
+        (missing: :func:`initial_gains`, capped at :data:`MAX_GAINS`).
 
         Args:
             fit: the clip's fitted model.
             gains: group -> gain.
             raised: the groups the edit raises (None: all); the others are lowered
-                (:data:`FIELD_WHEN_LOWERED` then takes its field).
+                (:data:`RIG_WHEN_RAISED` then takes its field).
         """
         raised = set(GROUPS) if raised is None else set(raised)
         g = {k: float(v) for k, v in {**initial_gains(raised), **(gains or {})}.items()}
@@ -106,25 +111,70 @@ class ExpressionBasis:
         lowered = frozenset(GROUPS) - raised
         spread = np.asarray(fit.expressions, np.float64)[np.asarray(fit.valid, bool)]
         start = initial_gains(raised)
-        factor = {}
+        factor, source = {}, {}
         for group in GROUPS:
             idx = group_indices(group)
-            if len(spread) > 1 and spread[:, idx].std(0).mean() >= EXERCISED:
+            if (group in lowered and len(spread) > 1
+                    and spread[:, idx].std(0).mean() >= EXERCISED):
                 # the clip's own offsets, at the data's own size to start with
-                factor[group] = g[group] / start[group]
+                factor[group], source[group] = g[group] / start[group], "clip"
                 out[idx] = fit.model.offsets[idx] * factor[group]
                 continue
-            use_field = group in FIELDS and (group not in FIELD_WHEN_LOWERED
-                                             or group in lowered)
+            use_rig = group not in FIELDS or (group in RIG_WHEN_RAISED and group in raised)
+            source[group] = "rig" if use_rig else "field"
             factor[group] = g[group]
-            out[idx] = (facs if use_field else shipped)[idx] * factor[group]
+            out[idx] = (shipped if use_rig else facs)[idx] * factor[group]
         # AU 6 goes with AU 12 (a felt smile raises the cheeks); the analyser cannot see it
-        # (cheekSquint is always 0), so the smile's offsets carry the cheeks' raise
-        for smile, cheek in (("mouthSmileLeft", "cheekSquintLeft"),
-                             ("mouthSmileRight", "cheekSquintRight")):
-            out[INDEX[smile]] += DUCHENNE * factor["mouthSmile"] * shipped[INDEX[cheek]]
+        # (cheekSquint is always 0): a smile drawn without its field carries the rig's
+        if source["mouthSmile"] != "field":
+            for smile, cheek in (("mouthSmileLeft", "cheekSquintLeft"),
+                                 ("mouthSmileRight", "cheekSquintRight")):
+                out[INDEX[smile]] += DUCHENNE * factor["mouthSmile"] * shipped[INDEX[cheek]]
         out.flags.writeable = False
         return cls(out, g, lowered)
+
+
+#: Share of the target table's level by which an edit at intensity 1 raises each of the
+#: target's groups at least, whatever the face already shows: a face the analyser reads
+#: near the target at rest (single_face's brows read browInnerUp 0.5 in his neutral face)
+#: still moves visibly.
+RISE_FLOOR = 0.6
+
+
+def rise_floor(old: np.ndarray, new: np.ndarray, emotion: str | None,
+               intensity: float) -> np.ndarray:
+    """Raise each of the target's groups by at least :data:`RISE_FLOOR` of its table level
+    (a group that is also a speech channel, ``ned.facs.SPEECH_GROUPS``, by exactly that).
+
+    Args:
+        old: (T, 52) measured blendshapes.
+        new: (T, 52) translated blendshapes.
+        emotion: the target emotion (None: a reference; nothing changes).
+        intensity: the edit's intensity.
+
+    Returns:
+        (T, 52) float32.
+    """
+    out = np.array(new, np.float32, copy=True)
+    for group, level in TARGETS.get(emotion or "", {}).items():
+        idx = group_indices(group)
+        rise = old[:, idx] + RISE_FLOOR * intensity * level
+        # a speech channel's posture is a constant offset: the syllables keep their shape
+        out[:, idx] = rise if group in SPEECH_GROUPS else np.maximum(out[:, idx], rise)
+    return out
+
+
+def emotion_posture(emotion: str | None, intensity: float) -> np.ndarray | None:
+    """(478, 3) float32 cm: the posture of the speech's action units ``emotion`` sets at
+    ``intensity`` (``ned.facs.POSTURES``: a dropped jaw for surprise and fear), or None
+    when it sets none."""
+    from ned.facemodel.fields import posture_offsets
+
+    levels = POSTURES.get(emotion or "", {})
+    if not levels or intensity == 0:
+        return None
+    return intensity * sum((level * posture_offsets(name) for name, level in levels.items()),
+                           np.zeros((tp.N_LANDMARKS, 3), np.float32))
 
 
 #: Rounds of skin smoothing of the shipped rig's mouth offsets (fitted vertex by vertex,
@@ -150,7 +200,9 @@ _SMOOTHED: dict = {}
 
 
 def edited_landmarks(fit: TrackFit, basis: ExpressionBasis, landmarks: np.ndarray,
-                     old: np.ndarray, new: np.ndarray, gain: float = 1.0) -> np.ndarray:
+                     old: np.ndarray, new: np.ndarray, gain: float = 1.0,
+                     posture: np.ndarray | None = None,
+                     posture_weight: np.ndarray | None = None) -> np.ndarray:
     """Measured landmarks moved from the measured to the edited expressions.
 
     Each frame's pose is estimated against the clip's fitted model; the displacement of
@@ -164,6 +216,8 @@ def edited_landmarks(fit: TrackFit, basis: ExpressionBasis, landmarks: np.ndarra
         old: (n, 52) measured blendshapes.
         new: (n, 52) edited blendshapes.
         gain: factor on the displacement.
+        posture: (478, 3) cm, a posture of the speech's action units the edit adds
+            (:func:`emotion_posture`), times ``posture_weight`` (n,) per frame.
 
     Returns:
         (n, 478, 3) float32 edited landmarks, pixels.
@@ -176,6 +230,9 @@ def edited_landmarks(fit: TrackFit, basis: ExpressionBasis, landmarks: np.ndarra
                              fit.identity)
     delta = np.einsum("te,evc->tvc", np.asarray(new, np.float32) - np.asarray(old, np.float32),
                       basis.offsets)
+    if posture is not None:
+        w = np.ones(len(lm), np.float32) if posture_weight is None else posture_weight
+        delta += np.asarray(w, np.float32)[:, None, None] * np.asarray(posture, np.float32)
     moved = lm + gain * pose.apply_vectors(delta)
     return close_lids(moved, lm)
 

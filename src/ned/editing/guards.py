@@ -125,12 +125,17 @@ def segments(valid: np.ndarray, cuts: np.ndarray | None = None) -> list[tuple[in
 
 
 def gap_weights(valid: np.ndarray, cuts: np.ndarray | None, ramp: int) -> np.ndarray:
-    """(T,) in [0, 1]: edits fade in after and out before every gap or cut over ``ramp``
-    frames (a run shorter than the ramps peaks below 1)."""
-    w = np.zeros(len(valid), np.float32)
-    for a, b in segments(valid, cuts):
+    """(T,) in [0, 1]: edits fade in after and out before every gap in the face over
+    ``ramp`` frames (a run shorter than the ramps peaks below 1); not at the clip's ends
+    nor at a cut (nothing precedes the first frame of a shot to fade from)."""
+    v = np.asarray(valid, bool)
+    w = np.zeros(len(v), np.float32)
+    far = np.iinfo(np.int32).max
+    for a, b in segments(v, cuts):
         i = np.arange(a, b)
-        w[a:b] = edge_ramp(np.minimum(i - a + 1, b - i), ramp)
+        since = i - a + 1 if a > 0 and not v[a - 1] else far
+        until = b - i if b < len(v) and not v[b] else far
+        w[a:b] = edge_ramp(np.minimum(since, until), ramp)
     return w
 
 

@@ -24,10 +24,12 @@ from ned.editing.geometry import (
     ExpressionBasis,
     close_lips,
     edited_landmarks,
+    emotion_posture,
     initial_gains,
     lower_envelope,
     pair_openings,
     posture_window,
+    rise_floor,
 )
 from ned.editing.guards import (
     edge_ramp,
@@ -96,7 +98,8 @@ class _Rows:
     """The planner's window of analysis rows: frames ``lo`` to ``hi`` (exclusive).
 
     Attributes hold one entry per frame; ``seg`` is the first frame of the frame's run of
-    face frames (-1 where there is no face).
+    face frames (-1 where there is no face); ``after_gap`` says the run started after
+    frames without the face (not at the clip's start or at a cut).
     """
 
     def __init__(self) -> None:
@@ -104,6 +107,7 @@ class _Rows:
         self.valid: list[bool] = []
         self.cut: list[bool] = []
         self.seg: list[int] = []
+        self.after_gap: list[bool] = []
         self.landmarks: list[np.ndarray] = []
         self.blendshapes: list[np.ndarray] = []
         self.transforms: list[np.ndarray] = []
@@ -120,7 +124,10 @@ class _Rows:
         for k in range(len(c)):
             i, ok, cut = c.start + k, bool(c.valid[k]), bool(c.cut[k])
             prev = self.seg[-1] if self.seg else -1
-            self.seg.append((prev if ok and prev >= 0 and not cut else i) if ok else -1)
+            same_run = ok and prev >= 0 and not cut
+            self.seg.append((prev if same_run else i) if ok else -1)
+            self.after_gap.append(self.after_gap[-1] if same_run else
+                                  ok and i > 0 and prev < 0 and not cut)
             self.valid.append(ok)
             self.cut.append(cut)
             self.landmarks.append(c.landmarks[k])
@@ -132,7 +139,8 @@ class _Rows:
         """Forget frames before ``index``."""
         k = index - self.lo
         if k > 0:
-            for column in (self.valid, self.cut, self.seg, self.landmarks, self.blendshapes,
+            for column in (self.valid, self.cut, self.seg, self.after_gap, self.landmarks,
+                           self.blendshapes,
                            self.transforms, self.timestamps):
                 del column[:k]
             self.lo = index
@@ -196,6 +204,7 @@ class EditPlanner:
             raised = GROUPS if emotion is None else TARGETS[emotion]
         self.raised = frozenset(raised)
         self.lips_closed = config.target.emotion in LIPS_CLOSED
+        self.posture = emotion_posture(emotion, config.target.intensity)
         self.lip_width = posture_window(fps, LIP_POSTURE_S)
         self.context = max(manip.window - 1, self.guards.gap_ramp + 1, self.lip_width - 1)
         self.fit: TrackFit | None = None
@@ -295,7 +304,8 @@ class EditPlanner:
         average), so a syllable clipped at 0 under a removed grin still opens and closes;
         and only for targets whose lips close (``ned.facs.LIPS_CLOSED``), else only on the
         speech channels the target raises (``ned.facs.SPEECH_GROUPS``). They are not clipped
-        to [0, 1] (the geometry extrapolates the rig there); the other channels are.
+        to [0, 1] (the geometry extrapolates the rig there); the other channels are, then
+        the target's groups rise by at least their floor (``geometry.rise_floor``).
         """
         from scipy.ndimage import uniform_filter1d
 
@@ -313,8 +323,9 @@ class EditPlanner:
         for k0, k1, run_a, run_b in self._runs(a, b, ends):
             c0, c1 = max(run_a, a + k0 - self.context), min(run_b, b + self.context)
             x = rows.take(rows.blendshapes, c0, c1).astype(np.float32)
-            y = np.clip(translate_run(self.manip, x, self.style, self.config.target.intensity
-                                      if intensity is None else intensity), 0.0, 1.0)
+            level = self.config.target.intensity if intensity is None else intensity
+            y = np.clip(translate_run(self.manip, x, self.style, level), 0.0, 1.0)
+            y = rise_floor(x, y, self.config.target.emotion, level)
             slow = x[:, posture] + uniform_filter1d(y[:, posture] - x[:, posture], width,
                                                     axis=0, mode="nearest")
             y[:, speech] = x[:, speech]          # the source's motion (and posture) ...
@@ -337,15 +348,20 @@ class EditPlanner:
     def _weights(self, a: int, b: int, ends: np.ndarray
                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(strength, range part, ramp part), each (b - a,) float32: strength = time
-        range x head pose x ramps after and before gaps and cuts (as
-        :func:`ned.editing.guards.gap_weights`)."""
+        range x head pose x ramps after and before gaps in the face (not at the clip's ends
+        or at cuts: nothing precedes the first frame of a shot, so the edit starts there at
+        full strength)."""
         rows, rng_cfg, g = self._rows, self.config.range, self.guards
         valid = rows.take(rows.valid, a, b)
         rng = range_weights(rows.take(rows.timestamps, a, b), rng_cfg.start, rng_cfg.end,
                             rng_cfg.ramp)
         w = rng * pose_weights(rows.take(rows.transforms, a, b), valid, g)
         i = np.arange(a, b)
-        gap = edge_ramp(np.minimum(i - rows.take(rows.seg, a, b) + 1, ends - i), g.gap_ramp)
+        far = np.iinfo(np.int32).max
+        since = np.where(rows.take(rows.after_gap, a, b), i - rows.take(rows.seg, a, b) + 1, far)
+        before_gap = np.array([e < rows.hi and not rows.at(rows.valid, int(e)) for e in ends])
+        until = np.where(before_gap, ends - i, far)
+        gap = edge_ramp(np.minimum(since, until), g.gap_ramp)
         return np.where(valid, w * gap, 0.0).astype(np.float32), rng, rng * gap
 
     def _geometry(self, a: int, b: int, ends: np.ndarray, use: np.ndarray, w: np.ndarray,
@@ -365,7 +381,7 @@ class EditPlanner:
         dst = lm.copy()
         if use.any():
             dst[use] = edited_landmarks(self.fit, basis, lm[use], old[use], new[use],
-                                        self.config.render.gain)
+                                        self.config.render.gain, self.posture, w[use])
             if self.lips_closed:
                 dst[use] = close_lips(lm[use], dst[use], self._postures(a, b, ends)[use],
                                       LIP_CLOSURE * w[use])

@@ -2,8 +2,9 @@ import av
 import numpy as np
 import pytest
 
-from ned.errors import NedError
+from ned.errors import NedError, NedWarning
 from ned.io import VideoWriter, probe, read_frames
+from tests import media
 from tests.conftest import make_video
 
 
@@ -193,3 +194,185 @@ def test_write_behind_equals_direct_writes_and_reports_errors(tmp_path):
     gone.write(frames[0])
     gone.abort()
     assert not (tmp_path / "d.mp4").exists()
+
+
+# -- odd and damaged media (issue 17) ---------------------------------------------------------
+def _frames_equal_outside(a, b, box):
+    d = np.abs(a.astype(int) - b.astype(int))
+    if box is not None:
+        x0, y0, x1, y1 = box
+        d[max(0, y0 - 4):y1 + 4, max(0, x0 - 4):x1 + 4] = 0
+    return int(d.max())
+
+
+def test_raw_stream_gets_timestamps_from_its_rate(tmp_path):
+    """A raw H.264 stream carries no timestamps: frames are numbered at the frame rate, so
+    a re-encode keeps the clip's duration (it was 0.04 s: pts 0..71 in 1/1200000)."""
+    raw = media.raw_h264(tmp_path / "in.h264", media.gradient_frames(20), fps=25)
+    info = probe(raw)
+    assert info.synthetic_timestamps and info.frame_count == 20
+    assert info.duration == pytest.approx(0.8) and info.fps == pytest.approx(25)
+    frames = list(read_frames(raw))
+    assert [f.time for f in frames] == pytest.approx([i / 25 for i in range(20)])
+    out = tmp_path / "out.mp4"
+    with VideoWriter(out, like=raw) as w:
+        for f in frames:
+            w.write(f.image, f.pts)
+    back = probe(out)
+    assert back.frame_count == 20 and back.duration == pytest.approx(0.8, abs=1e-3)
+
+
+def test_damaged_middle_skips_bad_packets_and_says_so(tmp_path):
+    """20 KB of garbage in the middle: the bad packets are skipped (not the whole rest of
+    the clip), a warning counts them, and every reader gets the same frames."""
+    src = media.encode(tmp_path / "src.mp4", media.face_frames(72), fps=30)
+    bad = media.damage_middle(tmp_path / "bad.mp4", src)
+    with pytest.warns(NedWarning, match=r"skipped \d+ damaged video packet"):
+        frames = list(read_frames(bad))
+    assert 36 < len(frames) < 72
+    assert frames[-1].time > 2.0  # the end of the clip is there
+    times = [f.time for f in frames]
+    assert all(b > a for a, b in zip(times, times[1:]))
+    with pytest.warns(NedWarning):
+        again = [f.pts for f in read_frames(bad)]
+    assert again == [f.pts for f in frames]
+
+
+def test_times_count_from_the_first_frame(tmp_path):
+    """A clip whose first frame is at 5.0 s: Frame.time starts at 0 (as players show it);
+    the stream's own pts are kept for the writer."""
+    late = media.encode(tmp_path / "late.mp4", media.gradient_frames(10), fps=25,
+                        pts_offset=5.0)
+    frames = list(read_frames(late))
+    assert frames[0].time == 0.0 and frames[-1].time == pytest.approx(9 / 25)
+    assert frames[0].pts * probe(late).time_base == pytest.approx(5.0)
+    assert probe(late).duration == pytest.approx(0.4)
+
+
+def test_avi_output_has_no_reordered_timestamps(tmp_path):
+    """H.264 B-frames in AVI came back 1,3,2,4,6,5: AVI is written without B-frames."""
+    src = media.encode(tmp_path / "src.mp4", media.gradient_frames(20), fps=25)
+    out = tmp_path / "out.avi"
+    with VideoWriter(out, like=src) as w:
+        for f in read_frames(src):
+            w.write(f.image, f.pts)
+    pts = media.decoded_pts(out)
+    assert len(pts) == 20 and all(b > a for a, b in zip(pts, pts[1:]))
+    assert probe(out).duration == pytest.approx(0.8, abs=1e-3)
+
+
+def test_webm_output_is_vp9_with_opus_audio(tmp_path):
+    src = media.encode(tmp_path / "src.mp4", media.gradient_frames(12), fps=25, audio=1)
+    out = tmp_path / "out.webm"
+    with pytest.warns(NedWarning, match="re-encoded as opus"), \
+            VideoWriter(out, like=src, audio_from=src) as w:
+        for f in read_frames(src):
+            w.write(f.image, f.pts)
+    info = probe(out)
+    assert (info.codec, info.frame_count, info.width, info.height) == ("vp9", 12, 64, 48)
+    assert [c for c, _ in media.audio_streams(out)] == ["opus"]
+
+
+@pytest.mark.parametrize("name", ["out.gif", "out.webp", "out", "out.txt"])
+def test_unknown_containers_are_refused_before_writing(tmp_path, name):
+    with pytest.raises(NedError, match=r"must be a \.mp4 .* file"):
+        VideoWriter(tmp_path / name, fps=25, size=(32, 32))
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_folder_as_output_is_refused(tmp_path):
+    (tmp_path / "x.mp4").mkdir()
+    with pytest.raises(NedError, match="is a folder"):
+        VideoWriter(tmp_path / "x.mp4", fps=25, size=(32, 32))
+
+
+@pytest.mark.parametrize("rotation", [90, 180, 270])
+def test_rotated_clip_is_bit_exact_outside_the_edit_at_crf_0(tmp_path, rotation):
+    """The source's own planes are written back for a rotated clip too (they were
+    re-converted from RGB: up to 10 grey levels on frames passed through)."""
+    src = media.encode(tmp_path / "rot.mp4", media.face_frames(6, (128, 72)), fps=30,
+                       rotation=rotation)
+    frames = list(read_frames(src, yuv=True))
+    assert frames[0].yuv is not None and frames[0].image.shape[:2] == (
+        (128, 72) if rotation in (90, 270) else (72, 128))
+    out = tmp_path / "out.mp4"
+    box = (10, 12, 30, 40)
+    with VideoWriter(out, like=src, crf=0) as w:
+        for f in frames:
+            img = f.image.copy()
+            changed = None
+            if f.index % 2:  # odd frames: a white box edited in
+                img[box[1]:box[3], box[0]:box[2]] = 255
+                changed = box
+            w.write(img, f.pts, source_yuv=f.yuv, changed=changed)
+    assert probe(out).rotation == rotation
+    for a, b in zip(frames, read_frames(out)):
+        edited = a.index % 2
+        assert _frames_equal_outside(a.image, b.image, box if edited else None) == 0
+        if edited:
+            assert b.image[25, 20].min() > 240
+
+
+def test_every_audio_stream_is_copied(tmp_path):
+    src = media.encode(tmp_path / "two.mp4", media.gradient_frames(25), fps=25, audio=2)
+    assert len(media.audio_streams(src)) == 2 and probe(src).audio_streams == 2
+    out = tmp_path / "out.mkv"
+    with VideoWriter(out, like=src, audio_from=src) as w:
+        for f in read_frames(src):
+            w.write(f.image, f.pts)
+    assert media.audio_streams(out) == media.audio_streams(src)
+
+
+def test_ten_bit_input_stays_ten_bit_and_exact_outside_the_edit(tmp_path):
+    src = media.encode(tmp_path / "ten.mp4", media.gradient_frames(6, 64, 48), fps=25,
+                       pix_fmt="yuv420p10le")
+    assert probe(src).pix_fmt == "yuv420p10le"
+    frames = list(read_frames(src, yuv=True))
+    assert frames[0].yuv.dtype == np.uint16
+    out = tmp_path / "out.mp4"
+    box = (8, 8, 24, 24)
+    with VideoWriter(out, like=src, crf=0) as w:
+        for f in frames:
+            img = f.image.copy()
+            img[8:24, 8:24] = 0
+            w.write(img, f.pts, source_yuv=f.yuv, changed=box)
+    assert media.stream_facts(out)[1:] == ("yuv420p10le", 10)
+    for a, b in zip(frames, read_frames(out, yuv=True)):
+        ya, yb = a.yuv[:48].astype(int), b.yuv[:48].astype(int)
+        ya[8:24, 8:24] = yb[8:24, 8:24] = 0
+        assert np.array_equal(ya, yb)  # luma outside the box: every 10-bit level kept
+
+
+def test_odd_size_420_keeps_its_size_with_a_warning(tmp_path):
+    """H.264 4:2:0 cannot have an odd size: the output keeps the size as 4:4:4 and says
+    so (it came out 4:4:4 without a word)."""
+    src = media.encode(tmp_path / "odd.mkv", media.gradient_frames(4, 33, 17), fps=25,
+                       codec="ffv1")
+    assert probe(src).pix_fmt == "yuv420p"
+    out = tmp_path / "out.mp4"
+    with pytest.warns(NedWarning, match="4:2:0 needs an even size"), \
+            VideoWriter(out, like=src) as w:
+        for f in read_frames(src):
+            w.write(f.image, f.pts)
+    info = probe(out)
+    assert (info.width, info.height, info.frame_count, info.pix_fmt) == (33, 17, 4, "yuv444p")
+
+
+def test_output_format_keeps_layout_and_depth():
+    from ned.io.video import output_format
+
+    assert output_format("libx264", "yuv420p", 64, 48) == ("yuv420p", None)
+    assert output_format("libx264", "yuv420p10le", 64, 48) == ("yuv420p10le", None)
+    assert output_format("libx264", "yuv422p", 64, 48) == ("yuv422p", None)
+    assert output_format("libx264", "gray", 64, 48) == ("yuv420p", None)
+    fmt, note = output_format("libvpx-vp9", "yuv420p10le", 64, 48)
+    assert fmt == "yuv420p" and "8-bit" in note
+
+
+def test_stale_temporary_output_of_a_dead_run_is_removed(tmp_path):
+    out = tmp_path / "o.mp4"
+    dead = tmp_path / ".o.mp4.999999999.tmp.mp4"  # no such process
+    dead.write_bytes(b"half a video")
+    with VideoWriter(out, fps=25, size=(32, 32)) as w:
+        w.write(np.zeros((32, 32, 3), np.uint8))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["o.mp4"]

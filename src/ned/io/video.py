@@ -1,10 +1,19 @@
 """Streamed video reading and writing on PyAV.
 
 Frames are decoded one at a time (never the whole clip in memory) as RGB uint8 in display
-orientation. :class:`VideoWriter` encodes frames with the source's frame rate, time base,
-per-frame timestamps (variable frame rate is kept), size and rotation, and copies the
-source's audio stream packet for packet, without re-encoding. Output is written to a
+orientation, with times in seconds from the first frame (as players show them). A
+damaged packet is skipped and counted (a :class:`ned.errors.NedWarning` says how many);
+a stream without timestamps (a raw H.264 / HEVC elementary stream, AVI's decode-order
+timing) gets them from its frame rate. :class:`VideoWriter` encodes frames with the
+source's frame rate, time base, per-frame timestamps (variable frame rate is kept), size,
+rotation, bit depth and chroma layout (where the container's encoder allows; a warning
+where it does not), and copies every audio stream of the source packet for packet (re-
+encoded only where the container cannot hold the codec). Output is written to a
 temporary file and renamed into place when the writer closes without error.
+
+Containers written (:data:`CONTAINERS`): .mp4, .m4v, .mov, .mkv (H.264), .avi (H.264
+without B-frames, at a constant rate), .webm (VP9, Opus audio). Any other extension is
+refused before any work (:func:`check_video_output`).
 """
 
 from __future__ import annotations
@@ -21,10 +30,32 @@ import av
 import cv2
 import numpy as np
 
-from ned.atomic import atomic_path
-from ned.errors import NedError
+from ned.atomic import atomic_path, check_output, remove_stale_temps
+from ned.errors import NedError, warn
 
-__all__ = ["VideoInfo", "Frame", "probe", "read_frames", "VideoWriter"]
+__all__ = ["VideoInfo", "Frame", "probe", "read_frames", "VideoWriter", "CONTAINERS",
+           "check_video_output"]
+
+#: Output containers: extension -> (FFmpeg muxer, video encoder).
+CONTAINERS = {".mp4": ("mp4", "libx264"), ".m4v": ("mp4", "libx264"),
+              ".mov": ("mov", "libx264"), ".mkv": ("matroska", "libx264"),
+              ".avi": ("avi", "libx264"), ".webm": ("webm", "libvpx-vp9")}
+
+#: Audio codecs each muxer takes as they are (None: any); others are re-encoded to the
+#: muxer's entry in :data:`_AUDIO_FALLBACK`.
+_AUDIO_OK: dict[str, frozenset[str] | None] = {
+    "mp4": frozenset({"aac", "mp3", "alac", "ac3", "eac3"}),
+    "mov": frozenset({"aac", "mp3", "alac", "ac3", "eac3", "pcm_s16le", "pcm_s16be",
+                      "pcm_s24le", "pcm_s24be", "pcm_s32le", "pcm_f32le", "pcm_u8"}),
+    "matroska": None,
+    "avi": frozenset({"mp3", "aac", "ac3", "pcm_s16le", "pcm_u8"}),
+    "webm": frozenset({"opus", "vorbis"}),
+}
+_AUDIO_FALLBACK = {"mp4": "aac", "mov": "aac", "matroska": "aac", "avi": "aac",
+                   "webm": "libopus"}
+
+#: AVFMT_NOTIMESTAMPS: the demuxer reads no timestamps (raw elementary streams).
+_NO_TIMESTAMPS = 0x0080
 
 
 @dataclass(frozen=True)
@@ -43,6 +74,10 @@ class VideoInfo:
         rotation: display rotation in degrees (0, 90, 180, 270), counter-clockwise.
         has_audio: whether the file has an audio stream.
         codec: the video codec's name.
+        pix_fmt: the decoded frames' pixel format (``yuv420p``, ``yuv420p10le``, ...).
+        audio_streams: how many audio streams the file has (all are copied).
+        synthetic_timestamps: the file carries no usable timestamps (a raw stream, AVI):
+            ``read_frames`` numbers the frames at ``rate`` in a ``1 / rate`` time base.
     """
 
     path: str
@@ -58,6 +93,9 @@ class VideoInfo:
     rotation: int
     has_audio: bool
     codec: str
+    pix_fmt: str = "yuv420p"
+    audio_streams: int = 0
+    synthetic_timestamps: bool = False
 
 
 @dataclass(frozen=True)
@@ -66,12 +104,13 @@ class Frame:
 
     Attributes:
         index: 0-based frame number in decode order of presentation.
-        pts: presentation timestamp in ``time_base`` units.
-        time: presentation time in seconds.
+        pts: presentation timestamp in ``time_base`` units (:attr:`VideoInfo.time_base`).
+        time: presentation time in seconds from the clip's first frame.
         image: (H, W, 3) uint8 RGB, display orientation.
-        yuv: (H * 3 // 2, W) uint8 planar YUV 4:2:0 as decoded (only with
-            ``read_frames(..., yuv=True)`` on an unrotated 4:2:0 stream; else None). Writing
-            it back spares the RGB round trip's loss on every pixel an edit does not touch.
+        yuv: (H * 3 // 2, W) planar YUV 4:2:0 as decoded, in the stream's stored
+            orientation (uint8, or uint16 for 10-bit), only with ``read_frames(...,
+            yuv=True)`` on a 4:2:0 stream; else None. Writing it back spares the RGB
+            round trip's loss on every pixel an edit does not touch.
     """
 
     index: int
@@ -113,6 +152,58 @@ def _to_display(image: np.ndarray, rotation: int) -> np.ndarray:
     return np.ascontiguousarray(np.rot90(image, k)) if k else image
 
 
+def _rate(vs: av.video.stream.VideoStream) -> Fraction:
+    return Fraction(vs.average_rate or vs.guessed_rate or vs.base_rate or 0)
+
+
+class _Clock:
+    """The timestamps ``read_frames`` gives a stream's frames.
+
+    A stream with timestamps keeps them (a missing one is the previous plus a frame);
+    a stream without (a raw elementary stream, AVI whose B-frames come out in a guessed
+    order, a first frame without pts) numbers its frames at the frame rate in a ``1 /
+    rate`` time base. Times count from the first frame.
+    """
+
+    def __init__(self, container: av.container.InputContainer,
+                 vs: av.video.stream.VideoStream) -> None:
+        self.rate = _rate(vs) or Fraction(25)
+        fmt = container.format
+        self.synthetic = bool(fmt.flags & _NO_TIMESTAMPS) or fmt.name.split(",")[0] == "avi"
+        self.time_base = Fraction(1) / self.rate if self.synthetic else Fraction(vs.time_base)
+        self.step = max(1, round(1 / (self.rate * self.time_base)))
+        self.first: int | None = None
+        self.last: int | None = None
+        self.count = 0
+
+    def stamp(self, frame: av.VideoFrame) -> int:
+        """The pts of the next decoded frame (in :attr:`time_base` units)."""
+        if self.count == 0 and frame.pts is None and not self.synthetic:
+            self.synthetic = True  # no timestamps at all: number the frames
+            self.time_base, self.step = Fraction(1) / self.rate, 1
+        if self.synthetic:
+            pts = self.count
+        elif frame.pts is None:
+            pts = self.last + self.step
+        else:
+            pts = int(frame.pts)
+        if self.first is None:
+            self.first = pts
+        self.last = pts
+        self.count += 1
+        return pts
+
+    def out_of_order(self, frame: av.VideoFrame) -> bool:
+        """Whether a decoded frame's timestamp is not after the last one's (frames come
+        in presentation order: only damage produces such a frame)."""
+        return (not self.synthetic and frame.pts is not None and self.last is not None
+                and frame.pts <= self.last)
+
+    def seconds(self, pts: int) -> float:
+        """Seconds from the first frame."""
+        return float((pts - self.first) * self.time_base)
+
+
 def probe(path: str | os.PathLike) -> VideoInfo:
     """Read a video's format facts without decoding more than its first frame.
 
@@ -127,26 +218,42 @@ def probe(path: str | os.PathLike) -> VideoInfo:
     """
     with _open(path) as c:
         vs = c.streams.video[0]
-        rate = Fraction(vs.average_rate or vs.guessed_rate or vs.base_rate or 0)
-        time_base = Fraction(vs.time_base)
+        clock = _Clock(c, vs)
         ctx = vs.codec_context
+        first, error = None, None
         try:
-            first = next(iter(c.decode(vs)), None)
+            for packet in c.demux(vs):
+                try:
+                    first = next(iter(packet.decode()), None)
+                except av.error.FFmpegError as e:
+                    error = e  # a damaged packet: try the next one
+                if first is not None:
+                    break
         except av.error.FFmpegError as e:
-            raise NedError(f"{path} has no decodable video frame ({_short(e)})") from None
+            error = e
         if first is None:
+            if error is not None:
+                raise NedError(f"{path} has no decodable video frame ({_short(error)})")
             raise NedError(f"{path} has no video frames")
+        clock.stamp(first)
         rotation = _rotation_of(first)
         cw, ch = first.width or ctx.width, first.height or ctx.height
-        has_audio = bool(c.streams.audio)
-    count, start, end = _count_frames(path)
-    if rate == 0 and end > start and count > 1:
+        pix_fmt = first.format.name
+        audio = len(c.streams.audio)
+        rate = clock.rate if _rate(vs) else Fraction(0)
+        codec = ctx.name
+    count, start, end = _count_frames(path, clock)
+    if clock.synthetic:
+        rate = clock.rate
+        start, end = 0.0, float(count / rate)
+    elif rate == 0 and end > start and count > 1:
         rate = Fraction(count, 1) / Fraction(end - start).limit_denominator(1_000_000)
     w, h = (ch, cw) if rotation in (90, 270) else (cw, ch)
     return VideoInfo(path=str(path), width=w, height=h, coded_width=cw, coded_height=ch,
-                     fps=float(rate), rate=rate, time_base=time_base, frame_count=count,
-                     duration=float(end - start), rotation=rotation, has_audio=has_audio,
-                     codec=ctx.name)
+                     fps=float(rate), rate=rate, time_base=clock.time_base, frame_count=count,
+                     duration=float(end - start), rotation=rotation, has_audio=audio > 0,
+                     codec=codec, pix_fmt=pix_fmt, audio_streams=audio,
+                     synthetic_timestamps=clock.synthetic)
 
 
 def prefetch(frames: Iterator[Frame], depth: int = 4) -> Iterator[Frame]:
@@ -200,17 +307,20 @@ def prefetch(frames: Iterator[Frame], depth: int = 4) -> Iterator[Frame]:
                 th.join(0.05)
 
 
-def _count_frames(path: str | os.PathLike) -> tuple[int, float, float]:
-    """Count video packets by demuxing (no decoding); returns (count, start s, end s)."""
+def _count_frames(path: str | os.PathLike, clock: _Clock) -> tuple[int, float, float]:
+    """Count video packets by demuxing (no decoding); returns (count, start s, end s) (the
+    times from the packets' timestamps, 0 where they have none)."""
     count, start, end = 0, None, 0.0
     with _open(path) as c:
         vs = c.streams.video[0]
         tb = float(vs.time_base)
         try:
             for pkt in c.demux(vs):
-                if pkt.size == 0 or pkt.pts is None:
+                if pkt.size == 0:
                     continue
                 count += 1
+                if pkt.pts is None or clock.synthetic:
+                    continue
                 t0 = pkt.pts * tb
                 start = t0 if start is None else min(start, t0)
                 end = max(end, t0 + (pkt.duration or 0) * tb)
@@ -219,65 +329,153 @@ def _count_frames(path: str | os.PathLike) -> tuple[int, float, float]:
     return count, (start or 0.0), end
 
 
+#: Decoded formats whose planes ``read_frames(yuv=True)`` returns (and the writer takes).
+YUV_FORMATS = {"yuv420p": np.uint8, "yuv420p10le": np.uint16}
+
+
 def read_frames(path: str | os.PathLike, *, start: int = 0,
                 stop: int | None = None, yuv: bool = False) -> Iterator[Frame]:
     """Iterate over a video's frames, decoded one at a time.
+
+    A packet that does not decode (a damaged stretch) is skipped; a stretch the demuxer
+    cannot read ends the iteration. Either way a :class:`ned.errors.NedWarning` says so
+    once the clip has been read to its end (every reader of a clip sees the same frames).
 
     Args:
         path: a video file.
         start: first frame index to yield.
         stop: frame index to stop before (None = to the end).
-        yuv: also keep the decoded 4:2:0 planes (``Frame.yuv``) when the stream is 4:2:0
-            and unrotated.
+        yuv: also keep the decoded 4:2:0 planes (``Frame.yuv``) when the stream is 8- or
+            10-bit 4:2:0 (:data:`YUV_FORMATS`), in stored orientation.
 
     Yields:
         :class:`Frame` with ``image`` (H, W, 3) uint8 RGB in display orientation.
 
     Raises:
-        NedError: unreadable file. A corrupt tail ends the iteration after the last
-            decodable frame.
+        NedError: unreadable file, or no frame decodes at all.
     """
     if start < 0 or (stop is not None and stop < start):
         raise NedError(f"bad frame range [{start}, {stop})")
     with _open(path) as c:
         vs = c.streams.video[0]
         vs.thread_type = "AUTO"
-        tb = vs.time_base
-        index = 0
-        try:
-            for frame in c.decode(vs):
+        clock = _Clock(c, vs)
+        packets = c.demux(vs)
+        index, damaged, stray, cut_short, error = 0, 0, 0, False, None
+        while True:
+            try:
+                packet = next(packets)
+            except StopIteration:
+                break
+            except av.error.FFmpegError as e:  # the container itself is damaged here
+                cut_short, error = True, e
+                break
+            try:
+                decoded = packet.decode()
+            except av.error.FFmpegError as e:
+                damaged, error = damaged + 1, e
+                continue
+            for frame in decoded:
                 if stop is not None and index >= stop:
                     return
+                if clock.out_of_order(frame):  # a damaged stretch's stray frame
+                    stray += 1
+                    continue
+                pts = clock.stamp(frame)
                 if index >= start:
                     rot = _rotation_of(frame)
                     image = _to_display(frame.to_ndarray(format="rgb24"), rot)
                     planes = None
-                    if (yuv and not rot and frame.format.name == "yuv420p"
+                    if (yuv and frame.format.name in YUV_FORMATS
                             and frame.height % 4 == 0 and frame.width % 2 == 0):
-                        planes = frame.to_ndarray(format="yuv420p")
-                    pts = frame.pts if frame.pts is not None else index
-                    yield Frame(index=index, pts=int(pts), time=float(pts * tb), image=image,
+                        planes = frame.to_ndarray(format=frame.format.name)
+                    yield Frame(index=index, pts=pts, time=clock.seconds(pts), image=image,
                                 yuv=planes)
                 index += 1
-        except av.error.FFmpegError as e:
-            if index == 0:
-                raise NedError(f"{path} has no decodable video frame ({_short(e)})") from None
+        if index == 0:
+            if error is not None:
+                raise NedError(f"{path} has no decodable video frame ({_short(error)})")
+            raise NedError(f"{path} has no video frames")
+        if damaged or stray:
+            why = f" ({_short(error)})" if error is not None else ""
+            warn(f"{path}: skipped {damaged} damaged video packet(s)"
+                 + (f" and {stray} frame(s) out of order" if stray else "")
+                 + f"; {index} frames decoded{why}")
+        if cut_short:
+            warn(f"{path}: the file is damaged or truncated after frame {index}; the rest "
+                 f"could not be read ({_short(error)})")
+
+
+def check_video_output(path: str | os.PathLike,
+                       inputs: tuple[str | os.PathLike | None, ...] = (),
+                       what: str = "output") -> Path:
+    """Refuse, with one line and before any work, a video output ned cannot write: a
+    container it has no writer for (.gif, ...), a folder, a missing or read-only folder,
+    an input (:func:`ned.atomic.check_output`).
+
+    Returns:
+        ``path`` as a :class:`Path`.
+    """
+    return check_output(path, inputs=inputs, suffixes=tuple(CONTAINERS), what=what)
+
+
+def _bits(pix_fmt: str) -> int:
+    try:
+        return int(av.VideoFormat(pix_fmt).components[0].bits)
+    except (ValueError, IndexError, TypeError):
+        return 8
+
+
+def output_format(codec: str, source: str, width: int, height: int) -> tuple[str, str | None]:
+    """The pixel format to encode a source of pixel format ``source`` at (stored) size
+    ``width`` x ``height`` in: the source's chroma layout (4:2:0, 4:2:2, 4:4:4; anything
+    else as 4:2:0) and bit depth (8 or 10) where ``codec`` allows.
+
+    Returns:
+        (pixel format, a warning saying what could not be kept, or None).
+    """
+    supported = {f.name for f in av.codec.Codec(codec, "w").video_formats}
+    layout = "444" if "444" in source else "422" if "422" in source else "420"
+    deep = _bits(source) > 8
+    notes = []
+    if layout == "420" and (width % 2 or height % 2):
+        layout = "444"
+        notes.append(f"4:2:0 needs an even size, {width}x{height} is written as 4:4:4 (High "
+                     "4:4:4 profile, which some players refuse; crop or pad the clip to an "
+                     "even size for a 4:2:0 output)")
+    elif layout == "422" and width % 2:
+        layout = "444"
+        notes.append(f"4:2:2 needs an even width, {width}x{height} is written as 4:4:4")
+    want = f"yuv{layout}p" + ("10le" if deep else "")
+    if deep and want not in supported:
+        notes.append(f"{codec} cannot write {_bits(source)}-bit video here: written as 8-bit")
+        want = f"yuv{layout}p"
+    elif deep and _bits(source) > 10:
+        notes.append(f"{_bits(source)}-bit video is written as 10-bit")
+    if want not in supported:
+        want = "yuv420p" if "yuv420p" in supported and not (width % 2 or height % 2) \
+            else "yuv444p"
+    return want, ("; ".join(notes) or None)
 
 
 class VideoWriter:
-    """Encode frames to a new video, keeping a source's timing, rotation and audio.
+    """Encode frames to a new video, keeping a source's timing, rotation, bit depth,
+    chroma layout and audio.
 
     Use as a context manager. The file appears at ``path`` only when the block ends
-    without an exception; otherwise nothing is left behind.
+    without an exception; otherwise nothing is left behind (and the temporary files of
+    killed earlier runs are removed).
 
     Args:
-        path: output file (its extension picks the container, e.g. ``.mp4``).
+        path: output file; its extension picks the container and the encoder
+            (:data:`CONTAINERS`; anything else is refused here, before any work).
         fps: frame rate when there is no ``like`` source.
         size: (width, height) of the displayed frames when there is no ``like`` source.
-        like: a source video whose frame rate, time base, size and rotation are kept.
-        audio_from: a video whose audio stream is copied packet for packet (usually
-            the same as ``like``); None for no audio.
-        crf: x264 constant rate factor (lower is better quality).
+        like: a source video whose frame rate, time base, size, rotation, pixel format
+            (chroma layout and bit depth) are kept.
+        audio_from: a video whose audio streams are all copied packet for packet
+            (usually the same as ``like``); None for no audio.
+        crf: constant rate factor, 0 (lossless) to 51 (x264's scale; VP9's is 0-63).
         preset: x264 preset.
         threads: encoder threads (0 = automatic).
     """
@@ -286,13 +484,16 @@ class VideoWriter:
                  size: tuple[int, int] | None = None, like: str | os.PathLike | None = None,
                  audio_from: str | os.PathLike | None = None, crf: int = 16,
                  preset: str = "veryfast", threads: int = 0) -> None:
-        self.path = Path(path)
+        self.path = check_video_output(path, inputs=(like, audio_from))
+        self.muxer, self.codec = CONTAINERS[self.path.suffix.lower()]
+        self.source_pix_fmt = "yuv420p"
         if like is not None:
             info = probe(like)
             self.rate = info.rate if info.rate else Fraction(30)
             self.time_base = info.time_base
             self.size = (info.width, info.height)
             self.rotation = info.rotation
+            self.source_pix_fmt = info.pix_fmt
         else:
             if fps is None or size is None:
                 raise NedError("VideoWriter needs either like= or both fps= and size=")
@@ -302,10 +503,12 @@ class VideoWriter:
             self.rotation = 0
         if self.rate <= 0 or self.size[0] < 1 or self.size[1] < 1:
             raise NedError(f"bad output format: {self.size[0]}x{self.size[1]} at {self.rate} fps")
-        if not self.path.parent.exists():
-            raise NedError(f"output folder does not exist: {self.path.parent}")
-        if not os.access(self.path.parent, os.W_OK):
-            raise NedError(f"output folder is not writable: {self.path.parent}")
+        # AVI has no presentation timestamps (frames at a constant rate, decode order) and
+        # no display rotation: frames are numbered and written upright
+        self.constant_rate = self.muxer == "avi"
+        if self.constant_rate:
+            self.time_base = Fraction(1) / self.rate
+        self._pixels_rotation = 0 if self.constant_rate else self.rotation
         self.audio_from = audio_from
         self.crf, self.preset, self.threads = crf, preset, threads
         self._tmp = atomic_path(self.path)
@@ -329,27 +532,51 @@ class VideoWriter:
         writer by itself if needed. Raises NedError if the file cannot be written."""
         if self._out is not None:
             return
+        remove_stale_temps(self.path)
         try:
-            self._out = av.open(str(self._tmp), "w", format=_format_for(self.path))
+            self._out = av.open(str(self._tmp), "w", format=self.muxer)
         except (av.error.FFmpegError, ValueError) as e:
             raise NedError(f"cannot write {self.path} ({_short(e)})") from None
+        try:
+            self._open_streams()
+        except BaseException:
+            self.abort()
+            raise
+
+    def _open_streams(self) -> None:
         cw, ch = self.size
-        if self.rotation in (90, 270):
+        if self._pixels_rotation in (90, 270):
             cw, ch = ch, cw
-        odd = cw % 2 or ch % 2
-        vs = self._out.add_stream("libx264", rate=self.rate)
+        pix_fmt, note = output_format(self.codec, self.source_pix_fmt, cw, ch)
+        if note:
+            warn(f"{self.path}: {note}")
+        vs = self._out.add_stream(self.codec, rate=self.rate)
         vs.width, vs.height = cw, ch
-        vs.pix_fmt = "yuv444p" if odd else "yuv420p"
+        vs.pix_fmt = pix_fmt
         vs.time_base = self.time_base
         vs.codec_context.time_base = self.time_base
-        vs.options = {"crf": str(self.crf), "preset": self.preset}
+        if self.codec == "libx264":
+            # x264's crf 0 is lossless at 8 bits only; deeper video needs qp 0
+            quality = ({"qp": "0"} if self.crf == 0 and pix_fmt.endswith("10le")
+                       else {"crf": str(self.crf)})
+            vs.options = {**quality, "preset": self.preset,
+                          **({"bf": "0"} if self.constant_rate else {})}
+        else:  # libvpx-vp9: constant quality, fast
+            vs.options = ({"lossless": "1"} if self.crf == 0 else
+                          {"crf": str(min(63, round(self.crf * 63 / 51))), "b": "0"})
+            vs.options.update({"deadline": "realtime", "cpu-used": "8", "row-mt": "1"})
         vs.thread_type = "AUTO"
         if self.threads:
             vs.codec_context.thread_count = self.threads
-        if self.rotation:
-            vs.set_display_rotation(self.rotation)
+        if self._pixels_rotation:
+            vs.set_display_rotation(self._pixels_rotation)
+        elif self.rotation:
+            warn(f"{self.path}: {self.path.suffix} keeps no display rotation; the frames "
+                 "are written upright")
         self._vs = vs
-        self._audio = _AudioCopier(self.audio_from, self._out) if self.audio_from else None
+        self._yuv_dtype = YUV_FORMATS.get(pix_fmt)
+        self._audio = (_AudioCopier(self.audio_from, self._out, self.muxer, self.path)
+                       if self.audio_from else None)
 
     # -- writing -----------------------------------------------------------------------------
     def write(self, image: np.ndarray, pts: int | None = None, *,
@@ -360,32 +587,44 @@ class VideoWriter:
         Args:
             image: (H, W, 3) uint8 RGB in display orientation, H, W = the output size.
             pts: presentation timestamp in the output time base (the source frame's
-                ``Frame.pts`` when re-encoding a source); None = evenly spaced at the rate.
+                ``Frame.pts`` when re-encoding a source); None = evenly spaced at the rate
+                (always so in AVI).
             source_yuv: the source frame's decoded 4:2:0 planes (``Frame.yuv``): pixels
                 outside ``changed`` are encoded from them exactly, with no colour
                 conversion.
-            changed: (x0, y0, x1, y1) box where ``image`` differs from the source; None =
-                nothing changed (with ``source_yuv``) or everything (without).
+            changed: (x0, y0, x1, y1) box (display coordinates) where ``image`` differs
+                from the source; None = nothing changed (with ``source_yuv``) or
+                everything (without).
         """
         if self._out is None:
             self.open()
         w, h = self.size
         if image.dtype != np.uint8 or image.shape != (h, w, 3):
             raise NedError(f"frame must be ({h}, {w}, 3) uint8, got {image.shape} {image.dtype}")
-        if pts is None:
+        if pts is None or self.constant_rate:
             pts = round(self._count / (self.rate * self.time_base))
         pts = max(int(pts), self._last_pts + 1)
-        if source_yuv is not None and self._vs.pix_fmt == "yuv420p" and not self.rotation:
-            frame = av.VideoFrame.from_ndarray(_merge_yuv(source_yuv, image, changed),
-                                               format="yuv420p")
+        rot = self._pixels_rotation
+        vs = self._vs
+        if (source_yuv is not None and self._yuv_dtype is not None and rot == self.rotation
+                and source_yuv.dtype == self._yuv_dtype
+                and source_yuv.shape == (vs.height * 3 // 2, vs.width)):
+            box = changed
+            if box is not None:
+                stored = _to_display(image, (360 - rot) % 360) if rot else image
+                box = _box_to_stored(box, rot, (w, h)) if rot else box
+            else:
+                stored = None
+            frame = av.VideoFrame.from_ndarray(_merge_yuv(source_yuv, stored, box),
+                                               format=vs.pix_fmt)
         else:
-            stored = _to_display(image, (360 - self.rotation) % 360) if self.rotation else image
+            stored = _to_display(image, (360 - rot) % 360) if rot else image
             frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(stored), format="rgb24")
         frame.pts = pts
         frame.time_base = self.time_base
         if self._audio is not None:
             self._audio.copy_until(float(pts * self.time_base) + 0.5)
-        for packet in self._vs.encode(frame):
+        for packet in vs.encode(frame):
             self._out.mux(packet)
         self._count += 1
         self._last_pts = pts
@@ -414,7 +653,7 @@ class VideoWriter:
     def abort(self) -> None:
         """Stop writing and remove the temporary file; the output path is not touched."""
         try:
-            if self._audio is not None:
+            if getattr(self, "_audio", None) is not None:
                 self._audio.close()
             if self._out is not None:
                 self._out.close()
@@ -482,10 +721,28 @@ class WriteBehind:
         self.writer.abort()
 
 
-def _merge_yuv(source: np.ndarray, image: np.ndarray,
+def _box_to_stored(box: tuple[int, int, int, int], rotation: int,
+                   size: tuple[int, int]) -> tuple[int, int, int, int]:
+    """A display-orientation box (x0, y0, x1, y1) of a frame whose display size is
+    ``size`` (width, height) in the stored orientation (``_to_display`` rotates a stored
+    frame by ``rotation`` degrees counter-clockwise into the display)."""
+    x0, y0, x1, y1 = box
+    w, h = size
+    k = (rotation // 90) % 4
+    if k == 1:   # display (r, c) = stored (c, W_s - 1 - r), W_s = h
+        return (h - y1, x0, h - y0, x1)
+    if k == 2:
+        return (w - x1, h - y1, w - x0, h - y0)
+    if k == 3:   # display (r, c) = stored (H_s - 1 - c, r), H_s = w
+        return (y0, w - x1, y1, w - x0)
+    return box
+
+
+def _merge_yuv(source: np.ndarray, image: np.ndarray | None,
                box: tuple[int, int, int, int] | None) -> np.ndarray:
-    """Source 4:2:0 planes with the box (grown to even bounds) taken from ``image``."""
-    if box is None:
+    """Source 4:2:0 planes (uint8, or uint16 10-bit) with the box (grown to even bounds)
+    taken from ``image`` (RGB, the planes' orientation and size)."""
+    if box is None or image is None:
         return source
     h, w = image.shape[:2]
     # chroma is shared by 2x2 pixels and PyAV packs each chroma plane in rows of the
@@ -497,6 +754,8 @@ def _merge_yuv(source: np.ndarray, image: np.ndarray,
     # OpenCV's BT.601 limited-range conversion: swscale's to rounding (a few pixels differ
     # by 1-4 levels) and 20x faster on odd box sizes (0.05 vs 0.9 ms for a 280x310 box)
     sub = cv2.cvtColor(np.ascontiguousarray(image[y0:y1, x0:x1]), cv2.COLOR_RGB2YUV_I420)
+    if source.dtype == np.uint16:  # 10-bit planes: the edit's 8 bits, scaled
+        sub = sub.astype(np.uint16) << 2
     bh, bw = y1 - y0, x1 - x0
     out = source.copy()
     out[y0:y1, x0:x1] = sub[:bh]
@@ -509,25 +768,38 @@ def _merge_yuv(source: np.ndarray, image: np.ndarray,
     return out
 
 
-def _format_for(path: Path) -> str | None:
-    return {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska"}.get(
-        path.suffix.lower())
-
-
 class _AudioCopier:
-    """Copies a source's first audio stream into an output, packet for packet, streamed."""
+    """Copies every audio stream of a source into an output, streamed: packet for packet
+    where the container takes the codec, else re-encoded (with a warning)."""
 
-    def __init__(self, source: str | os.PathLike, out: av.container.OutputContainer) -> None:
+    def __init__(self, source: str | os.PathLike, out: av.container.OutputContainer,
+                 muxer: str, path: Path) -> None:
         self._in = _open(source)
-        self._stream = None
-        self._packets: Iterator[av.Packet] | None = None
-        self._pending: av.Packet | None = None
-        if self._in.streams.audio:
-            src = self._in.streams.audio[0]
-            self._stream = out.add_stream_from_template(src)
-            self._src = src
-            self._packets = self._in.demux(src)
         self._out = out
+        self._map: dict[int, tuple[av.stream.Stream, av.stream.Stream, bool]] = {}
+        ok = _AUDIO_OK.get(muxer)
+        for src in self._in.streams.audio:
+            ctx = src.codec_context
+            name = ctx.codec.canonical_name if ctx is not None and ctx.codec else None
+            if not name:
+                continue
+            if ok is None or name in ok:
+                self._map[src.index] = (src, out.add_stream_from_template(src), False)
+                continue
+            codec = _AUDIO_FALLBACK[muxer]
+            rate = 48000 if codec == "libopus" else (src.rate or 48000)
+            dst = out.add_stream(codec, rate=rate)
+            try:
+                dst.layout = src.layout.name if src.channels <= 2 else "stereo"
+            except (ValueError, AttributeError):
+                dst.layout = "stereo"
+            self._map[src.index] = (src, dst, True)
+            warn(f"{path}: {path.suffix} cannot hold {name} audio; audio stream "
+                 f"{src.index} is re-encoded as {codec.removeprefix('lib')}")
+        streams = [m[0] for m in self._map.values()]
+        self._packets: Iterator[av.Packet] | None = (self._in.demux(*streams) if streams
+                                                     else None)
+        self._pending: av.Packet | None = None
 
     def copy_until(self, seconds: float) -> None:
         """Mux the source's audio packets whose time is before ``seconds``."""
@@ -538,15 +810,38 @@ class _AudioCopier:
             self._pending = None
             if pkt is None:
                 self._packets = None
+                self._flush()
                 return
+            src, dst, transcode = self._map[pkt.stream.index]
             if pkt.dts is None and pkt.pts is None:
-                continue  # the demuxer's final flush packet
-            t = float((pkt.dts if pkt.dts is not None else pkt.pts) * self._src.time_base)
+                if transcode:
+                    self._encode(dst, src, pkt)  # the demuxer's final flush packet
+                continue
+            t = float((pkt.dts if pkt.dts is not None else pkt.pts) * src.time_base)
             if t > seconds:
                 self._pending = pkt
                 return
-            pkt.stream = self._stream
-            self._out.mux(pkt)
+            if transcode:
+                self._encode(dst, src, pkt)
+            else:
+                pkt.stream = dst
+                self._out.mux(pkt)
+
+    def _encode(self, dst: av.stream.Stream, src: av.stream.Stream, pkt: av.Packet) -> None:
+        try:
+            frames = pkt.decode()
+        except av.error.FFmpegError:
+            return  # a damaged audio packet: skipped
+        for f in frames:
+            f.pts = None
+            for p in dst.encode(f):
+                self._out.mux(p)
+
+    def _flush(self) -> None:
+        for _, dst, transcode in self._map.values():
+            if transcode:
+                for p in dst.encode(None):
+                    self._out.mux(p)
 
     def close(self) -> None:
         self._in.close()

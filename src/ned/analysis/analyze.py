@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -15,6 +14,7 @@ from ned.analysis.landmarker import Detection, Landmarker
 from ned.analysis.shots import CutConfig, CutDetector
 from ned.analysis.smoothing import OneEuroConfig, OneEuroFilter, orthonormalise
 from ned.analysis.tracking import FaceSelector
+from ned.atomic import temp_dir
 from ned.blendshapes import N_BLENDSHAPES
 from ned.errors import NedError
 from ned.io.video import prefetch, probe, read_frames
@@ -100,6 +100,11 @@ class _Smoother:
         bs = np.clip(self.bs(d.blendshapes, t), 0.0, 1.0)
         return lm, pose, bs
 
+
+#: What a record's timestamps count from (its ``time_origin`` metadata): the clip's first
+#: frame, as players show it (``ned.io.read_frames``' ``Frame.time``). A cache entry
+#: without it is analysed again.
+TIME_ORIGIN = "first frame"
 
 #: Per-frame fields of a FaceTrack record: name -> (dtype, row shape).
 ROW_FIELDS = {"landmarks": (np.float32, (N_LANDMARKS, 3)),
@@ -195,7 +200,7 @@ def analyze_to_file(path: str | os.PathLike, output: str | os.PathLike,
     selector, smoother = FaceSelector(cfg.face_index), _Smoother(cfg)
     empty_lm = np.zeros((N_LANDMARKS, 3), np.float32)
     empty_bs = np.zeros(N_BLENDSHAPES, np.float32)
-    with tempfile.TemporaryDirectory(prefix="ned-analyze-") as work, \
+    with temp_dir("analyze") as work, \
             Landmarker(max(cfg.max_faces, cfg.face_index + 1), cfg.min_confidence) as lmk:
         spool = NpzSpool(FaceTrack.KIND, ROW_FIELDS, work)
         n_valid, cuts, cut_detector = 0, [], CutDetector(cfg.cuts)
@@ -230,11 +235,17 @@ def analyze_to_file(path: str | os.PathLike, output: str | os.PathLike,
         bar.close()
         if spool.n == 0:
             raise NedError(f"{path} has no decodable video frames")
+        if n_valid == 0 and 0 < selector.most_faces <= cfg.face_index:
+            k = selector.most_faces
+            raise NedError(f"face index {cfg.face_index} is out of range: {path} shows at "
+                           f"most {k} face{'s' if k > 1 else ''} at a time (face index "
+                           f"{'0' if k == 1 else f'0 to {k - 1}'})")
         if on_end is not None:
             on_end()
         meta = {"width": info.width, "height": info.height, "fps": info.fps,
                 "source": str(path), "source_hash": file_hash(path),
-                "face_index": cfg.face_index}
+                "face_index": cfg.face_index, "frames": int(spool.n),
+                "time_origin": TIME_ORIGIN, "analysis_key": cfg.key()}
         spool.finish(output, meta, extra={"cuts": np.array(cuts, np.int64)})
     return AnalysisSummary(frames=int(spool.n), valid=n_valid, fps=float(info.fps),
                            cuts=len(cuts))
@@ -243,7 +254,7 @@ def analyze_to_file(path: str | os.PathLike, output: str | os.PathLike,
 def analyze(path: str | os.PathLike, config: AnalysisConfig | None = None,
             progress: bool = False) -> FaceTrack:
     """Analyse a clip into a :class:`FaceTrack` (see :func:`analyze_to_file`)."""
-    with tempfile.TemporaryDirectory(prefix="ned-track-") as d:
+    with temp_dir("track") as d:
         out = Path(d) / "track.npz"
         analyze_to_file(path, out, config, progress)
         return FaceTrack.load(out)

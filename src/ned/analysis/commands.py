@@ -25,14 +25,18 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ned.analysis.analyze import AnalysisConfig, analyze_to_file
+    from ned.atomic import check_output
     from ned.records import FaceTrack
 
     video = Path(args.video)
+    if video.is_dir():
+        raise NedError(f"{video} is a folder, not a video file")
     out = Path(args.output) if args.output else video.with_suffix(".npz")
-    if out.resolve() == video.resolve():
-        raise NedError("output path is the input video")
-    if out.suffix != ".npz":
-        raise NedError(f"output must be a .npz file, got {out.name}")
+    check_output(out, inputs=(video,), suffixes=(".npz",))
+    png = None
+    if args.plot is not None:  # checked before the analysis, not after it
+        png = Path(args.plot) if args.plot else out.with_suffix(".png")
+        check_output(png, inputs=(video, out), suffixes=(".png",), what="--plot")
     cfg = AnalysisConfig(face_index=args.face_index, smooth=not args.no_smooth)
     summary = analyze_to_file(video, out, cfg, progress=not args.quiet)
     frames, valid = summary.frames, summary.valid
@@ -41,8 +45,7 @@ def run(args: argparse.Namespace) -> int:
               "(every frame marked invalid)", file=sys.stderr)
     else:
         print(f"{out}: face on {valid}/{frames} frames ({100.0 * valid / frames:.1f}%)")
-    if args.plot is not None:
-        png = Path(args.plot) if args.plot else out.with_suffix(".png")
+    if png is not None:
         _plot(FaceTrack.load(out), video, png)
         print(f"{png}: blendshape curves and landmark preview")
     return 0

@@ -25,7 +25,7 @@ from typing import BinaryIO
 import numpy as np
 
 from ned.analysis.analyze import ROW_FIELDS, AnalysisConfig, AnalysisSummary, FrameRow
-from ned.errors import NedError
+from ned.errors import NedError, warn
 from ned.records import FaceTrack, iter_rows, load_fields
 
 #: The fields a chunk carries (besides ``cut``).
@@ -91,9 +91,12 @@ class MessageKind(str, Enum):
     """Messages of the analysis process to the edit (:func:`write_message`), in order:
     ROWS (a chunk) ..., END (every row sent), DONE (the record is written; its data is
     the :class:`AnalysisSummary`); or ERROR (a user error, one line) or CRASH (a traceback).
-    EOF is the reader's own: the process stopped without saying why."""
+    WARNING (a :class:`ned.errors.NedWarning`'s line) may come between any of them; the
+    edit issues it again. EOF is the reader's own: the process stopped without saying
+    why."""
 
     ROWS = "rows"
+    WARNING = "warning"
     END = "end"
     DONE = "done"
     ERROR = "error"
@@ -204,7 +207,7 @@ class LiveAnalysis:
                         break
                     except queue.Full:
                         continue
-                if msg[0] not in (MessageKind.ROWS, MessageKind.END):
+                if msg[0] not in (MessageKind.ROWS, MessageKind.END, MessageKind.WARNING):
                     return
         except (EOFError, OSError, ValueError):
             self._queue.put((MessageKind.EOF, None))
@@ -216,6 +219,8 @@ class LiveAnalysis:
             kind, data = self._queue.get()
             if kind is MessageKind.ROWS:
                 yield data
+            elif kind is MessageKind.WARNING:
+                warn(str(data))
             elif kind is MessageKind.END:  # every row is here; the record is being written
                 self._ended = True
                 return
@@ -238,6 +243,9 @@ class LiveAnalysis:
             except queue.Empty:
                 if self._proc.poll() is not None and not self._reader.is_alive():
                     return
+                continue
+            if kind is MessageKind.WARNING:
+                warn(str(data))
                 continue
             if kind is MessageKind.DONE:
                 self.summary = data

@@ -48,6 +48,9 @@ class FaceSelector:
         self.signature: tuple[np.ndarray, np.ndarray] | None = None
         self.lost = 0
         self._seen = 0
+        #: the most confident faces seen in one frame while looking for the track's start
+        #: (tells a ``face_index`` past the clip's faces from a clip without faces).
+        self.most_faces = 0
 
     def reset(self) -> None:
         """Forget the track and the person (the next confident frame starts anew)."""
@@ -73,6 +76,7 @@ class FaceSelector:
             chosen = self._reidentify(dets, image)
         elif self.box is None:
             dets = [d for d in dets if d.confidence >= self.min_confidence]
+            self.most_faces = max(self.most_faces, len(dets))
             chosen = (sorted(dets, key=lambda d: -d.area)[self.face_index]
                       if len(dets) > self.face_index else None)
         else:

@@ -5,8 +5,9 @@
 Analyses VIDEO into the FaceTrack record OUTPUT and sends its rows, CHUNK frames at a
 time, down stdout (:func:`ned.analysis.stream.write_message`), then END once every
 frame is sent, then DONE once the record is written (or ERROR / CRASH:
-:class:`ned.analysis.stream.MessageKind`). SIGTERM stops it cleanly
-(no record written); SIGINT is left to the parent.
+:class:`ned.analysis.stream.MessageKind`); a :class:`ned.errors.NedWarning` is sent as
+WARNING. SIGTERM and SIGHUP stop it cleanly (no record, no spill folder left); SIGINT is
+left to the parent.
 """
 
 from __future__ import annotations
@@ -15,7 +16,9 @@ import json
 import os
 import signal
 import sys
+import threading
 import traceback
+import warnings
 
 
 class _Stopped(Exception):
@@ -29,11 +32,30 @@ def _stop(*_: object) -> None:
 def main(argv: list[str]) -> int:
     signal.signal(signal.SIGINT, signal.SIG_IGN)   # the parent handles interrupts
     signal.signal(signal.SIGTERM, _stop)
+    if hasattr(signal, "SIGHUP"):
+        signal.signal(signal.SIGHUP, _stop)
     out = os.fdopen(os.dup(1), "wb")              # messages only: stray prints go to stderr
     os.dup2(2, 1)
     from ned.analysis.analyze import AnalysisConfig, FrameRow, analyze_to_file
-    from ned.analysis.stream import MessageKind, stack_rows, write_message
-    from ned.errors import NedError
+    from ned.analysis.stream import MessageKind, stack_rows
+    from ned.analysis.stream import write_message as _write
+    from ned.errors import NedError, NedWarning
+
+    lock = threading.Lock()  # warnings come from the decoding thread too
+
+    def write_message(*args: object, **kwargs: object) -> None:
+        with lock:
+            _write(*args, **kwargs)
+
+    def show(message, category, filename, lineno, file=None, line=None) -> None:
+        if issubclass(category, NedWarning):
+            write_message(out, MessageKind.WARNING, str(message))
+        else:
+            original(message, category, filename, lineno, file, line)
+
+    original = warnings.showwarning
+    warnings.showwarning = show
+    warnings.simplefilter("always", NedWarning)
 
     video, output, config, chunk = argv[0], argv[1], json.loads(argv[2]), int(argv[3])
     rows: list[FrameRow] = []

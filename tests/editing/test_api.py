@@ -254,7 +254,7 @@ def test_bad_options(single_face_path, tmp_path, capsys, args, message):
 
 def test_bad_paths(single_face_path, no_face_path, tmp_path, capsys):
     cases = [
-        (["-o", str(single_face_path), "--emotion", "happy"], "is the input"),
+        (["-o", str(single_face_path), "--emotion", "happy"], "overwrite the input"),
         (["-o", str(tmp_path / "missing" / "o.mp4"), "--emotion", "happy"], "does not exist"),
         (["-o", str(tmp_path / "o.mp4"), "--reference", str(no_face_path)], "no frame with a face"),
         (["-o", str(tmp_path / "o.mp4"), "--reference", str(tmp_path / "x.mp4")], "no such"),

@@ -12,7 +12,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("edit", help="change the emotion of the face in a clip",
                        description="Change the emotion of the tracked face, keep the speech.")
     p.add_argument("video", help="input video")
-    p.add_argument("-o", "--output", required=True, help="edited video to write")
+    p.add_argument("-o", "--output", required=True,
+                   help="edited video to write (.mp4, .m4v, .mov, .mkv, .avi or .webm)")
     g = p.add_mutually_exclusive_group(required=True)
     g.add_argument("--emotion", help=f"target emotion: {', '.join(EMOTIONS)}")
     g.add_argument("--reference", help="a clip whose expression style to transfer")
@@ -20,8 +21,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--gain", type=float, default=1.0,
                    help="exaggerate the warp's geometric change (default 1; 1.5-2 for stronger, "
                         "less natural edits)")
-    p.add_argument("--start", type=float, help="edit from this time (s)")
-    p.add_argument("--end", type=float, help="edit until this time (s)")
+    p.add_argument("--start", type=float,
+                   help="edit from this time (s, from the clip's first frame)")
+    p.add_argument("--end", type=float,
+                   help="edit until this time (s, from the clip's first frame)")
     p.add_argument("--face-index", type=int, default=0, help="0 = largest face (default)")
     p.add_argument("--seed", type=int, default=0, help="seed of the emotion latent")
     p.add_argument("--preview", nargs="?", const="", metavar="MP4",

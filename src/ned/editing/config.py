@@ -75,7 +75,8 @@ class TimeRange:
     """Which part of the clip is edited.
 
     Attributes:
-        start, end: seconds of the clip to edit (None = from the start / to the end).
+        start, end: seconds of the clip to edit, counted from its first frame as players
+            show them (None = from the start / to the end); start >= 0, end > 0.
         ramp: seconds over which the edit fades in and out at ``start`` / ``end``.
     """
 
@@ -86,6 +87,11 @@ class TimeRange:
     def __post_init__(self) -> None:
         for name in ("start", "end", "ramp"):
             _finite(f"--{name}", getattr(self, name))
+        if self.start is not None and self.start < 0:
+            raise NedError(f"--start ({self.start:g}) must be >= 0 s (times count from the "
+                           "clip's first frame)")
+        if self.end is not None and self.end <= 0:
+            raise NedError(f"--end ({self.end:g}) must be after the clip's first frame (> 0 s)")
         if self.start is not None and self.end is not None and self.end <= self.start:
             raise NedError(f"--end ({self.end}) must be after --start ({self.start})")
         if self.ramp < 0:

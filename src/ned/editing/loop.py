@@ -90,6 +90,8 @@ def render_clip(video: Path, output: Path, plans: Iterator[FramePlan],
             timings["encode"] += t_mark - t2
             report.frames += 1
             bar.update(1)
+        for _ in plans:  # the analysis must end cleanly too: an error it reports after its
+            pass         # last row (a face index past the clip's faces) is raised here
         t1 = time.perf_counter()
         for w in writers:
             w.close()

@@ -7,9 +7,8 @@ packet. Only the tracked face changes; frames without a valid face pass through 
 
 from __future__ import annotations
 
+import math
 import os
-import signal
-import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
@@ -20,8 +19,9 @@ from typing import Any
 from tqdm import tqdm
 
 from ned.analysis import AnalysisConfig
-from ned.analysis.cache import analysis_rows, cache_dir, cached_analysis
+from ned.analysis.cache import analysis_rows, cached_analysis, usable_cache_dir
 from ned.analysis.stream import RowChunk, record_chunks
+from ned.atomic import temp_dir
 from ned.editing.calibrate import (
     Calibration,
     CalibrationConfig,
@@ -38,8 +38,9 @@ from ned.editing.config import EditConfig, EditReport
 from ned.editing.loop import render_clip
 from ned.editing.plan import EditPlanner, FramePlan
 from ned.editing.renderers import make_renderer
-from ned.errors import NedError
+from ned.errors import NedError, signals_as_interrupt, warn
 from ned.io import probe, read_frames
+from ned.io.video import VideoInfo, check_video_output
 from ned.records import FaceTrack, load_fields
 
 
@@ -63,8 +64,8 @@ def run_edit(video: str | os.PathLike, output: str | os.PathLike, config: EditCo
     preview_path = Path(preview) if preview is not None else None
     check_inputs(video, output, preview_path, config)
     info = probe(video)  # bad inputs fail here, before anything starts
-    with _sigint_as_interrupt(), tempfile.TemporaryDirectory(prefix="ned-") as work, \
-            ExitStack() as stack:
+    check_range(config, info)
+    with signals_as_interrupt(), temp_dir() as work, ExitStack() as stack:
         t0 = time.perf_counter()
         rows = analysis_rows(video, AnalysisConfig(face_index=config.face_index), work, stack,
                              config.use_cache)
@@ -104,7 +105,8 @@ def plan_clip(video: str | os.PathLike, config: EditConfig) -> Iterator[FramePla
         landmarks, edit strength, why a frame is passed through).
     """
     info = probe(video)
-    with tempfile.TemporaryDirectory(prefix="ned-") as work:
+    check_range(config, info)
+    with temp_dir() as work:
         track = cached_analysis(video, AnalysisConfig(face_index=config.face_index), work,
                                 use_cache=config.use_cache)
         planner = make_planner(config, (info.width, info.height), info.fps, work,
@@ -182,8 +184,12 @@ class ClipCalibration:
             "goals": self.goals, "guards": self.config.guards})
 
     def __call__(self, planner: EditPlanner) -> Calibration:
-        path = cache_file(cache_dir(), self._key()) if self.config.use_cache else None
+        folder = usable_cache_dir() if self.config.use_cache else None
+        path = cache_file(folder, self._key()) if folder is not None else None
         cached = load_cached(path) if path is not None and path.exists() else None
+        if cached is not None and not _sane(cached):
+            warn(f"cached calibration {path.name} is damaged; calibrating again")
+            cached = None
         if cached is not None:
             return replace(cached, seconds=0.0)
         frames = planner.sample_frames(CalibrationConfig().frames)
@@ -198,40 +204,47 @@ class ClipCalibration:
         return result
 
 
+def _sane(cal: Calibration) -> bool:
+    """Whether a cached calibration holds finite, non-negative gains by group name."""
+    try:
+        return all(isinstance(g, str) and isinstance(v, (int, float)) and math.isfinite(v)
+                   and v >= 0 for g, v in cal.gains.items())
+    except AttributeError:
+        return False
+
+
+def _check_file(path: Path | str, noun: str) -> None:
+    p = Path(path)
+    if p.is_dir():
+        raise NedError(f"{p} is a folder, not a {noun}")
+    if not p.is_file():
+        raise NedError(f"no such {noun}: {p}")
+
+
 def check_inputs(video: Path, output: Path, preview: Path | None, config: EditConfig) -> None:
-    """Raise NedError for an input that is missing or an output that cannot be written
-    (or would replace an input)."""
-    if not video.is_file():
-        raise NedError(f"no such file: {video}")
-    for out in (output, preview):
-        if out is None:
-            continue
-        if out.resolve() == video.resolve():
-            raise NedError(f"output {out} is the input video; choose another path")
-        if not out.parent.is_dir():
-            raise NedError(f"output folder does not exist: {out.parent}")
-        if not os.access(out.parent, os.W_OK):
-            raise NedError(f"output folder is not writable: {out.parent}")
+    """Raise NedError for an input that is missing (or a folder), or an output that cannot
+    be written, would replace an input, or is a container ned cannot write."""
+    _check_file(video, "video file")
+    t, r = config.target, config.render
+    inputs = (video, t.reference, t.manipulator, r.renderer)
+    for out, what in ((output, "output"), (preview, "preview")):
+        if out is not None:
+            check_video_output(out, inputs=inputs, what=what)
     if preview is not None and preview.resolve() == output.resolve():
         raise NedError("preview path equals the output path")
-    if config.target.reference is not None and not Path(config.target.reference).is_file():
-        raise NedError(f"no such reference clip: {config.target.reference}")
-    if config.render.renderer is not None and not Path(config.render.renderer).is_file():
-        raise NedError(f"no such renderer file: {config.render.renderer}")
+    if t.reference is not None:
+        _check_file(t.reference, "reference clip")
+    if r.renderer is not None:
+        _check_file(r.renderer, "renderer file")
 
 
-@contextmanager
-def _sigint_as_interrupt() -> Iterator[None]:
-    """Make SIGINT raise KeyboardInterrupt (so writers clean up) while editing."""
-    try:
-        old = signal.signal(signal.SIGINT, signal.default_int_handler)
-    except ValueError:  # not the main thread
-        yield
-        return
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, old)
+def check_range(config: EditConfig, info: VideoInfo) -> None:
+    """Raise NedError for a time range that edits nothing of this clip (its times count
+    from the first frame, as players show them)."""
+    start = config.range.start
+    if start is not None and start >= info.duration:
+        raise NedError(f"--start {start:g} s is at or past the end of the clip "
+                       f"({info.duration:.2f} s long); nothing would be edited")
 
 
 @contextmanager

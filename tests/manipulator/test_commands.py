@@ -94,3 +94,30 @@ def test_train_manipulator_cli_errors(files, tmp_path, capsys):
     assert main(["train-manipulator", "--labels", str(tmp_path / "l.json"), "--run-dir",
                  str(tmp_path / "r"), "--warmup-iters", "5"]) == 1
     assert "need --synthetic" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("target", ["track", "reference", "video", "folder"])
+def test_output_never_replaces_an_input_or_a_video(files, tmp_path, capsys, target):
+    """`-o` equal to the track or the reference, or naming a video, is refused (it was
+    overwritten with npz data, exit 0)."""
+    track, ref = tmp_path / "clip.npz", tmp_path / "ref.npz"
+    track.write_bytes((files / "clip.npz").read_bytes())
+    ref.write_bytes((files / "ref.npz").read_bytes())
+    video = tmp_path / "some.mp4"
+    video.write_bytes(b"a video")
+    (tmp_path / "dir.npz").mkdir()
+    out = {"track": track, "reference": ref, "video": video, "folder": tmp_path / "dir.npz"}
+    before = {p: p.read_bytes() for p in (track, ref, video)}
+    rc = main(["manipulate", str(track), "--reference", str(ref), "--model",
+               str(files / "tiny"), "-o", str(out[target])])
+    err = capsys.readouterr().err.strip()
+    assert rc == 1 and len(err.splitlines()) == 1, err
+    assert {"track": "overwrite the input", "reference": "overwrite the input",
+            "video": "must be a .npz file", "folder": "is a folder"}[target] in err
+    assert {p: p.read_bytes() for p in before} == before
+
+
+def test_a_folder_as_the_track_is_named(files, tmp_path, capsys):
+    assert main(["manipulate", str(tmp_path), "--emotion", "sad", "-o",
+                 str(tmp_path / "o.npz")]) == 1
+    assert "is a folder" in capsys.readouterr().err

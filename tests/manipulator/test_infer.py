@@ -1,5 +1,7 @@
 """Inference mechanics on a tiny untrained model: shapes, determinism, passthrough, errors."""
 
+import re
+
 import numpy as np
 import pytest
 import torch
@@ -122,3 +124,41 @@ def test_errors(tiny):
         translate(tiny, bad, v, emotion="sad")
     with pytest.raises(NedError, match="not found"):
         load_manipulator("/nonexistent/model")
+
+
+# -- a checkpoint's config is checked (issue 17: "window": -3 was an internal error) --------
+@pytest.mark.parametrize("change,message", [
+    ({"window": -3}, '"window" must be an integer from 1'),
+    ({"window": 0}, '"window" must be an integer from 1'),
+    ({"window": "10"}, '"window" must be an integer from 1'),
+    ({"names": ["a", "b"]}, '"names" has 2 names for 52 channels'),
+    ({"names": "jawOpen"}, '"names" must be a list'),
+    ({"names": "DUP"}, "twice"),
+    ({"names": "RENAMED"}, "must be the 52 MediaPipe blendshapes"),
+    ({"speech_channels": ["jawOpen", "nonsense"]}, "'nonsense' is not among"),
+    ({"speech_channels": []}, "non-empty list"),
+    ({"net": {"style_dim": -16}}, '"net.style_dim" must be a positive integer'),
+    ({"net": {"colour": 3}}, 'unknown network setting "net.colour"'),
+])
+def test_bad_checkpoint_config_is_one_clear_error(tmp_path, change, message):
+    import json
+    import shutil
+
+    from ned.manipulator.infer import default_path
+
+    stem = tmp_path / "m"
+    shutil.copy(default_path().with_suffix(".safetensors"), stem.with_suffix(".safetensors"))
+    doc = json.loads(default_path().with_suffix(".json").read_text())
+    meta = doc["meta"]
+    for k, v in change.items():
+        if k == "net":
+            meta["net"] = {**meta["net"], **v}
+        elif v == "DUP":
+            meta["names"] = [*meta["names"][:-1], meta["names"][0]]
+        elif v == "RENAMED":
+            meta["names"] = [*meta["names"][:-1], "somethingElse"]
+        else:
+            meta[k] = v
+    stem.with_suffix(".json").write_text(json.dumps(doc))
+    with pytest.raises(NedError, match=re.escape(message)):
+        load_manipulator(stem)

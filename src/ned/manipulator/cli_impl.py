@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ned.atomic import atomic_write
+from ned.atomic import atomic_write, check_output
 from ned.blendshapes import EMOTIONS
 from ned.errors import NedError
 from ned.records import ExpressionTrack, FaceTrack
@@ -29,6 +29,16 @@ def _check_args(emotion: str | None, reference: Path | None, intensity: float) -
         raise NedError(f"--intensity {intensity} is outside [{lo}, {hi}]")
 
 
+def _model_files(model: str | None) -> tuple[Path, ...]:
+    """A checkpoint's two files (nothing for the shipped default)."""
+    if model is None:
+        return ()
+    stem = Path(model)
+    if stem.suffix in (".safetensors", ".json"):
+        stem = stem.with_suffix("")
+    return stem.with_suffix(".safetensors"), stem.with_suffix(".json")
+
+
 def manipulate_file(track: Path, output: Path, *, emotion: str | None = None,
                     reference: Path | None = None, intensity: float = 1.0, seed: int = 0,
                     model: str | None = None, plot: Path | None = None) -> ExpressionTrack:
@@ -36,9 +46,13 @@ def manipulate_file(track: Path, output: Path, *, emotion: str | None = None,
     from ned.manipulator.infer import load_manipulator, translate
 
     _check_args(emotion, reference, intensity)
-    for out in (output, plot):
-        if out is not None and not Path(out).parent.is_dir():
-            raise NedError(f"output folder does not exist: {Path(out).parent}")
+    inputs = (track, reference, *_model_files(model))
+    check_output(output, inputs=inputs, suffixes=(".npz",))
+    if plot is not None:
+        check_output(plot, inputs=(*inputs, output), suffixes=(".png",), what="--plot")
+    for path, what in ((track, "track"), (reference, "reference")):
+        if path is not None and Path(path).is_dir():
+            raise NedError(f"{what} {path} is a folder, not a FaceTrack .npz")
     ft = FaceTrack.load(track)
     if not ft.valid.any():
         raise NedError(f"{track} has no frame with a face")

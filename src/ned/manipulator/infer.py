@@ -27,7 +27,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ned.blendshapes import EMOTIONS, INTENSITY_RANGE
+from ned.blendshapes import BLENDSHAPE_NAMES, EMOTIONS, INTENSITY_RANGE, N_BLENDSHAPES
 from ned.checkpoint import load_arrays, read_checkpoint_meta
 from ned.errors import NedError
 from ned.manipulator.netconfig import NetConfig
@@ -83,12 +83,12 @@ def load_manipulator(path: str | os.PathLike | None = None) -> Manipulator:
     if stem.suffix in (".safetensors", ".json"):
         stem = stem.with_suffix("")
     meta = read_checkpoint_meta(stem)
-    if meta.get("format") != "ned-manipulator":
+    if not isinstance(meta, dict) or meta.get("format") != "ned-manipulator":
         raise NedError(f"{stem}.json is not a ned manipulator checkpoint")
-    net = NetConfig(**meta["net"])
+    net, window, names, speech = check_meta(meta, f"{stem}.json")
     tensors = split_modules(load_arrays(stem))
     build = {"G": lambda t: Translator(t, net.residual), "E": Encoder, "M": Mapper}
-    mods, window = {}, int(meta["window"])
+    mods = {}
     x = np.zeros((1, window, net.exp_dim), np.float32)
     for name, make in build.items():
         try:  # a dry run checks every shape
@@ -106,9 +106,72 @@ def load_manipulator(path: str | os.PathLike | None = None) -> Manipulator:
         except (KeyError, ValueError, IndexError) as e:
             raise NedError(f"{stem}.safetensors: weights of {name} do not fit the config "
                            f"({e.__class__.__name__}: {str(e)[:120]})") from None
-    return Manipulator(G=mods["G"], E=mods["E"], M=mods["M"], net=net,
-                       names=tuple(meta["names"]), speech_channels=tuple(meta["speech_channels"]),
-                       window=window, meta=meta, path=stem)
+    return Manipulator(G=mods["G"], E=mods["E"], M=mods["M"], net=net, names=names,
+                       speech_channels=speech, window=window, meta=meta, path=stem)
+
+
+#: Longest window a checkpoint may ask for (frames; the reference uses 10).
+MAX_WINDOW = 1000
+
+
+def check_meta(meta: dict, where: str) -> tuple[NetConfig, int, tuple[str, ...],
+                                                tuple[str, ...]]:
+    """Validate a manipulator checkpoint's config: network sizes (positive integers),
+    ``window`` (1 to :data:`MAX_WINDOW` frames), ``names`` (one distinct name per
+    expression channel: with 52 channels the MediaPipe blendshapes, in order) and
+    ``speech_channels`` (distinct names out of ``names``).
+
+    Args:
+        meta: the checkpoint JSON's ``meta``.
+        where: the file, for the messages.
+
+    Returns:
+        (net config, window, names, speech channels).
+
+    Raises:
+        NedError: the first bad value, named.
+    """
+    def bad(what: str) -> NedError:
+        return NedError(f"{where}: {what}")
+
+    net_d = meta.get("net")
+    if not isinstance(net_d, dict):
+        raise bad('"net" must be a mapping of network sizes')
+    fields = NetConfig.__dataclass_fields__
+    unknown = sorted(set(net_d) - set(fields))
+    if unknown:
+        raise bad(f'unknown network setting "net.{unknown[0]}"')
+    for k, v in net_d.items():
+        if k == "residual":
+            if not isinstance(v, bool):
+                raise bad(f'"net.residual" must be true or false, got {v!r}')
+        elif isinstance(v, bool) or not isinstance(v, int) or v < 1:
+            raise bad(f'"net.{k}" must be a positive integer, got {v!r}')
+    net = NetConfig(**net_d)
+    window = meta.get("window")
+    if isinstance(window, bool) or not isinstance(window, int) or not 1 <= window <= MAX_WINDOW:
+        raise bad(f'"window" must be an integer from 1 to {MAX_WINDOW} frames, got {window!r}')
+    names = meta.get("names")
+    if (not isinstance(names, list) or not all(isinstance(n, str) and n for n in names)):
+        raise bad('"names" must be a list of channel names')
+    if len(names) != net.exp_dim:
+        raise bad(f'"names" has {len(names)} names for {net.exp_dim} channels')
+    if len(set(names)) != len(names):
+        dup = next(n for n in names if names.count(n) > 1)
+        raise bad(f'"names" lists {dup!r} twice')
+    if net.exp_dim == N_BLENDSHAPES and tuple(names) != tuple(BLENDSHAPE_NAMES):
+        wrong = next(n for n, b in zip(names, BLENDSHAPE_NAMES) if n != b)
+        raise bad(f'"names" must be the {N_BLENDSHAPES} MediaPipe blendshapes in their order '
+                  f"(ned.blendshapes.BLENDSHAPE_NAMES); {wrong!r} is not")
+    speech = meta.get("speech_channels")
+    if not isinstance(speech, list) or not speech or not all(isinstance(n, str) for n in speech):
+        raise bad('"speech_channels" must be a non-empty list of channel names')
+    strange = [n for n in speech if n not in names]
+    if strange:
+        raise bad(f'speech channel {strange[0]!r} is not among "names"')
+    if len(set(speech)) != len(speech):
+        raise bad('"speech_channels" lists a channel twice')
+    return net, window, tuple(names), tuple(speech)
 
 
 def geometric_median(points: np.ndarray, eps: float = 1e-5, max_iter: int = 500) -> np.ndarray:

@@ -9,7 +9,7 @@ import json
 import pytest
 
 from ned.cli import main
-from ned.errors import NedError
+from ned.errors import NedError, NedWarning
 from ned.metrics import identity as idm
 from ned.metrics.evaluate import (
     EmotionScores,
@@ -254,3 +254,42 @@ def test_cli_refuses_to_overwrite_an_input(clips, capsys):
     size = src.stat().st_size
     assert main(["evaluate", str(src), str(src), "-o", str(src)]) == 1
     assert "overwrite" in capsys.readouterr().err and src.stat().st_size == size
+
+
+# -- unrelated clips and folders (issue 17) -----------------------------------------------------
+def _reversed(track):
+    return dataclasses.replace(track, **{k: getattr(track, k)[::-1].copy() for k in (
+        "landmarks", "landmarks_raw", "blendshapes", "blendshapes_raw", "transforms",
+        "confidence", "valid")})
+
+
+def test_unrelated_clips_are_warned_about(clips, tracks, tmp_path):
+    """The source against itself played backwards: the same size and length, but it
+    differs away from the face, so it is no edit of the source (scored without a word)."""
+    from ned.io import VideoWriter, read_frames
+    from ned.metrics.evaluate import UNRELATED_OUTSIDE_APD
+
+    frames = [f.image for f in read_frames(clips["source"])]
+    back = tmp_path / "backwards.mp4"
+    with VideoWriter(back, like=clips["source"]) as w:
+        for f, img in zip(read_frames(clips["source"]), frames[::-1]):
+            w.write(img, f.pts)
+    cfg = EvalConfig(identity=False, emotion=False)
+    with pytest.warns(NedWarning, match="is it an edit of that clip"):
+        r = evaluate(clips["source"], back, cfg, source_track=tracks["source"],
+                     edited_track=_reversed(tracks["source"]))
+    assert r.pixel.outside_apd > UNRELATED_OUTSIDE_APD
+
+
+def test_an_edit_like_pair_is_not_warned_about(bare):
+    from ned.metrics.evaluate import unrelated_warning
+
+    assert unrelated_warning(bare) is None   # a blurred copy: the same clip
+
+
+def test_cli_folders_are_named(clips, tmp_path, capsys):
+    assert main(["evaluate", str(tmp_path), str(clips["source"])]) == 1
+    assert "is a folder" in capsys.readouterr().err
+    assert main(["evaluate", str(clips["source"]), str(clips["source"]), "-o",
+                 str(tmp_path)]) == 1
+    assert "is a folder" in capsys.readouterr().err

@@ -63,16 +63,17 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _pair(args: argparse.Namespace, cfg: EvalConfig) -> int:
+    from ned.atomic import check_output
     from ned.errors import NedError
     from ned.metrics import report as rep
     from ned.metrics.evaluate import evaluate
 
     source, edited = (Path(c) for c in args.clips)
+    for clip in (source, edited):
+        if clip.is_dir():
+            raise NedError(f"{clip} is a folder, not a video file")
     out = args.output or edited.with_name(edited.name + ".eval.json")
-    if out.is_dir() or not out.resolve().parent.is_dir():
-        raise NedError(f"cannot write the report to {out}")
-    if out.resolve() in (source.resolve(), edited.resolve()):
-        raise NedError(f"the report would overwrite an input video: {out}")
+    check_output(out, inputs=(source, edited), what="report")
     report = evaluate(source, edited, cfg, progress=args.progress)
     print(rep.pair_table(report))
     rep.write_json(out, report.to_json())

@@ -21,7 +21,7 @@ from tqdm import tqdm
 from ned.analysis import analyze
 from ned.analysis.cache import cached_track
 from ned.blendshapes import EMOTIONS
-from ned.errors import NedError
+from ned.errors import NedError, warn
 from ned.io.video import VideoInfo, probe, read_frames
 from ned.metrics import emotion as emo
 from ned.metrics import identity as idm
@@ -316,6 +316,24 @@ class EvaluationReport:
                    expression=ExpressionScores.from_json(expr) if expr is not None else None)
 
 
+#: Mean RGB L2 difference outside the faces (0-255 scale) above which the two clips are
+#: taken for unrelated: an edit changes the face only (measured: edits of the sample
+#: clips 1.6 and 4.8 at crf 16; single_face.mp4 against itself played backwards 15.5,
+#: shifted by 40 px 76).
+UNRELATED_OUTSIDE_APD = 10.0
+
+
+def unrelated_warning(report: EvaluationReport) -> str | None:
+    """A warning when the edited clip differs from the source well away from the face
+    (it is probably not an edit of that source), else None."""
+    apd, changed = report.pixel.outside_apd, report.pixel.outside_changed
+    if apd is None or apd <= UNRELATED_OUTSIDE_APD:
+        return None
+    return (f"{report.edited} differs from {report.source} away from the face too (mean "
+            f"difference {apd:.1f}, {changed:.0%} of those pixels changed; an edit changes "
+            "only the face): is it an edit of that clip? Its scores compare different clips")
+
+
 def check_pair(source: str | os.PathLike, edited: str | os.PathLike
                ) -> tuple[VideoInfo, VideoInfo]:
     """Probe both clips and check they can be compared frame by frame (same size, length and
@@ -512,6 +530,9 @@ def evaluate_detailed(source: str | os.PathLike, edited: str | os.PathLike,
               "source_embeds": col.embeds["src"], "edited_embeds": col.embeds["edt"]}
     cache = SourceCache(col.probs["src"], col.embeds["src"], cfg.identity_stride,
                         col.embedder is not None, cfg.classifier)
+    unrelated = unrelated_warning(report)
+    if unrelated is not None:
+        warn(unrelated)
     return report, arrays, cache
 
 

@@ -1,3 +1,5 @@
+import warnings
+
 import av
 import numpy as np
 import pytest
@@ -376,3 +378,19 @@ def test_stale_temporary_output_of_a_dead_run_is_removed(tmp_path):
     with VideoWriter(out, fps=25, size=(32, 32)) as w:
         w.write(np.zeros((32, 32, 3), np.uint8))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["o.mp4"]
+
+
+def test_truncated_tail_is_read_up_to_the_cut_with_a_warning(tmp_path):
+    """A Matroska file cut at two thirds still plays up to the cut; the reader says the
+    stream is shorter than it declares (it ended silently)."""
+    src = media.encode(tmp_path / "s.mkv", media.gradient_frames(60), fps=30)
+    data = src.read_bytes()
+    cut = tmp_path / "cut.mkv"
+    cut.write_bytes(data[: len(data) * 2 // 3])
+    with pytest.warns(NedWarning, match="looks truncated"):
+        frames = list(read_frames(cut))
+    assert 20 < len(frames) < 60
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", NedWarning)
+        assert len(list(read_frames(src))) == 60  # a whole file: no warning
+        assert len(list(read_frames(src, stop=10))) == 10

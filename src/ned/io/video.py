@@ -333,6 +333,19 @@ def _count_frames(path: str | os.PathLike, clock: _Clock) -> tuple[int, float, f
 YUV_FORMATS = {"yuv420p": np.uint8, "yuv420p10le": np.uint16}
 
 
+def _declared_end(vs: av.video.stream.VideoStream) -> float | None:
+    """Where the video stream's frames end, in stream seconds, as its container declares
+    it (None: not declared)."""
+    if vs.duration:
+        return float(((vs.start_time or 0) + vs.duration) * vs.time_base)
+    text = (vs.metadata or {}).get("DURATION", "")  # Matroska's per-track tag: the end
+    try:
+        h, m, sec = text.split(":")
+        return int(h) * 3600 + int(m) * 60 + float(sec)
+    except ValueError:
+        return None
+
+
 def read_frames(path: str | os.PathLike, *, start: int = 0,
                 stop: int | None = None, yuv: bool = False) -> Iterator[Frame]:
     """Iterate over a video's frames, decoded one at a time.
@@ -404,6 +417,13 @@ def read_frames(path: str | os.PathLike, *, start: int = 0,
         if cut_short:
             warn(f"{path}: the file is damaged or truncated after frame {index}; the rest "
                  f"could not be read ({_short(error)})")
+        elif stop is None:
+            declared = _declared_end(vs)
+            read = float((clock.last + clock.step) * clock.time_base)  # stream time
+            frame = float(clock.step * clock.time_base)
+            if declared is not None and read < declared - max(2 * frame, 0.05 * declared):
+                warn(f"{path}: the video stream declares frames up to {declared:.2f} s but "
+                     f"ends at {read:.2f} s ({index} frames): the file looks truncated")
 
 
 def check_video_output(path: str | os.PathLike,

@@ -33,13 +33,15 @@ def edit(video: str | os.PathLike, output: str | os.PathLike,
 
     Args:
         video: input clip.
-        output: edited clip to write (never the input; written atomically).
+        output: edited clip to write (never the input; written atomically); its extension
+            picks the container: .mp4, .m4v, .mov, .mkv, .avi or .webm.
         config: all options (see :class:`EditConfig`).
         emotion: target emotion, one of neutral, angry, disgusted, fear, happy, sad,
             surprised; or
         reference: a clip whose expression style to transfer.
         intensity: strength in [0, 1.5] (default 1).
-        start, end: seconds to edit (smooth ramps in and out); None = whole clip.
+        start, end: seconds to edit, counted from the clip's first frame as players show
+            them (smooth ramps in and out); None = whole clip.
         face_index: which face (0 = largest at the first confident frame; default 0).
         seed: seed of the emotion latent (same seed, same output; default 0).
         manipulator: a manipulator checkpoint (None = shipped default).
@@ -50,7 +52,8 @@ def edit(video: str | os.PathLike, output: str | os.PathLike,
         calibrate: correct the edit's strength on the clip itself (default True; a closed
             loop on a few frames, cached with the analysis).
         cues: the warp's appearance cues, any of ``creases``, ``interior``, ``eyes``
-            (default creases and eyes).
+            (default creases and eyes, and the interior for targets whose posture opens
+            the mouth: ``ned.editing.config.default_cues``).
         preview: also write original | edited side by side here.
         progress: progress bars on stderr.
 
@@ -60,6 +63,10 @@ def edit(video: str | os.PathLike, output: str | os.PathLike,
     Raises:
         NedError: a bad option, a missing or unreadable input, an output that cannot be
             written.
+
+    Warns:
+        NedWarning: something was dropped or changed on the way (damaged packets skipped,
+            a format the container cannot keep, an unusable or damaged cache).
     """
     from ned.editing.config import EditConfig
     from ned.editing.run import run_edit

@@ -65,6 +65,11 @@ POSTURES: dict[str, dict[str, float]] = {
     "fear": {"jawDrop": 0.5},
 }
 
+#: Emotions whose posture opens the mouth (a dropped jaw, a raised upper lip): the warp
+#: shows a mouth interior in the opening instead of stretching the lips over it.
+OPENS_MOUTH = tuple(e for e in TARGETS
+                    if e in POSTURES or any(g in SPEECH_GROUPS for g in TARGETS[e]))
+
 #: The least an edit at intensity 1 must show, re-measured on the output (the project's
 #: acceptance floor; TARGETS sit at or above it).
 FLOORS: dict[str, dict[str, float]] = {

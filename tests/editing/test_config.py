@@ -124,7 +124,15 @@ def test_report_summary_names_every_reason(tmp_path):
 def test_cues_default_order_and_bad_names():
     from ned.editing.config import CUES, DEFAULT_CUES
 
-    assert RenderConfig().cues == DEFAULT_CUES and set(DEFAULT_CUES) <= set(CUES)
+    assert RenderConfig().cues is None and set(DEFAULT_CUES) <= set(CUES)
+    # the default follows the target: the interior where its posture opens the mouth
+    assert EditConfig.build(emotion="happy").cues == DEFAULT_CUES
+    assert EditConfig.build(emotion="surprised").cues == ("creases", "interior", "eyes")
+    assert EditConfig.build(emotion="disgusted").resolved_render.cues == CUES
+    assert EditConfig.build(reference="ref.mp4").cues == DEFAULT_CUES
+    # ... and is not frozen into a config changed to another target
+    assert EditConfig.build(emotion="fear").replace(emotion="sad").cues == DEFAULT_CUES
+    assert EditConfig.build(emotion="fear", cues=("eyes",)).cues == ("eyes",)
     assert RenderConfig(cues=("eyes", "creases")).cues == ("creases", "eyes")  # canonical
     assert RenderConfig(cues=()).cues == ()
     with pytest.raises(NedError, match="unknown appearance cue 'wrinkles'"):

@@ -123,6 +123,11 @@ def test_lower_envelope_known_answer():
     env = lower_envelope(x, 15)
     assert np.allclose(env[15:-15], 2.0, atol=0.15) and env.shape == x.shape
     assert (env <= x + 1e-9).mean() > 0.9            # it sits under the signal
+    # a lasting change of level (a grin's lips parting) is posture, followed where it
+    # happens (within the final smoothing), not smeared over the window
+    step = np.where(t < 30, 0.0, 3.0) + 0.5 * np.abs(np.sin(t / 2.0))
+    env = lower_envelope(step, 15)
+    assert np.allclose(env[:25], 0.0, atol=0.1) and np.allclose(env[34:], 3.0, atol=0.15)
     assert posture_window(30.0) == 15 and posture_window(5.0) == 3
 
 

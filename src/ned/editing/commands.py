@@ -37,10 +37,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-cache", action="store_true", help="analyse again, ignore the cache")
     p.add_argument("--no-calibrate", action="store_true",
                    help="skip the per-clip calibration of the edit's strength (start gains)")
-    p.add_argument("--cues", default="creases,eyes", metavar="LIST",
+    p.add_argument("--cues", default=None, metavar="LIST",
                    help="appearance cues of the warp, comma-separated out of creases, "
-                        "interior (the mouth's; alters the measured speech), eyes, or "
-                        "'none' (default: creases,eyes)")
+                        "interior (the mouth's), eyes, or 'none' (default: creases,eyes, "
+                        "and interior for surprised, fear and disgusted, whose posture "
+                        "opens the mouth)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=run)
 
@@ -60,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
                   manipulator=args.manipulator, progress=not args.quiet,
                   use_cache=not args.no_cache, crf=args.crf, renderer=args.renderer,
                   gain=args.gain, calibrate=not args.no_calibrate,
-                  cues=parse_cues(args.cues))
+                  cues=None if args.cues is None else parse_cues(args.cues))
     print(report.summary())
     if report.preview:
         print(f"{report.preview}: original | edited")

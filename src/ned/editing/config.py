@@ -100,12 +100,22 @@ class TimeRange:
 
 #: The warp renderer's appearance cues (:class:`ned.render.appearance.AppearanceConfig`).
 CUES = ("creases", "interior", "eyes")
-#: The cues on by default. The mouth interior is not: filling an opening the edit adds
-#: (teeth, or a dark interior) makes the analyser read the lips' posture as jaw motion:
-#: on single_face.mp4 -> disgusted the re-measured jawOpen correlation with the source fell
-#: from 0.96 to 0.18 and the syllables' amplitude ratio from 1.16 to 0.67 (happy: 0.98 to
-#: 0.83); see docs/expressions.md, "Appearance".
+#: The cues on by default for every target (:func:`default_cues` adds the interior).
 DEFAULT_CUES = ("creases", "eyes")
+
+
+def default_cues(emotion: str | None) -> tuple[str, ...]:
+    """The appearance cues an edit towards ``emotion`` uses unless told otherwise:
+    :data:`DEFAULT_CUES`, and the mouth's interior for the targets whose posture opens the
+    mouth (``ned.facs.OPENS_MOUTH``: surprise's and fear's dropped jaw, disgust's raised
+    upper lip), where the lips would otherwise be stretched over the gap. Not for the
+    others: a smile's widened corners look right stretched, and filling them with a dark
+    interior read as an open mouth (carphone -> happy: face-api's P(happy) +0.23 with the
+    fill, +0.51 without; docs/expressions.md)."""
+    from ned.facs import OPENS_MOUTH
+
+    on = DEFAULT_CUES + (("interior",) if emotion in OPENS_MOUTH else ())
+    return tuple(c for c in CUES if c in on)
 
 
 def parse_cues(text: str) -> tuple[str, ...]:
@@ -131,9 +141,9 @@ class RenderConfig:
             closed loop on a few frames: ``ned.editing.calibrate``); False: the start
             gains.
         cues: the warp renderer's appearance cues (:mod:`ned.render.appearance`), any of
-            ``creases``, ``interior`` (the mouth's), ``eyes``; by default creases and
-            eyes (:data:`DEFAULT_CUES`). The neural renderer draws its own appearance and
-            ignores them.
+            ``creases``, ``interior`` (the mouth's), ``eyes``; None = the target's default
+            (:func:`default_cues`, see :meth:`EditConfig.cues`). The neural renderer
+            draws its own appearance and ignores them.
     """
 
     renderer: str | None = None
@@ -143,16 +153,18 @@ class RenderConfig:
     blend_levels: int = 4
     occlusion: bool = True
     calibrate: bool = True
-    cues: tuple[str, ...] = DEFAULT_CUES
+    cues: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "renderer", _path_or_none(self.renderer))
-        if isinstance(self.cues, str) or not all(isinstance(c, str) for c in self.cues):
-            raise NedError(f"cues must be a sequence of names out of {', '.join(CUES)}")
-        bad = sorted(set(self.cues) - set(CUES))
-        if bad:
-            raise NedError(f"unknown appearance cue {bad[0]!r}; choose from {', '.join(CUES)}")
-        object.__setattr__(self, "cues", tuple(c for c in CUES if c in self.cues))
+        if self.cues is not None:
+            if isinstance(self.cues, str) or not all(isinstance(c, str) for c in self.cues):
+                raise NedError(f"cues must be a sequence of names out of {', '.join(CUES)}")
+            bad = sorted(set(self.cues) - set(CUES))
+            if bad:
+                raise NedError(f"unknown appearance cue {bad[0]!r}; choose from "
+                               f"{', '.join(CUES)}")
+            object.__setattr__(self, "cues", tuple(c for c in CUES if c in self.cues))
         for name in ("gain", "mask_grow", "mask_feather"):
             _finite(name, getattr(self, name))
         if not 0 <= self.gain <= 3:
@@ -203,6 +215,19 @@ class EditConfig:
             raise NedError("face index must be an integer >= 0")
         if not isinstance(self.crf, int) or not 0 <= self.crf <= 51:
             raise NedError(f"crf {self.crf} is outside [0, 51]")
+
+    @property
+    def cues(self) -> tuple[str, ...]:
+        """The appearance cues the warp renderer draws: ``render.cues``, or the target's
+        default (:func:`default_cues`) when none were given."""
+        if self.render.cues is not None:
+            return self.render.cues
+        return default_cues(self.target.emotion)
+
+    @property
+    def resolved_render(self) -> RenderConfig:
+        """``render`` with :attr:`cues` filled in (what the renderer is built from)."""
+        return dataclasses.replace(self.render, cues=self.cues)
 
     @classmethod
     def build(cls, **options: Any) -> EditConfig:

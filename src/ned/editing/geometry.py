@@ -270,20 +270,24 @@ def pair_openings(points: np.ndarray) -> np.ndarray:
 
 
 def lower_envelope(x: np.ndarray, width: int) -> np.ndarray:
-    """The slow floor of a signal: a running minimum over ``width`` frames, then a moving
-    average over the same width (edges repeat the end values).
+    """The slow floor of a signal: its greyscale opening over ``width`` frames (a running
+    minimum, then a running maximum of that: peaks narrower than the window, the
+    syllables, are cut off, while a lasting change of level, a grin's lips parting, is
+    followed where it happens), then a moving average over a third of the window (edges
+    repeat the end values).
 
     Args:
         x: (T, ...) along time.
         width: window in frames (>= 1).
 
     Returns:
-        (T, ...) float64.
+        (T, ...) float64, at most ``x`` before the final smoothing.
     """
-    from scipy.ndimage import minimum_filter1d, uniform_filter1d
+    from scipy.ndimage import maximum_filter1d, minimum_filter1d, uniform_filter1d
 
     m = minimum_filter1d(np.asarray(x, np.float64), width, axis=0, mode="nearest")
-    return uniform_filter1d(m, width, axis=0, mode="nearest")
+    m = maximum_filter1d(m, width, axis=0, mode="nearest")
+    return uniform_filter1d(m, max(1, width // 3), axis=0, mode="nearest")
 
 
 def posture_window(fps: float, seconds: float = 0.5) -> int:

@@ -8,7 +8,7 @@ import numpy as np
 
 from ned.composite.blend import composite_patch
 from ned.composite.occlusion import OcclusionDetector, grow_occlusion
-from ned.editing.config import RenderConfig
+from ned.editing.config import DEFAULT_CUES, RenderConfig
 from ned.editing.plan import FramePlan
 from ned.editing.protocol import FrameRenderer, RenderResult
 from ned.mask import face_mask
@@ -35,7 +35,7 @@ class WarpRenderer:
     def __init__(self, config: RenderConfig, warp: WarpConfig | None = None) -> None:
         self.config, self.warp = config, warp
         self.occluder = OcclusionDetector() if config.occlusion else None
-        cues = set(config.cues)
+        cues = set(DEFAULT_CUES if config.cues is None else config.cues)
         self.appearance = AppearanceConfig(creases="creases" in cues,
                                            interior="interior" in cues, eyes="eyes" in cues)
         self.mouth = MouthBank()

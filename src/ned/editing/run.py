@@ -69,7 +69,7 @@ def run_edit(video: str | os.PathLike, output: str | os.PathLike, config: EditCo
         t0 = time.perf_counter()
         rows = analysis_rows(video, AnalysisConfig(face_index=config.face_index), work, stack,
                              config.use_cache)
-        frame_renderer = make_renderer(config.render)
+        frame_renderer = make_renderer(config.resolved_render)
         if frame_renderer.single_thread:
             stack.enter_context(_one_thread())
         if progress:

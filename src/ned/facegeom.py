@@ -1,6 +1,7 @@
 """Geometric measures of a face's expression on its landmarks, in inter-ocular distances
 (IOD) in the face's own frame (rotated by the eye line, so tilted heads measure the same):
-what the analyser's blendshapes cannot see (mouthFrown, mouthPress, eyeWide:
+what the analyser's blendshapes cannot see (mouthFrown, mouthPress, eyeWide, the frown's
+inner brows:
 ``ned.facs.GEOMETRIC_FLOORS``). Used by the edit's calibration on its planned geometry and
 by ``ned.metrics.expression`` on re-measured clips."""
 
@@ -14,7 +15,8 @@ from ned.errors import NedError
 #: The geometric measures, each a change edited - source in IOD, positive in the named
 #: direction (see :func:`geometric_changes`).
 GEOMETRIC_MEASURES: tuple[str, ...] = ("corners_down", "corners_up", "lips_thinned",
-                                       "upper_lid_up", "brow_down", "inner_brow_up")
+                                       "upper_lid_up", "brow_down", "inner_brow_up",
+                                       "inner_brow_down")
 
 #: Lip columns of the vermilion measure: index i of ``LIPS_OUTER`` / ``LIPS_INNER`` (lower
 #: lip) faces index 20 - i (upper lip); 5 is the lip centre (17 / 0 outer, 14 / 13 inner),
@@ -118,6 +120,8 @@ def geometric_changes(source: np.ndarray, edited: np.ndarray) -> dict[str, np.nd
         - ``upper_lid_up``: upper-lid centre raised against the eye corners (eyeWide, AU 5).
         - ``brow_down``: brow points lowered against the eye corners (browDown, AU 4).
         - ``inner_brow_up``: inner brow points raised against the eye corners (AU 1).
+        - ``inner_brow_down``: lowered (the frown of AU 4, its inner ends):
+          ``-inner_brow_up``.
 
     Raises:
         NedError: wrong shapes, or the two clips differ in length.
@@ -132,4 +136,5 @@ def geometric_changes(source: np.ndarray, edited: np.ndarray) -> dict[str, np.nd
             "lips_thinned": a["vermilion"] - b["vermilion"],
             "upper_lid_up": b["lid_height"] - a["lid_height"],
             "brow_down": a["brow_height"] - b["brow_height"],
-            "inner_brow_up": b["inner_brow_height"] - a["inner_brow_height"]}
+            "inner_brow_up": b["inner_brow_height"] - a["inner_brow_height"],
+            "inner_brow_down": a["inner_brow_height"] - b["inner_brow_height"]}

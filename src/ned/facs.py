@@ -8,11 +8,14 @@ groups down to :data:`REST`, and keeps the speech channels' motion. (AU 4 is lef
 sad and fear: a lowered brow, drawn on the same brow as the raise, cancels it; measured,
 docs/expressions.md.)
 
-A group is the mean of its channels (left / right pairs move together). Three groups
+A group is the mean of its channels (left / right pairs move together). Four groups
 cannot be checked by re-measuring the output with the analyser (measured, see
 docs/expressions.md): mouthFrown is dead in practice (0.00-0.02 whatever the corners do),
 mouthPress does not respond to a warped mouth (at most 0.11), and eyeWide needs an
-upper-lid raise larger than the whole eye opening. For them :data:`GEOMETRIC_FLOORS` gives
+upper-lid raise larger than the whole eye opening; browDown reads the whole brow's height,
+not a frown (the inner ends down and together, the outer ends still, which a viewer and
+both emotion classifiers read as anger: 0.11-0.13 re-measured at 0.2 IOD). For them
+:data:`GEOMETRIC_FLOORS` gives
 the geometric equivalent in inter-ocular distances (IOD), measured on the re-detected
 landmarks.
 """
@@ -94,6 +97,7 @@ GEOMETRIC_FLOORS: dict[str, tuple[str, float]] = {
     "mouthFrown": ("corners_down", 0.05),    # mouth corners lowered against the nose
     "mouthPress": ("lips_thinned", 0.03),    # upper + lower vermilion thinner, closed at rest
     "eyeWide": ("upper_lid_up", 0.03),       # upper lid raised against the eye corners
+    "browDown": ("inner_brow_down", 0.06),   # the frown's inner brows lowered
 }
 
 

@@ -64,9 +64,11 @@ CASES = {
     "corners up 0.07": ([([61, 291], -0.07)], {"corners_down": -0.07, "corners_up": 0.07}),
     "lips thinner 0.03": ([(UPPER_OUTER, 0.02), (LOWER_OUTER, -0.01)], {"lips_thinned": 0.03}),
     "upper lids up 0.03": ([([159, 386], -0.03)], {"upper_lid_up": 0.03}),
-    "brows down 0.05": ([(BROWS, 0.05)], {"brow_down": 0.05, "inner_brow_up": -0.05}),
+    "brows down 0.05": ([(BROWS, 0.05)], {"brow_down": 0.05, "inner_brow_up": -0.05,
+                                          "inner_brow_down": 0.05}),
     "inner brows up 0.04": ([(INNER_BROWS, -0.04)],
-                            {"inner_brow_up": 0.04, "brow_down": -0.04 * 4 / 10}),
+                            {"inner_brow_up": 0.04, "inner_brow_down": -0.04,
+                             "brow_down": -0.04 * 4 / 10}),
 }
 
 

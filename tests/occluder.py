@@ -36,6 +36,28 @@ def hand_texture(shape: tuple[int, int], seed: int = 0) -> np.ndarray:
     return np.clip(base[None, None] * shade[..., None] + noise[..., None], 0, 255).astype(np.uint8)
 
 
+def sweep(index: int, start: int, stop: int, period: int = 0, lo: float = 0.3,
+          hi: float = 0.7) -> float | None:
+    """Where the hand is in frame ``index``: its centre as a fraction of the frame's
+    width, ``lo`` -> ``hi`` over [start, stop) (``period`` 0), or back and forth between
+    them every ``period`` frames; None outside [start, stop)."""
+    if not start <= index < stop:
+        return None
+    if not period:
+        return lo + (hi - lo) * (index - start) / (stop - start)
+    phase = ((index - start) % period) / period
+    return lo + (hi - lo) * (2 * phase if phase < 0.5 else 2 - 2 * phase)
+
+
+def draw_hand(image: np.ndarray, x: float, size: float, texture: np.ndarray) -> np.ndarray:
+    """(H, W) bool mask of the hand drawn in place into ``image`` (H, W, 3) uint8: centred
+    at ``x`` (a fraction of the width) and 0.62 of the height, ``size`` pixels across."""
+    h, w = image.shape[:2]
+    m = hand_mask((h, w), (w * x, h * 0.62), size) > 0
+    image[m] = texture[m]
+    return m
+
+
 def make_occluded_clip(src: Path, out: Path, start: int = 20, stop: int = 60,
                        size: float = 90.0) -> tuple[Path, np.ndarray]:
     """Copy ``src`` with a hand moving left to right across the middle of the frame
@@ -46,11 +68,9 @@ def make_occluded_clip(src: Path, out: Path, start: int = 20, stop: int = 60,
     with VideoWriter(out, like=src, audio_from=src if info.has_audio else None, crf=12) as w:
         for f in read_frames(src):
             img = f.image
-            if start <= f.index < stop:
-                x = info.width * (0.3 + 0.4 * (f.index - start) / (stop - start))
-                m = hand_mask((info.height, info.width), (x, info.height * 0.62), size) > 0
+            x = sweep(f.index, start, stop)
+            if x is not None:
                 img = img.copy()
-                img[m] = tex[m]
-                masks[f.index] = m
+                masks[f.index] = draw_hand(img, x, size, tex)
             w.write(img, f.pts)
     return out, masks

@@ -1,18 +1,24 @@
-"""Occlusion: a synthetic hand moving across single_face.mp4 is found, the pixels under it
-keep the source through an edit, and the visible face around it is still edited; the
-clean sample clips are not flagged."""
+"""Occlusion: a synthetic hand moving across single_face.mp4 is found by the analysis, the
+pixels under it keep the source through an edit, and the visible face around it is still
+edited; the clean sample clips are not flagged. The edit's masks: drawn and grown on a
+face-sized canvas, exactly the square dilation at full scale, never less below it."""
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 import cv2
 import numpy as np
 import pytest
 
-from ned.analysis import analyze
-from ned.composite.hands import HandMasker, hull_mask
-from ned.composite.occlusion import OcclusionConfig, OcclusionDetector
+from ned.analysis import AnalysisConfig, analyze_to_file
+from ned.analysis.occlusion import OcclusionConfig, pack_mask
+from ned.analysis.stream import record_chunks
+from ned.composite.hands import hull_mask
+from ned.composite.occlusion import FrameOccluders, MaskConfig, TrackOcclusion, grow_occlusion
 from ned.errors import NedError
 from ned.io import VideoWriter, read_frames
+from ned.records import FaceTrack
 from tests.occluder import make_occluded_clip
 
 
@@ -21,45 +27,64 @@ def _box(lm):
     return int(lo[0]), int(lo[1]), int(hi[0]), int(hi[1])
 
 
-def _flags(path, track, config):
-    """Per valid frame: the flagged mask inside the face box, and the box."""
-    det = OcclusionDetector(config)
+def _analysed(path, tmp):
+    """The clip's FaceTrack and its record, analysed with the occlusion check."""
+    out = tmp / "track.npz"
+    analyze_to_file(path, out, AnalysisConfig(occlusion=OcclusionConfig()))
+    return FaceTrack.load(out), out
+
+
+def _flags(path, record, hands=True):
+    """Per valid frame: the analysis's occlusion mask inside the face box, and the box
+    (``hands`` False: the appearance check's alone)."""
+    occ = TrackOcclusion()
+    chunks = record_chunks(record)
+    if not hands:
+        chunks = (replace(c, hands=np.full_like(c.hands, np.nan)) for c in chunks)
+    rows = {}
+    for c in occ.tap(chunks):
+        for k in range(len(c)):
+            rows[c.start + k] = c.landmarks[k] if c.valid[k] else None
     out = []
-    try:
-        for f in read_frames(path):
-            if track.valid[f.index]:
-                roi = _box(track.landmarks[f.index])
-                out.append((f.index, det(f.image, track.landmarks[f.index], roi) > 0.5, roi))
-    finally:
-        det.close()
+    for f in read_frames(path):
+        lm = rows[f.index]
+        if lm is None:
+            continue
+        roi = _box(lm)
+        got = occ.at(f.index)
+        flag = got(f.image, lm, roi) > 0.5 if got is not None else np.zeros(
+            (roi[3] - roi[1], roi[2] - roi[0]), bool)
+        out.append((f.index, flag, roi))
     return out
 
 
 @pytest.fixture(scope="module")
 def occluded(tmp_path_factory, single_face_path):
-    path, masks = make_occluded_clip(single_face_path, tmp_path_factory.mktemp("occ") / "o.mp4")
-    return path, masks, analyze(path)
+    tmp = tmp_path_factory.mktemp("occ")
+    path, masks = make_occluded_clip(single_face_path, tmp / "o.mp4")
+    track, record = _analysed(path, tmp)
+    return path, masks, track, record
 
 
 @pytest.mark.parametrize("clip", ["single_face_path", "carphone_path"])
-@pytest.mark.parametrize("hands", [False, True])
 @pytest.mark.slow
-def test_clean_clips_are_not_flagged(clip, hands, request):
+def test_clean_clips_are_not_flagged(clip, request, tmp_path):
     path = request.getfixturevalue(clip)
-    flags = _flags(path, analyze(path), OcclusionConfig(hands=hands))
-    frac = np.array([m.mean() for _, m, _ in flags])
-    print(f"{clip} hands={hands}: frames flagged {(frac > 0).mean():.3f}, "
-          f"pixels {frac.mean():.4f}")
-    if not hands:  # the appearance check alone never fires on speech and smiles
-        assert frac.max() == 0
-    assert frac.mean() < 0.005 and (frac > 0).mean() < 0.02
+    _, record = _analysed(path, tmp_path)
+    for hands in (False, True):
+        frac = np.array([m.mean() for _, m, _ in _flags(path, record, hands)])
+        print(f"{clip} hands={hands}: frames flagged {(frac > 0).mean():.3f}, "
+              f"pixels {frac.mean():.4f}")
+        if not hands:  # the appearance check alone never fires on speech and smiles
+            assert frac.max() == 0
+        assert frac.mean() < 0.005 and (frac > 0).mean() < 0.02
 
 
 def test_appearance_check_finds_the_synthetic_hand(occluded):
     """Without the hand model: the appearance check alone covers most of the hand."""
-    path, masks, track = occluded
+    path, masks, _, record = occluded
     recall, extra = [], []
-    for i, flag, (x0, y0, x1, y1) in _flags(path, track, OcclusionConfig(hands=False)):
+    for i, flag, (x0, y0, x1, y1) in _flags(path, record, hands=False):
         hand = masks[i, y0:y1, x0:x1]
         if hand.sum() > 1000:
             recall.append((flag & hand).sum() / hand.sum())
@@ -78,18 +103,74 @@ def test_hull_mask_and_bad_inputs():
         hull_mask(np.zeros((2, 2), np.float32), (16, 16), 0)
 
 
-def test_hand_masker_survives_tiny_and_bad_images():
-    hm = HandMasker()
-    try:
-        tiny = np.zeros((8, 8, 3), np.uint8)
-        assert hm(tiny, (0, 0, 8, 8), (0, 0, 8, 8)).shape == (8, 8)
-        assert not hm(np.zeros((64, 64, 3), np.uint8), (-50, -50, -10, -10), (0, 0, 4, 4)).any()
-        with pytest.raises(NedError):
-            hm(np.zeros((64, 64), np.uint8), (0, 0, 64, 64), (0, 0, 64, 64))
-    finally:
-        hm.close()
-    with pytest.raises(NedError):
-        hm.hands(np.zeros((64, 64, 3), np.uint8), (0, 0, 64, 64))
+def test_grown_hull_is_the_hull_dilated_by_a_disk():
+    """The outline drawn 2r + 1 thick grows the hull like a dilation with a disk (about a
+    pixel more, never less)."""
+    pts = np.array([[20, 18], [44, 22], [40, 47], [17, 40], [30, 30]], np.float32)
+    for r in (1, 4, 9):
+        grown = hull_mask(pts, (64, 64), r)
+        disk = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1,) * 2)
+        want = cv2.dilate(hull_mask(pts, (64, 64), 0), disk)
+        assert not (want & ~grown).any() and grown.sum() < 1.2 * want.sum()
+
+
+def _frame_face(single_face_track):
+    lm = single_face_track.landmarks[10].astype(np.float32)
+    x0, y0, x1, y1 = _box(lm)
+    return lm, (x0 - 30, y0 - 30, x1 + 30, y1 + 30)
+
+
+def test_masks_grow_exactly_at_full_scale_and_never_less_below(single_face_track):
+    """At full scale the kept pixels are the square dilation of the occluders; on a
+    coarser canvas they hold at least all of them and not much more."""
+    lm, roi = _frame_face(single_face_track)
+    image = np.zeros((360, 640, 3), np.uint8)
+    blob = np.zeros((96, 96), np.uint8)
+    blob[40:60, 20:45] = 1
+    hand = np.array([[[300 + 20 * np.cos(a), 200 + 25 * np.sin(a)]
+                      for a in np.linspace(0, 6, 21)]], np.float32)
+    full = FrameOccluders(pack_mask(blob), hand, config=MaskConfig(canvas=1000))
+    flat = full(image, lm, roi) > 0.5
+    assert flat.any()
+    for reach in (3, 11):
+        sub, (bx0, by0, bx1, by1) = full.keep(image, lm, roi, reach)
+        got = np.zeros(flat.shape, bool)
+        got[by0:by1, bx0:bx1] = sub
+        want = grow_occlusion(flat.astype(np.float32), reach)
+        assert np.array_equal(got, want), reach
+        coarse = FrameOccluders(pack_mask(blob), hand, config=MaskConfig(canvas=64))
+        sub, (bx0, by0, bx1, by1) = coarse.keep(image, lm, roi, reach)
+        low = np.zeros(flat.shape, bool)
+        low[by0:by1, bx0:bx1] = sub
+        assert not (want & ~low).any()                     # never less
+        assert low.sum() < 1.6 * want.sum()                # not much more
+    # a hand beside the face covers nothing of it
+    away = FrameOccluders(None, hand + np.float32([250, 0]))
+    assert away.keep(image, lm, (0, 0, 640, 360), 5) is None
+    assert not away(image, lm).any()
+
+
+def test_track_occlusion_holds_only_frames_not_yet_rendered(single_face_track):
+    from ned.analysis.stream import RowChunk
+
+    n = 6
+    bits = np.zeros((n, 96 * 96 // 8), np.uint8)
+    bits[2, 500] = 255
+    hands = np.full((n, 4, 21, 2), np.nan, np.float32)
+    hands[4, 1] = 300.0
+    lm = np.repeat(single_face_track.landmarks[:1], n, 0)
+    chunk = RowChunk(0, np.ones(n, bool), lm, np.zeros((n, 52), np.float32),
+                     np.repeat(np.eye(4, dtype=np.float32)[None], n, 0), np.arange(n) / 30.0,
+                     np.zeros(n, bool), bits, hands)
+    store = TrackOcclusion()
+    assert list(store.tap([chunk])) == [chunk] and store.frames == 2
+    assert store.at(0) is None and store.at(2).bits is not None
+    four = store.at(4)
+    assert four.bits is None and four.hands.shape == (1, 21, 2)
+    assert store.at(5) is None and not store._rows
+    store2 = TrackOcclusion()
+    list(store2.tap([chunk]))
+    assert store2.at(5) is None and not store2._rows   # passed frames are dropped too
 
 
 def _hand_frames(masks, track):
@@ -130,7 +211,7 @@ def floor(occluded, tmp_path_factory):
     """A plain re-encode of the occluded clip at ned's quality: the noise floor."""
     from ned.editing.config import DEFAULT_CRF
 
-    path, masks, track = occluded
+    path, masks, track, _ = occluded
     out = tmp_path_factory.mktemp("occ") / "reencoded.mp4"
     with VideoWriter(out, like=path, crf=DEFAULT_CRF) as w:
         for f in read_frames(path):
@@ -143,14 +224,14 @@ def floor(occluded, tmp_path_factory):
 def test_pixels_under_the_occluder_keep_the_source(occluded, floor, occlusion, tmp_path):
     from ned.editing import EditConfig, edit
 
-    path, masks, track = occluded
+    path, masks, track, record = occluded
     out = tmp_path / "edited.mp4"
     rep = edit(path, out, config=EditConfig.build(emotion="surprised", occlusion=occlusion))
-    # where the detector sees the hand the composite must keep it; the detector is causal
-    # and misses the frame the hand's edge enters the face on (a sliver under its seed
-    # size), which is counted apart
+    # where the analysis sees the hand the composite must keep it; it misses the frame the
+    # hand's edge enters the face on (a sliver under the appearance check's seed size, and
+    # the hand model does not see it), which is counted apart
     hand = _hand_frames(masks, track)
-    seen = {i for i, m, _ in _flags(path, track, OcclusionConfig()) if m.any()} & hand
+    seen = {i for i, m, _ in _flags(path, record) if m.any()} & hand
     under, p99, around = _under_and_around(out, path, masks, track,
                                            seen if occlusion else None)
     print(f"occlusion={occlusion}: under the hand {under:.2f} (p99 {p99:.1f}), around "
@@ -179,10 +260,11 @@ def looped(tmp_path_factory, single_face_path):
 
 
 @pytest.mark.slow
-def test_expression_changes_are_not_flagged(looped):
+def test_expression_changes_are_not_flagged(looped, tmp_path):
     """A face changing its own expression is no occluder: the cheeks of a neutral face
     seen after a long smile once seeded a lasting false blob (frames ~128 on)."""
-    flags = _flags(looped, analyze(looped), OcclusionConfig(hands=False))
+    _, record = _analysed(looped, tmp_path)
+    flags = _flags(looped, record, hands=False)
     frac = np.array([m.mean() for _, m, _ in flags])
     print(f"looped: frames flagged {(frac > 0).sum()} of {len(frac)}, max {frac.max():.4f}")
     assert len(frac) > 130 and frac.max() == 0

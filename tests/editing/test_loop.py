@@ -118,6 +118,37 @@ def test_warp_renderer_changes_only_its_box(frame_and_points):
     r.close()
 
 
+def test_warp_renderer_keeps_what_the_analysis_found_covered(frame_and_points):
+    """Pixels under (and within the edit's reach of) a hand the analysis found keep the
+    source; the rest of the face is edited."""
+    from ned.analysis.stream import RowChunk
+    from ned.composite.occlusion import TrackOcclusion
+
+    image, src = frame_and_points
+    dst = src.copy()
+    dst[:, 1] -= 3.0 * (np.arange(478) % 2)
+    lo, hi = src[:, :2].min(0), src[:, :2].max(0)
+    centre = (lo + hi) / 2
+    t = np.linspace(0, 2 * np.pi, 21, endpoint=False)
+    hands = np.full((1, 4, 21, 2), np.nan, np.float32)
+    hands[0, 0] = centre + 0.3 * (hi - lo).max() * np.stack([np.cos(t), np.sin(t)], 1)
+    chunk = RowChunk(10, np.ones(1, bool), src[None], np.zeros((1, 52), np.float32),
+                     np.eye(4, dtype=np.float32)[None], np.zeros(1), np.zeros(1, bool),
+                     np.zeros((1, 1152), np.uint8), hands)
+    occlusion = TrackOcclusion()
+    list(occlusion.tap([chunk]))
+    r = make_renderer(RenderConfig(), occlusion=occlusion)
+    res = r.render(image, FramePlan(10, src, dst, 1.0, None))
+    cx, cy = centre.astype(int)
+    diff = np.abs(res.image.astype(int) - image.astype(int)).sum(-1)
+    assert res.occluded and diff[cy - 10:cy + 10, cx - 10:cx + 10].max() == 0
+    x0, y0, x1, y1 = res.roi
+    assert diff[y0:y1, x0:x1].max() > 20
+    again = r.render(image, FramePlan(11, src, dst, 1.0, None))  # no row: nothing kept
+    assert not again.occluded
+    r.close()
+
+
 def test_make_renderer_picks_by_config(tmp_path):
     assert isinstance(make_renderer(RenderConfig(occlusion=False)), WarpRenderer)
     with pytest.raises(NedError, match="no such renderer file"):

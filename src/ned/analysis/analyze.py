@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import hashlib
 import os
+import time
+from collections import deque
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from contextlib import ExitStack
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 
+from ned.analysis.hands import HAND_POINTS, MAX_HANDS
 from ned.analysis.landmarker import Detection, Landmarker
+from ned.analysis.occlusion import FrameOcclusion, Occluders, OcclusionConfig
 from ned.analysis.shots import CutConfig, CutDetector
 from ned.analysis.smoothing import OneEuroConfig, OneEuroFilter, orthonormalise
 from ned.analysis.tracking import FaceSelector
@@ -38,6 +43,9 @@ class AnalysisConfig:
         blendshape_filter: One-Euro parameters for blendshape scores.
         detect_cuts: find shot cuts; tracking restarts and nothing is smoothed across one.
         cuts: cut-detection thresholds.
+        occlusion: also find what covers the face (:mod:`ned.analysis.occlusion`: the
+            appearance check on every face frame, hands on a few), recorded per frame
+            (:data:`OCCLUSION_FIELDS`); None: not looked for.
     """
 
     face_index: int = 0
@@ -52,6 +60,7 @@ class AnalysisConfig:
         default_factory=lambda: OneEuroConfig(min_cutoff=8.0, beta=5.0, d_cutoff=1.0))
     detect_cuts: bool = True
     cuts: CutConfig = field(default_factory=CutConfig)
+    occlusion: OcclusionConfig | None = None
 
     def key(self) -> str:
         """A short stable hash of the options (for caches)."""
@@ -66,7 +75,10 @@ class AnalysisConfig:
         """Options from :meth:`to_dict`'s output."""
         nested = {"landmarks_filter": OneEuroConfig, "pose_filter": OneEuroConfig,
                   "blendshape_filter": OneEuroConfig, "cuts": CutConfig}
-        return cls(**{k: nested[k](**v) if k in nested else v for k, v in d.items()})
+        out = {k: nested[k](**v) if k in nested else v for k, v in d.items()}
+        if out.get("occlusion") is not None:
+            out["occlusion"] = OcclusionConfig.from_dict(out["occlusion"])
+        return cls(**out)
 
 
 def file_hash(path: str | os.PathLike) -> str:
@@ -115,6 +127,15 @@ ROW_FIELDS = {"landmarks": (np.float32, (N_LANDMARKS, 3)),
               "valid": (np.bool_, ()), "timestamps": (np.float64, ())}
 
 
+def occlusion_fields(config: OcclusionConfig) -> dict[str, tuple[type, tuple[int, ...]]]:
+    """The per-frame fields a record analysed with ``config`` adds: ``occlusion``, the
+    appearance check's blobs as bits of the aligned crop (:func:`ned.analysis.occlusion.
+    pack_mask`), and ``hands``, up to four hands' 21 landmarks in frame pixels (NaN where
+    none)."""
+    return {"occlusion": (np.uint8, (config.size * config.size // 8,)),
+            "hands": (np.float32, (MAX_HANDS, HAND_POINTS, 2))}
+
+
 @dataclass(frozen=True)
 class FrameRow:
     """One frame of the analysis, as it is measured (the FaceTrack record's per-frame
@@ -129,6 +150,8 @@ class FrameRow:
         valid: the tracked face was found.
         timestamps: presentation time, seconds.
         cut: a new shot starts at this frame.
+        occlusion, hands: what covers the face (:func:`occlusion_fields`), None when the
+            analysis does not look for it.
     """
 
     landmarks: np.ndarray
@@ -140,10 +163,16 @@ class FrameRow:
     valid: bool
     timestamps: float
     cut: bool = False
+    occlusion: np.ndarray | None = None
+    hands: np.ndarray | None = None
 
     def fields(self) -> dict[str, object]:
-        """The record's per-frame fields (the keys of :data:`ROW_FIELDS`)."""
-        return {k: getattr(self, k) for k in ROW_FIELDS}
+        """The record's per-frame fields (the keys of :data:`ROW_FIELDS`, and the
+        occlusion fields where there are)."""
+        out = {k: getattr(self, k) for k in ROW_FIELDS}
+        if self.occlusion is not None:
+            out["occlusion"], out["hands"] = self.occlusion, self.hands
+        return out
 
 
 @dataclass(frozen=True)
@@ -155,12 +184,18 @@ class AnalysisSummary:
         valid: frames with the tracked face.
         fps: the clip's frame rate.
         cuts: shot cuts found.
+        hand_searches: frames the hand model ran on.
+        cpu: CPU seconds of the analysing process (all its threads).
+        waited: seconds it waited on the consumer of its rows (``on_row`` blocking).
     """
 
     frames: int
     valid: int
     fps: float
     cuts: int
+    hand_searches: int = 0
+    cpu: float = 0.0
+    waited: float = 0.0
 
     def to_dict(self) -> dict[str, int | float]:
         """Plain JSON-able values (see :meth:`from_dict`)."""
@@ -169,7 +204,8 @@ class AnalysisSummary:
     @classmethod
     def from_dict(cls, d: dict) -> AnalysisSummary:
         return cls(frames=int(d["frames"]), valid=int(d["valid"]), fps=float(d["fps"]),
-                   cuts=int(d["cuts"]))
+                   cuts=int(d["cuts"]), hand_searches=int(d.get("hand_searches", 0)),
+                   cpu=float(d.get("cpu", 0.0)), waited=float(d.get("waited", 0.0)))
 
 
 def analyze_to_file(path: str | os.PathLike, output: str | os.PathLike,
@@ -197,12 +233,37 @@ def analyze_to_file(path: str | os.PathLike, output: str | os.PathLike,
     out_dir = Path(output).resolve().parent
     if not out_dir.is_dir() or not os.access(out_dir, os.W_OK):
         raise NedError(f"cannot write to folder {out_dir}")
+    cpu0 = time.process_time()
     selector, smoother = FaceSelector(cfg.face_index), _Smoother(cfg)
     empty_lm = np.zeros((N_LANDMARKS, 3), np.float32)
     empty_bs = np.zeros(N_BLENDSHAPES, np.float32)
-    with temp_dir("analyze") as work, \
-            Landmarker(max(cfg.max_faces, cfg.face_index + 1), cfg.min_confidence) as lmk:
-        spool = NpzSpool(FaceTrack.KIND, ROW_FIELDS, work)
+    fields = dict(ROW_FIELDS)
+    if cfg.occlusion is not None:
+        fields.update(occlusion_fields(cfg.occlusion))
+    waited = 0.0
+    with temp_dir("analyze") as work, ExitStack() as stack:
+        lmk = stack.enter_context(
+            Landmarker(max(cfg.max_faces, cfg.face_index + 1), cfg.min_confidence))
+        occluders = (stack.enter_context(Occluders(cfg.occlusion))
+                     if cfg.occlusion is not None else None)
+        spool = NpzSpool(FaceTrack.KIND, fields, work)
+        held: deque[tuple[int, FrameRow]] = deque()  # rows waiting for their occlusion
+
+        def emit(row: FrameRow) -> None:
+            nonlocal waited
+            spool.append(**row.fields())
+            if on_row is not None:
+                t = time.perf_counter()
+                on_row(row)
+                waited += time.perf_counter() - t
+
+        def settle(done: list[FrameOcclusion]) -> None:
+            for occ in done:
+                index, row = held.popleft()
+                if index != occ.index:
+                    raise RuntimeError(f"occlusion of frame {occ.index} given for {index}")
+                emit(replace(row, occlusion=occ.bits, hands=occ.hands))
+
         n_valid, cuts, cut_detector = 0, [], CutDetector(cfg.cuts)
         from tqdm import tqdm  # here: the background analysis process starts 25 ms sooner
 
@@ -228,10 +289,15 @@ def analyze_to_file(path: str | os.PathLike, output: str | os.PathLike,
                                blendshapes_raw=d.blendshapes, transforms=pose,
                                confidence=d.confidence, valid=True, timestamps=frame.time,
                                cut=cut)
-            spool.append(**row.fields())
-            if on_row is not None:
-                on_row(row)
+            if occluders is None:
+                emit(row)
+            else:
+                held.append((frame.index, row))
+                settle(occluders.push(frame.index, frame.image,
+                                      row.landmarks if row.valid else None, cut=cut))
             bar.update(1)
+        if occluders is not None:
+            settle(occluders.flush())
         bar.close()
         if spool.n == 0:
             raise NedError(f"{path} has no decodable video frames")
@@ -247,8 +313,10 @@ def analyze_to_file(path: str | os.PathLike, output: str | os.PathLike,
                 "face_index": cfg.face_index, "frames": int(spool.n),
                 "time_origin": TIME_ORIGIN, "analysis_key": cfg.key()}
         spool.finish(output, meta, extra={"cuts": np.array(cuts, np.int64)})
+        searches = occluders.searched if occluders is not None else 0
     return AnalysisSummary(frames=int(spool.n), valid=n_valid, fps=float(info.fps),
-                           cuts=len(cuts))
+                           cuts=len(cuts), hand_searches=searches,
+                           cpu=time.process_time() - cpu0, waited=waited)
 
 
 def analyze(path: str | os.PathLike, config: AnalysisConfig | None = None,

@@ -16,7 +16,7 @@ import json
 import math
 import os
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Iterable
 from contextlib import ExitStack
 from pathlib import Path
 
@@ -83,8 +83,11 @@ def check_entry(path: str | os.PathLike, video_hash: str, info: VideoInfo,
     try:
         with zipfile.ZipFile(path) as z:
             bad = z.testzip()  # reads every member: a changed byte fails its CRC
+            members = set(z.namelist())
         if bad is not None:
             return f"damaged ({bad})"
+        if config.occlusion is not None and not {"occlusion.npy", "hands.npy"} <= members:
+            return "without the occlusion masks"
         f = load_fields(path, ("__schema__", "valid", "timestamps", "cuts", *_META[:5]),
                         kind=FaceTrack.KIND)
         meta = load_fields(path, ("__meta__",))["__meta__"]
@@ -183,7 +186,7 @@ def cached_track(video: str | os.PathLike, config: AnalysisConfig | None = None,
 
 def analysis_rows(video: str | os.PathLike, config: AnalysisConfig,
                   workdir: str | os.PathLike, stack: ExitStack,
-                  use_cache: bool = True) -> Iterator[RowChunk]:
+                  use_cache: bool = True) -> Iterable[RowChunk]:
     """The clip's analysis rows: read from the cache, or produced by a background analysis
     (which also fills the cache) while the caller goes on.
 
@@ -195,7 +198,9 @@ def analysis_rows(video: str | os.PathLike, config: AnalysisConfig,
         use_cache: read and fill the cache.
 
     Returns:
-        An iterator of :class:`ned.analysis.stream.RowChunk`.
+        The :class:`ned.analysis.stream.RowChunk` in order: an iterator over the cache
+        entry, or the running :class:`ned.analysis.stream.LiveAnalysis` (iterable once;
+        its ``waited`` and, once the stack is closed, ``summary`` say how it went).
     """
     folder = usable_cache_dir() if use_cache else None
     if folder is not None:
@@ -204,4 +209,4 @@ def analysis_rows(video: str | os.PathLike, config: AnalysisConfig,
             return record_chunks(path)
     else:
         path = Path(workdir) / f"track-{config.key()}.npz"
-    return iter(stack.enter_context(LiveAnalysis(video, path, config)))
+    return stack.enter_context(LiveAnalysis(video, path, config))

@@ -16,6 +16,8 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
+import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from enum import Enum
@@ -30,6 +32,8 @@ from ned.records import FaceTrack, iter_rows, load_fields
 
 #: The fields a chunk carries (besides ``cut``).
 CHUNK_FIELDS = ("valid", "landmarks", "blendshapes", "transforms", "timestamps")
+#: The fields a chunk carries when the analysis looked for occluders.
+OCCLUSION_CHUNK_FIELDS = ("occlusion", "hands")
 
 
 @dataclass(frozen=True)
@@ -44,6 +48,10 @@ class RowChunk:
         transforms: (n, 4, 4) float32 face pose.
         timestamps: (n,) float64 seconds.
         cut: (n,) bool, True where a new shot starts.
+        occlusion: (n, s * s / 8) uint8 the appearance check's blobs as bits of the
+            aligned crop, or None (see :func:`ned.analysis.analyze.occlusion_fields`).
+        hands: (n, 4, 21, 2) float32 hand landmarks, frame pixels, NaN where none; or
+            None.
     """
 
     start: int
@@ -53,6 +61,8 @@ class RowChunk:
     transforms: np.ndarray
     timestamps: np.ndarray
     cut: np.ndarray
+    occlusion: np.ndarray | None = None
+    hands: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.valid)
@@ -74,16 +84,23 @@ def record_chunks(path: str | os.PathLike, chunk: int = 64) -> Iterator[RowChunk
     small = load_fields(path, (*CHUNK_FIELDS[:1], *CHUNK_FIELDS[2:], "cuts"), kind=FaceTrack.KIND)
     cut = np.zeros(len(small["valid"]), bool)
     cut[np.asarray(small["cuts"], int)] = True
+    with zipfile.ZipFile(path) as z:
+        has_occlusion = all(f"{k}.npy" in z.namelist() for k in OCCLUSION_CHUNK_FIELDS)
+    extra = [iter_rows(path, k, chunk) for k in OCCLUSION_CHUNK_FIELDS] if has_occlusion else []
     for start, lm in iter_rows(path, "landmarks", chunk):
         sl = slice(start, start + len(lm))
+        more = {k: next(it)[1] for k, it in zip(OCCLUSION_CHUNK_FIELDS, extra)}
         yield RowChunk(start, small["valid"][sl], lm, small["blendshapes"][sl],
-                       small["transforms"][sl], small["timestamps"][sl], cut[sl])
+                       small["transforms"][sl], small["timestamps"][sl], cut[sl], **more)
 
 
 def stack_rows(rows: list[FrameRow], start: int) -> RowChunk:
     """Consecutive analysis rows as one chunk whose first frame is ``start``."""
     cols = {k: np.stack([np.asarray(getattr(r, k), ROW_FIELDS[k][0]) for r in rows])
             for k in CHUNK_FIELDS}
+    if rows and rows[0].occlusion is not None:
+        cols.update({k: np.stack([getattr(r, k) for r in rows])
+                     for k in OCCLUSION_CHUNK_FIELDS})
     return RowChunk(start=start, cut=np.array([r.cut for r in rows], bool), **cols)
 
 
@@ -109,11 +126,14 @@ def write_message(fh: BinaryIO, kind: MessageKind, data: object = None,
                   chunk: RowChunk | None = None) -> None:
     """Send one message down a binary stream (``data``: JSON-able)."""
     head = {"kind": MessageKind(kind).value, "data": data}
+    names = ()
     if chunk is not None:
         head["start"] = chunk.start
+        names = _chunk_names(chunk)
+        head["fields"] = names
     fh.write(json.dumps(head).encode() + b"\n")
     if chunk is not None:
-        for k in (*CHUNK_FIELDS, "cut"):  # header + raw bytes (a pipe cannot tell())
+        for k in names:  # header + raw bytes (a pipe cannot tell())
             a = np.ascontiguousarray(getattr(chunk, k))
             np.lib.format.write_array_header_2_0(fh, np.lib.format.header_data_from_array_1_0(a))
             fh.write(a.tobytes())
@@ -132,8 +152,17 @@ def read_message(fh: BinaryIO) -> tuple[MessageKind, object]:
         return kind, AnalysisSummary.from_dict(head["data"])
     if kind is not MessageKind.ROWS:
         return kind, head["data"]
-    arrays = {k: _read_array(fh) for k in (*CHUNK_FIELDS, "cut")}
+    names = head["fields"]
+    if set(names) - {*CHUNK_FIELDS, "cut", *OCCLUSION_CHUNK_FIELDS}:
+        raise ValueError("unexpected fields in the analysis stream")
+    arrays = {k: _read_array(fh) for k in names}
     return kind, RowChunk(start=int(head["start"]), **arrays)
+
+
+def _chunk_names(chunk: RowChunk) -> tuple[str, ...]:
+    """The arrays a chunk's message carries, in order."""
+    extra = OCCLUSION_CHUNK_FIELDS if chunk.occlusion is not None else ()
+    return (*CHUNK_FIELDS, "cut", *extra)
 
 
 def _read_array(fh: BinaryIO) -> np.ndarray:
@@ -181,6 +210,7 @@ class LiveAnalysis:
         self._stop = threading.Event()
         self._ended = False
         self.summary: AnalysisSummary | None = None
+        self.waited = 0.0  # seconds the consumer waited for rows
 
     def __enter__(self) -> LiveAnalysis:
         # the child imports this very copy of ned, even when it is not installed
@@ -216,7 +246,12 @@ class LiveAnalysis:
         if self._proc is None:
             raise NedError("LiveAnalysis must be entered (with ...) before iterating")
         while True:
-            kind, data = self._queue.get()
+            try:
+                kind, data = self._queue.get_nowait()
+            except queue.Empty:
+                t = time.perf_counter()
+                kind, data = self._queue.get()
+                self.waited += time.perf_counter() - t
             if kind is MessageKind.ROWS:
                 yield data
             elif kind is MessageKind.WARNING:

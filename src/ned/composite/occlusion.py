@@ -1,262 +1,204 @@
-"""Occlusion masks: pixels inside the face region that are not face (hands, microphones,
-hair...).
+"""Occluded pixels of an edited frame: what the analysis found covering the face
+(:mod:`ned.analysis.occlusion`: the appearance check's blobs in the aligned face crop, and
+the hands' landmarks) drawn into the edit's box, grown by the edit's reach.
 
-Two cues, united:
-
-* hands: the MediaPipe Hand Landmarker on a crop around the face
-  (:class:`ned.composite.hands.HandMasker`), when mediapipe's hand models load;
-* appearance: the face is cut out in aligned crop space (so it stays put while the head
-  moves), its colours are matched to a running reference of the same face by a robust
-  per-channel gain (the median ratio, so a large occluder does not bias it), and pixels
-  far from the reference seed blobs. A blob then grows (hysteresis) over connected pixels
-  that are moderately far from the reference or closer to the blob's own colour than to
-  the face there, and its holes are filled, so a smooth, skin-coloured occluder whose
-  colour matches the face in places is still covered whole. The previous frame's blob
-  seeds the next one. The mouth and the eyes change by themselves (speech, blinks) and
-  never seed a blob. The reference is updated where the face is seen unoccluded.
-
-  The reference is kept in a fixed geometry (the first frame's aligned landmarks) and
-  warped to each frame's landmarks before the comparison (a dense field interpolated from
-  the landmarks' displacement); each frame is warped back into that geometry to update it.
-  So the face's own deformations (a smile's raised cheeks, brows, jaw) are explained and
-  not compared as appearance: after a long smile, a neutral face is compared with the
-  reference carried to its neutral geometry, not with a smiling one. Each frame is
-  resampled once into the reference, so the reference does not blur over time. An
-  occluder changes the appearance whatever the landmarks do (the tracker's landmarks
-  drift under the synthetic hand by up to 5.7 px of the 96 px crop, 17 px in the frame,
-  which moves the face's texture, not the hand's).
-
-Occluded pixels are then taken from the source frame, never warped.
+Everything is drawn and grown on a face-sized canvas (the box downscaled to at most
+``canvas`` pixels a side): the crop's blobs warped onto it, each hand's hull grown by the
+fingers' width (:func:`ned.composite.hands.draw_hands`), inside the face's box, then grown
+by the edit's largest displacement with one chessboard distance transform, and only then
+brought up to the box's pixels (the part of it that holds anything). Occluded pixels are
+taken from the source frame, never warped; the blend mask is zero there.
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
 
-from ned.align import alignment_matrices, transform_points, warp_from_crop
+from ned.align import alignment_matrices
+from ned.analysis.occlusion import OcclusionConfig, unpack_mask
+from ned.analysis.stream import RowChunk
+from ned.composite.hands import draw_hands
 from ned.errors import NedError
-from ned.topology import FACE_OVAL, LEFT_EYE, LEFT_EYEBROW, LIPS_OUTER, RIGHT_EYE, RIGHT_EYEBROW
+
+#: A pixel box (x0, y0, x1, y1), x1 and y1 exclusive.
+Box = tuple[int, int, int, int]
 
 
 @dataclass(frozen=True)
-class OcclusionConfig:
-    """Options of the occlusion check.
+class MaskConfig:
+    """How the edit draws the analysis's occluders.
 
     Attributes:
-        size: side of the aligned crop the check runs in.
-        threshold: colour distance (0-255 scale, after gain matching) above which a
-            pixel seeds an occluder blob.
-        low: distance above which a pixel connected to a seed joins its blob.
-        min_area: smallest occluded blob, as a fraction of the crop's face area.
-        warmup: valid frames averaged into the first reference.
-        update: weight of a new frame in the running reference where the face is seen.
-        update_occluded: the same where it is flagged, so lasting changes of the face
-            itself are absorbed slowly while a passing occluder is not.
-        mouth_margin: pixels (crop scale) around the lips that never seed a blob.
-        edge: pixels (crop scale) of the face oval's rim ignored (background, hair).
-        grow: pixels (crop scale) by which detected blobs are grown.
-        hands: also run the hand model.
-        sigma: spread (pixels, crop scale) of each landmark's displacement in the dense
-            field that carries the reference to the frame's geometry.
+        finger_width: growth of each hand's hull, as a fraction of the hand's size.
+        canvas: longest side (pixels) of the canvas the mask is drawn and grown on.
     """
 
-    size: int = 96
-    threshold: float = 45.0
-    low: float = 25.0
-    min_area: float = 0.02
-    warmup: int = 3
-    update: float = 0.05
-    update_occluded: float = 0.005
-    mouth_margin: int = 10
-    edge: int = 3
-    grow: int = 3
-    hands: bool = True
-    sigma: float = 3.0
+    finger_width: float = 0.12
+    canvas: int = 160
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.finger_width <= 1 or self.canvas < 16:
+            raise NedError("mask finger_width must be in [0, 1] and canvas >= 16")
 
 
-def _poly_mask(points: np.ndarray, loops: list[tuple[int, ...]], size: int) -> np.ndarray:
-    m = np.zeros((size, size), np.uint8)
-    for loop in loops:
-        cv2.fillPoly(m, [np.round(points[list(loop), :2]).astype(np.int32)], 255)
-    return m
+class FrameOccluders:
+    """What covers the face in one frame, as the analysis recorded it.
 
-
-def _channel_norm(x: np.ndarray) -> np.ndarray:
-    """(h, w, c) -> (h, w) Euclidean norm over the channels (faster than np.linalg.norm)."""
-    return np.sqrt(np.einsum("ijk,ijk->ij", x, x))
-
-
-def _disk(r: int) -> np.ndarray:
-    return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1,) * 2)
-
-
-def _fill_holes(mask: np.ndarray) -> np.ndarray:
-    """(s, s) uint8 {0,1} mask with its enclosed holes filled."""
-    pad = np.pad(mask, 1)
-    flood = pad.copy()
-    cv2.floodFill(flood, None, (0, 0), 1)
-    return (mask | (1 - flood[1:-1, 1:-1])).astype(np.uint8)
-
-
-class OcclusionDetector:
-    """Per-frame occlusion masks for one tracked face, in time order.
-
-    Call :meth:`__call__` for every valid frame, :meth:`reset` at shot cuts and
-    :meth:`close` at the end (it frees the hand model).
+    Args:
+        bits: the appearance check's blobs (``RowChunk.occlusion`` row), or None.
+        hands: (K, 21, 2) hand landmarks in frame pixels (K may be 0).
+        size: side of the crop ``bits`` is of.
+        config: how to draw them.
     """
 
-    def __init__(self, config: OcclusionConfig | None = None) -> None:
-        self.config = config or OcclusionConfig()
-        self._gy, self._gx = np.mgrid[0:self.config.size, 0:self.config.size].astype(np.float32)
-        self._hands = None
-        if self.config.hands:
-            try:
-                from ned.composite.hands import HandMasker
-
-                self._hands = HandMasker()
-            except (ImportError, RuntimeError, OSError):  # no hand model: appearance only
-                self._hands = None
-        self.reset()
-
-    def reset(self) -> None:
-        self._ref: np.ndarray | None = None
-        self._prev: np.ndarray | None = None
-        self._base: np.ndarray | None = None
-        self._n = 0
-        if self._hands is not None:
-            self._hands.reset()
-
-    def warm_up(self) -> None:
-        """Set up the hand model before the first frame (see :meth:`HandMasker.warm_up`)."""
-        if self._hands is not None:
-            self._hands.warm_up()
-
-    def close(self) -> None:
-        if self._hands is not None:
-            self._hands.close()
-            self._hands = None
+    def __init__(self, bits: np.ndarray | None, hands: np.ndarray, size: int = 96,
+                 config: MaskConfig | None = None) -> None:
+        self.bits, self.hands, self.size = bits, hands, size
+        self.config = config or MaskConfig()
 
     def __call__(self, image: np.ndarray, landmarks: np.ndarray,
-                 roi: tuple[int, int, int, int] | None = None) -> np.ndarray:
-        """Occlusion mask of one frame.
+                 roi: Box | None = None) -> np.ndarray:
+        """The occlusion mask (not grown) of a box of the frame.
 
         Args:
-            image: (H, W, 3) uint8 RGB frame.
-            landmarks: (478, 3) tracked landmarks, pixels.
-            roi: (x0, y0, x1, y1): return the mask of this box only (None = whole frame).
+            image: (H, W, 3) the frame (only its size is used).
+            landmarks: (478, 3) the frame's landmarks (the row's), pixels.
+            roi: (x0, y0, x1, y1); None = the whole frame.
 
         Returns:
-            (H, W) (or the box's (h, w)) float32 in [0, 1]: 1 where the face is covered
-            by something else.
+            (y1 - y0, x1 - x0) float32 in {0, 1}: 1 where the face is covered.
         """
-        if image.ndim != 3 or image.shape[2] != 3:
-            raise NedError(f"occlusion check needs an (H, W, 3) image, got {image.shape}")
         roi = roi or (0, 0, image.shape[1], image.shape[0])
+        out = np.zeros((max(roi[3] - roi[1], 0), max(roi[2] - roi[0], 0)), np.float32)
+        got = self.keep(image, landmarks, roi, 0)
+        if got is not None:
+            sub, (bx0, by0, bx1, by1) = got
+            out[by0:by1, bx0:bx1] = sub
+        return out
+
+    def keep(self, image: np.ndarray, landmarks: np.ndarray, roi: Box,
+             reach: float) -> tuple[np.ndarray, Box] | None:
+        """The pixels of a box an edit must keep: occluded ones and those within
+        ``reach`` of them (in x and in y), so no warped pixel samples an occluder.
+
+        Args:
+            image: (H, W, 3) the frame (only its size is used).
+            landmarks: (478, 3) the frame's landmarks (the row's), pixels.
+            roi: (x0, y0, x1, y1) box of the edit.
+            reach: growth in pixels (the edit's largest displacement, at least).
+
+        Returns:
+            None where nothing is covered; else (sub, box): (h, w) bool, True on and
+            around occluders, for the part ``box`` (x0, y0, x1, y1, relative to ``roi``)
+            of the edit's box outside which nothing is.
+        """
         x0, y0, x1, y1 = roi
-        out_shape = (y1 - y0, x1 - x0)
-        m = alignment_matrices(landmarks, self.config.size)
-        occ = self._appearance(image, landmarks, m)
-        mask = np.zeros(out_shape, np.float32)
-        if occ.any():
-            shifted = m.copy()
-            shifted[:, 2] += m[:, :2] @ np.array([x0, y0], np.float64)
-            mask = np.clip(warp_from_crop(occ.astype(np.float32), shifted, out_shape), 0, 1)
-        if self._hands is not None:
+        w, h = x1 - x0, y1 - y0
+        if w <= 0 or h <= 0:
+            return None
+        canvas, f = self._draw(landmarks, roi)
+        if not canvas.any():
+            return None
+        if reach > 0:  # one chessboard distance transform: the square dilation by reach
+            dist = cv2.distanceTransform((canvas == 0).astype(np.uint8), cv2.DIST_C, 3)
+            canvas = (dist <= math.ceil(reach * f) + (f < 1)).astype(np.uint8)
+        ys, xs = np.nonzero(canvas)
+        ch, cw = canvas.shape
+        # the box part the canvas's covered pixels (and their interpolation) reach
+        bx0 = max(0, math.floor((xs.min() - 1) / f))
+        by0 = max(0, math.floor((ys.min() - 1) / f))
+        bx1 = min(w, math.ceil((xs.max() + 2) / f))
+        by1 = min(h, math.ceil((ys.max() + 2) / f))
+        if f >= 1:
+            return canvas[by0:by1, bx0:bx1] > 0, (bx0, by0, bx1, by1)
+        # box pixel x -> canvas (x + 0.5) f - 0.5: pixel centres line up
+        m = np.array([[f, 0, (bx0 + 0.5) * f - 0.5], [0, f, (by0 + 0.5) * f - 0.5]])
+        up = cv2.warpAffine(canvas * np.uint8(255), m, (bx1 - bx0, by1 - by0),
+                            flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                            borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+        return up > 127, (bx0, by0, bx1, by1)
+
+    def _draw(self, landmarks: np.ndarray, roi: Box) -> tuple[np.ndarray, float]:
+        """(canvas, f): the occluders on the box's canvas (uint8 {0, 1}), f canvas pixels
+        per frame pixel."""
+        x0, y0, x1, y1 = roi
+        w, h = x1 - x0, y1 - y0
+        f = min(1.0, self.config.canvas / max(w, h))
+        cw, ch = max(1, math.ceil(w * f)), max(1, math.ceil(h * f))
+        canvas = np.zeros((ch, cw), np.uint8)
+        if self.bits is not None and self.bits.any():
+            crop = unpack_mask(self.bits, self.size) * np.uint8(255)
+            m = alignment_matrices(landmarks, self.size)  # frame -> crop
+            # canvas pixel c -> frame (c + 0.5) / f - 0.5 + roi origin -> crop
+            lin = m[:, :2] / f
+            t = m[:, :2] @ np.array([x0 + 0.5 / f - 0.5, y0 + 0.5 / f - 0.5]) + m[:, 2]
+            warped = cv2.warpAffine(crop, np.hstack([lin, t[:, None]]), (cw, ch),
+                                    flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                                    borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+            canvas |= (warped > 127).astype(np.uint8)
+        if len(self.hands):
+            hands = np.zeros_like(canvas)
+            draw_hands(hands, self.hands, origin=(x0, y0), scale=f,
+                       finger_width=self.config.finger_width)
+            # only inside the face's box (a hand beside the face covers nothing of it)
             lo, hi = landmarks[:, :2].min(0), landmarks[:, :2].max(0)
-            box = (int(lo[0]), int(lo[1]), int(np.ceil(hi[0])), int(np.ceil(hi[1])))
-            mask = np.maximum(mask, self._hands(image, box, roi, search=bool(occ.any())))
-        return mask
+            fx0, fy0 = ((np.floor(lo) - (x0, y0)) * f).astype(int)
+            fx1, fy1 = np.ceil((np.ceil(hi) - (x0, y0)) * f).astype(int)
+            inside = np.zeros_like(canvas)
+            inside[max(fy0, 0):max(fy1, 0), max(fx0, 0):max(fx1, 0)] = 1
+            canvas |= hands & inside
+        return canvas, f
 
-    def _regions(self, pts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(face, seedable) bool masks in crop space."""
-        cfg, s = self.config, self.config.size
-        face = cv2.erode(_poly_mask(pts, [FACE_OVAL], s), _disk(cfg.edge)) > 0
-        mouth = cv2.dilate(_poly_mask(pts, [LIPS_OUTER], s), _disk(cfg.mouth_margin))
-        eyes = cv2.dilate(_poly_mask(pts, [LEFT_EYE, RIGHT_EYE, LEFT_EYEBROW, RIGHT_EYEBROW], s),
-                          _disk(1))
-        return face, face & (mouth == 0) & (eyes == 0)
 
-    def _appearance(self, image: np.ndarray, landmarks: np.ndarray, m: np.ndarray) -> np.ndarray:
-        """(s, s) uint8 {0, 1} occluder blobs in crop space; updates the reference."""
-        cfg, s = self.config, self.config.size
-        crop = cv2.warpAffine(image, m, (s, s), flags=cv2.INTER_AREA,
-                              borderMode=cv2.BORDER_REPLICATE).astype(np.float32)
-        pts = transform_points(landmarks, m)[:, :2].astype(np.float32)
-        face, seedable = self._regions(pts)
-        if self._base is None:
-            self._base = pts
-        to_base = self._field(self._base, pts - self._base)  # base pixel -> crop offset
-        crop_b = self._remap(crop, to_base)
-        if self._ref is None or self._n < cfg.warmup or not seedable.any():
-            self._ref = crop_b if self._ref is None else (
-                (self._ref * self._n + crop_b) / (self._n + 1))
-            self._n += 1
-            return np.zeros((s, s), np.uint8)
-        ref = self._remap(self._ref, self._field(pts, self._base - pts))
-        gain = np.median(crop[seedable] / np.maximum(ref[seedable], 1.0), axis=0)
-        gain = np.maximum(gain, 1e-3)
-        crop = crop / gain
-        diff = cv2.GaussianBlur(crop - ref, (5, 5), 0)
-        dist = _channel_norm(diff)
-        occ = self._blobs(crop, dist, face, seedable)
-        rate = np.full((s, s), cfg.update, np.float32)
-        if occ.any():
-            rate = np.where(self._remap(occ.astype(np.float32), to_base) > 0.01,
-                            cfg.update_occluded, cfg.update).astype(np.float32)
-        self._ref = self._ref + rate[..., None] * (crop_b / gain - self._ref)
-        self._n += 1
-        self._prev = occ if occ.any() else None
-        return occ
+class TrackOcclusion:
+    """The occluders of a streamed analysis, held from the moment the planner reads their
+    rows until their frame is rendered: wrap the rows with :meth:`tap`, then ask
+    :meth:`at` for each frame, in order (frames asked for drop the ones before them, so
+    only what lies between the planner and the render is held).
 
-    def _field(self, at: np.ndarray, disp: np.ndarray) -> np.ndarray:
-        """(s, s, 2) dense offsets interpolated from ``disp`` given at points ``at`` (crop
-        space): a normalised Gaussian splat, fading to 0 away from the landmarks."""
-        s = self.config.size
-        idx = np.clip(np.round(at).astype(np.int32), 0, s - 1)
-        acc = np.zeros((s, s, 3), np.float32)
-        np.add.at(acc, (idx[:, 1], idx[:, 0]),
-                  np.concatenate([disp, np.ones((len(disp), 1), np.float32)], 1))
-        acc = cv2.GaussianBlur(acc, (0, 0), self.config.sigma)
-        return acc[..., :2] / (acc[..., 2:] + 1e-3)
+    Args:
+        config: the analysis's occlusion options (the crop's size).
+        masks: how to draw them.
+    """
 
-    def _remap(self, img: np.ndarray, field: np.ndarray) -> np.ndarray:
-        """``img`` sampled at each pixel plus its offset."""
-        return cv2.remap(img, self._gx + field[..., 0], self._gy + field[..., 1],
-                         cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    def __init__(self, config: OcclusionConfig | None = None,
+                 masks: MaskConfig | None = None) -> None:
+        self.size = (config or OcclusionConfig()).size
+        self.masks = masks or MaskConfig()
+        self._rows: dict[int, tuple[np.ndarray | None, np.ndarray]] = {}
+        self.frames = 0  # frames with anything over the face, seen so far
 
-    def _blobs(self, crop: np.ndarray, dist: np.ndarray, face: np.ndarray,
-               seedable: np.ndarray) -> np.ndarray:
-        cfg = self.config
-        seed = ((dist > cfg.threshold) & seedable).astype(np.uint8)
-        seed = cv2.morphologyEx(seed, cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
-        if self._prev is not None:
-            seed |= (self._prev > 0) & (dist > cfg.low) & seedable
-        if not seed.any():
-            return np.zeros_like(seed)
-        colour = np.median(crop[seed > 0], axis=0)
-        near_occ = _channel_norm(cv2.GaussianBlur(crop, (5, 5), 0) - colour)
-        grow = face & ((dist > cfg.low) | (near_occ < 0.5 * dist))
-        n, labels = cv2.connectedComponents(grow.astype(np.uint8) | seed, connectivity=8)
-        keep = np.unique(labels[seed > 0])
-        occ = np.isin(labels, keep[keep > 0]).astype(np.uint8)
-        occ = cv2.morphologyEx(occ, cv2.MORPH_CLOSE, _disk(2))
-        occ = _fill_holes(occ) & face
-        occ = self._keep_large(occ.astype(np.uint8), cfg.min_area * max(int(face.sum()), 1))
-        return cv2.dilate(occ, _disk(cfg.grow)) if occ.any() else occ
+    def tap(self, chunks: Iterable[RowChunk]) -> Iterator[RowChunk]:
+        """Pass the chunks through, keeping the occluders of their frames."""
+        for c in chunks:
+            if c.occlusion is not None and c.hands is not None:
+                bits_any = c.occlusion.any(axis=1)
+                hand_any = np.isfinite(c.hands[:, :, 0, 0])
+                for k in np.flatnonzero(c.valid & (bits_any | hand_any.any(axis=1))):
+                    hands = c.hands[k][hand_any[k]].copy()
+                    self._rows[c.start + int(k)] = (
+                        c.occlusion[k].copy() if bits_any[k] else None, hands)
+                    self.frames += 1
+            yield c
 
-    @staticmethod
-    def _keep_large(mask: np.ndarray, min_pixels: float) -> np.ndarray:
-        n, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
-        big = [k for k in range(1, n) if stats[k, cv2.CC_STAT_AREA] >= min_pixels]
-        return np.isin(labels, big).astype(np.uint8) if big else np.zeros_like(mask)
+    def at(self, index: int) -> FrameOccluders | None:
+        """Frame ``index``'s occluders (None: nothing covers the face)."""
+        for i in [i for i in self._rows if i < index]:
+            del self._rows[i]
+        row = self._rows.pop(index, None)
+        if row is None:
+            return None
+        return FrameOccluders(row[0], row[1], self.size, self.masks)
 
 
 def grow_occlusion(occlusion: np.ndarray, reach: int) -> np.ndarray:
-    """Occluded pixels grown by ``reach`` pixels, so that no warped pixel samples an
-    occluder either.
+    """Occluded pixels grown by ``reach`` pixels (in x and in y), so that no warped pixel
+    samples an occluder either.
 
     Args:
         occlusion: (H, W) float32 occlusion mask in [0, 1].

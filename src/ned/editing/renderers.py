@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from ned.composite.blend import composite_patch
-from ned.composite.occlusion import OcclusionDetector, grow_occlusion
+from ned.composite.occlusion import FrameOccluders, TrackOcclusion, grow_occlusion
 from ned.editing.config import DEFAULT_CUES, RenderConfig
 from ned.editing.plan import FramePlan
 from ned.editing.protocol import FrameRenderer, RenderResult
@@ -22,60 +22,60 @@ class WarpRenderer:
     (:func:`ned.render.warp.warp_patch`) with the appearance cues of ``config.cues``
     (creases, the mouth's interior from the track's most open mouth so far, the eyes:
     :mod:`ned.render.appearance`), blended inside a soft face mask; occluded pixels
-    (hands, microphones: :class:`ned.composite.occlusion.OcclusionDetector`) keep the
+    (hands, microphones: what the analysis found, :mod:`ned.analysis.occlusion`) keep the
     source's pixels.
 
     Args:
         config: mask growth and feather, blend levels, occlusion on or off.
         warp: warp options.
+        occlusion: the analysis's occluders of the clip (its rows tapped by
+            :meth:`TrackOcclusion.tap`); None, or ``config.occlusion`` False: nothing is
+            kept from the source.
     """
 
     single_thread = True
 
-    def __init__(self, config: RenderConfig, warp: WarpConfig | None = None) -> None:
+    def __init__(self, config: RenderConfig, warp: WarpConfig | None = None,
+                 occlusion: TrackOcclusion | None = None) -> None:
         self.config, self.warp = config, warp
-        self.occluder = OcclusionDetector() if config.occlusion else None
+        self.occlusion = occlusion if config.occlusion else None
         cues = set(DEFAULT_CUES if config.cues is None else config.cues)
         self.appearance = AppearanceConfig(creases="creases" in cues,
                                            interior="interior" in cues, eyes="eyes" in cues)
         self.mouth = MouthBank()
 
     def warm_up(self) -> None:
-        """SciPy's Delaunay, the mesh and the hand model's first run (about 0.2 s), done
-        while a first edit waits for the analysis process's first frames anyway."""
+        """SciPy's Delaunay and the mesh (about 0.2 s), done while a first edit waits for
+        the analysis process's first frames anyway."""
         import scipy.spatial  # the warp's ring triangulation
 
         from ned.render.warp import mesh_triangles
 
         del scipy
         mesh_triangles()
-        if self.occluder is not None:
-            self.occluder.warm_up()
 
     def reset(self) -> None:
-        """A new stretch of the track (after a cut or a gap): forget the occluder's state
-        and the mouth interiors seen (the face after a cut may be someone else's)."""
-        if self.occluder is not None:
-            self.occluder.reset()
+        """A new stretch of the track (after a cut or a gap): forget the mouth interiors
+        seen (the face after a cut may be someone else's)."""
         self.mouth.reset()
 
     def render(self, image: np.ndarray, plan: FramePlan) -> RenderResult:
         cfg = self.config
         if self.appearance.interior:
             self.mouth.observe(image, plan.src)
+        occluder = self.occlusion.at(plan.index) if self.occlusion is not None else None
         return warp_frame(image, plan.src, plan.dst, grow=cfg.mask_grow,
                           feather=cfg.mask_feather, levels=cfg.blend_levels, warp=self.warp,
-                          occluder=self.occluder, appearance=self.appearance,
+                          occluder=occluder, appearance=self.appearance,
                           mouth=self.mouth)
 
     def close(self) -> None:
-        if self.occluder is not None:
-            self.occluder.close()
+        pass
 
 
 def warp_frame(image: np.ndarray, src: np.ndarray, dst: np.ndarray, *, grow: float,
                feather: float, levels: int, warp: WarpConfig | None = None,
-               occluder: OcclusionDetector | None = None,
+               occluder: FrameOccluders | None = None,
                appearance: AppearanceConfig | None = None,
                mouth: MouthBank | None = None) -> RenderResult:
     """Move one frame's face from geometry ``src`` to ``dst`` and blend it in.
@@ -90,8 +90,9 @@ def warp_frame(image: np.ndarray, src: np.ndarray, dst: np.ndarray, *, grow: flo
         feather: mask feather in inter-ocular distances.
         levels: Laplacian pyramid levels.
         warp: warp options.
-        occluder: occlusion detector of the track; occluded pixels (grown by the edit's
-            largest displacement) keep the source's pixels.
+        occluder: what covers the face in this frame (:class:`FrameOccluders`, or any
+            callable ``(image, src, roi) -> (h, w) mask``); occluded pixels (grown by the
+            edit's largest displacement) keep the source's pixels.
         appearance: the appearance cues to add (:mod:`ned.render.appearance`); None = none.
         mouth: the track's mouth interiors (used when ``appearance.interior``); None = a
             bank of this frame alone.
@@ -121,21 +122,28 @@ def warp_frame(image: np.ndarray, src: np.ndarray, dst: np.ndarray, *, grow: flo
     if appearance is not None and appearance.creases:
         patch, _ = shade_creases(patch, src, dst, roi, mask, mesh_triangles(),
                                  appearance.strength)
-    occ = occluder(image, src, roi) if occluder is not None else None
-    found = occ is not None and bool(occ.any())
-    if found:
+    found = False
+    if occluder is not None:
         reach = int(np.ceil(np.abs(dst[:, :2] - src[:, :2]).max())) + 2
-        keep = grow_occlusion(occ, reach)
-        mask = mask * ~keep
-        patch[keep] = image[y0:y1, x0:x1][keep]
+        if hasattr(occluder, "keep"):  # drawn and grown at the face's scale
+            kept = occluder.keep(image, src, roi, reach)
+        else:
+            occ = occluder(image, src, roi)
+            kept = (grow_occlusion(occ, reach), (0, 0, x1 - x0, y1 - y0)) if occ.any() else None
+        if kept is not None:
+            keep, (bx0, by0, bx1, by1) = kept
+            found = True
+            mask[by0:by1, bx0:bx1][keep] = 0
+            patch[by0:by1, bx0:bx1][keep] = image[y0 + by0:y0 + by1, x0 + bx0:x0 + bx1][keep]
     return RenderResult(composite_patch(image, patch, mask, roi, levels), roi, found)
 
 
-def make_renderer(config: RenderConfig) -> FrameRenderer:
+def make_renderer(config: RenderConfig, occlusion: TrackOcclusion | None = None
+                  ) -> FrameRenderer:
     """The renderer ``config`` asks for: the neural renderer of ``config.renderer``, else
-    the warp."""
+    the warp (keeping ``occlusion``'s occluded pixels from the source)."""
     if config.renderer is not None:
         from ned.editing.neural import NeuralFrameRenderer
 
         return NeuralFrameRenderer(config.renderer, levels=config.blend_levels)
-    return WarpRenderer(config)
+    return WarpRenderer(config, occlusion=occlusion)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import replace
 from pathlib import Path
@@ -20,7 +20,8 @@ from tqdm import tqdm
 
 from ned.analysis import AnalysisConfig
 from ned.analysis.cache import analysis_rows, cached_analysis, usable_cache_dir
-from ned.analysis.stream import RowChunk, record_chunks
+from ned.analysis.occlusion import OcclusionConfig
+from ned.analysis.stream import LiveAnalysis, RowChunk, record_chunks
 from ned.atomic import temp_dir
 from ned.editing.calibrate import (
     Calibration,
@@ -65,11 +66,20 @@ def run_edit(video: str | os.PathLike, output: str | os.PathLike, config: EditCo
     check_inputs(video, output, preview_path, config)
     info = probe(video)  # bad inputs fail here, before anything starts
     check_range(config, info)
+    cpu0 = time.process_time()
     with signals_as_interrupt(), temp_dir() as work, ExitStack() as stack:
         t0 = time.perf_counter()
-        rows = analysis_rows(video, AnalysisConfig(face_index=config.face_index), work, stack,
-                             config.use_cache)
-        frame_renderer = make_renderer(config.resolved_render)
+        analysis = edit_analysis(config)
+        source = analysis_rows(video, analysis, work, stack, config.use_cache)
+        live = source if isinstance(source, LiveAnalysis) else None
+        rows: Iterable[RowChunk] = source
+        occlusion = None
+        if analysis.occlusion is not None:
+            from ned.composite.occlusion import TrackOcclusion
+
+            occlusion = TrackOcclusion(analysis.occlusion)
+            rows = occlusion.tap(rows)
+        frame_renderer = make_renderer(config.resolved_render, occlusion=occlusion)
         if frame_renderer.single_thread:
             stack.enter_context(_one_thread())
         if progress:
@@ -81,6 +91,15 @@ def run_edit(video: str | os.PathLike, output: str | os.PathLike, config: EditCo
         report = render_clip(video, output, planner.plans(rows), frame_renderer,
                              crf=config.crf, preview=preview_path, progress=progress)
     report.timings["startup"] = startup
+    # how the two processes shared the work: CPU seconds of each, and the seconds each
+    # waited for the other (the edit for rows, the analysis for the edit to take them)
+    report.timings["edit_cpu"] = time.process_time() - cpu0
+    if live is not None:
+        report.timings["edit_waited"] = live.waited
+        if live.summary is not None:
+            report.timings["analysis_cpu"] = live.summary.cpu
+            report.timings["analysis_waited"] = live.summary.waited
+            report.timings["hand_searches"] = float(live.summary.hand_searches)
     cal = planner.calibration
     if cal is not None:
         report.calibration = {
@@ -107,11 +126,18 @@ def plan_clip(video: str | os.PathLike, config: EditConfig) -> Iterator[FramePla
     info = probe(video)
     check_range(config, info)
     with temp_dir() as work:
-        track = cached_analysis(video, AnalysisConfig(face_index=config.face_index), work,
+        track = cached_analysis(video, edit_analysis(config), work,
                                 use_cache=config.use_cache)
         planner = make_planner(config, (info.width, info.height), info.fps, work,
                                video=video)
         yield from planner.plans(record_chunks(track))
+
+
+def edit_analysis(config: EditConfig) -> AnalysisConfig:
+    """The analysis an edit reads (one cache entry serves every edit of the clip): the
+    tracked face, and what covers it unless the edit keeps no occluded pixels."""
+    return AnalysisConfig(face_index=config.face_index,
+                          occlusion=OcclusionConfig() if config.render.occlusion else None)
 
 
 def make_planner(config: EditConfig, size: tuple[int, int], fps: float,

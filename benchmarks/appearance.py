@@ -38,7 +38,8 @@ from contact_sheets import (
     write_png,
 )
 
-KINDS = ("nasolabial", "glabella", "nose_root", "forehead", "under_eye", "crows_feet")
+KINDS = ("nasolabial", "glabella", "nose_root", "forehead", "under_eye", "crows_feet",
+         "lid_fold")
 TILE = 100
 
 

@@ -15,7 +15,8 @@ from ned.render.appearance import (
 )
 from ned.render.warp import mesh_triangles, warp_patch
 
-KINDS = {"nasolabial", "under_eye", "crows_feet", "glabella", "nose_root", "forehead"}
+KINDS = {"nasolabial", "under_eye", "crows_feet", "glabella", "nose_root", "forehead",
+         "lid_fold"}
 
 
 @pytest.fixture(scope="module")
@@ -79,6 +80,7 @@ def test_crease_lines_cover_both_sides_and_lie_on_the_face(frames):
     names = [c.name for c in creases]
     assert set(names) == KINDS
     assert names.count("nasolabial") == 2 and names.count("crows_feet") == 6
+    assert names.count("lid_fold") == 2
     lo, hi = src[:, :2].min(0), src[:, :2].max(0)
     iod = float(tp.inter_ocular(src))
     for c in creases:

@@ -5,7 +5,8 @@ added to the warped face patch, all procedural or taken from the same clip, no t
 
 * **Creases** (:func:`crease_lines`, :func:`shade_creases`): at the places where faces
   crease (nasolabial lines, the vertical furrows between the brows and the line across the
-  nose root, forehead lines, crow's feet, the fold under the lower lid), the deformation's
+  nose root, forehead lines, crow's feet, the folds above the upper lid and under the lower
+  lid), the deformation's
   compression across the line (from the mesh's per-triangle deformation gradients,
   :func:`compression_across`) darkens a thin line and lightens the bulge beside it; the
   amplitude follows the face's own brightness and texture contrast, and the bulge's
@@ -45,6 +46,7 @@ from ned.topology import (
 #: What each crease line is made of (the subject's right side; the left is mirrored).
 _NASOLABIAL_R = (203, 206, 216, 212, 202)
 _UNDER_EYE_R = (25, 110, 24, 23, 22, 26, 112)
+_LID_FOLD_R = (56, 28, 27, 29, 30, 247)
 _BROW_TOP = (70, 63, 105, 66, 107, 336, 296, 334, 293, 300)
 _FOREHEAD_TOP = (103, 67, 109, 10, 338, 297, 332)
 
@@ -80,7 +82,7 @@ class Crease:
 
     Attributes:
         name: the crease kind (``nasolabial``, ``glabella``, ``nose_root``, ``forehead``,
-            ``crows_feet``, ``under_eye``).
+            ``crows_feet``, ``under_eye``, ``lid_fold``).
         points: (K, 2) polyline, pixels.
         bulge: (K, 2) unit normals pointing to the side that bulges (gets the highlight).
         width: line width in pixels.
@@ -146,6 +148,10 @@ def crease_lines(points: np.ndarray) -> list[Crease]:
         # the fold under the lower lid (a squint's raised cheek below it)
         ue = _resample(p[list(ids(_UNDER_EYE_R))], 8)
         out.append(Crease("under_eye", ue, _normals(ue, p[ids((118,))[0]]), 0.8 * w))
+        # the upper lid's fold: a lowered brow pushes the skin above it down over the lid
+        # (the hooded, shadowed eye of a frown); the skin above bulges
+        lf = _resample(p[list(ids(_LID_FOLD_R))], 7)
+        out.append(Crease("lid_fold", lf, _normals(lf, p[ids((52,))[0]]), 0.9 * w))
         # crow's feet: three short lines fanning out of the outer eye corner
         outer, inner = p[263 if side else 33], p[362 if side else 133]
         d = (outer - inner) / max(np.linalg.norm(outer - inner), 1e-9)
@@ -247,9 +253,9 @@ def light_direction(lum: np.ndarray, mask: np.ndarray) -> np.ndarray:
 #: Full compression (shading saturates) per crease kind, and its darkening at full
 #: compression relative to the skin's brightness.
 _FULL = {"nasolabial": 0.12, "under_eye": 0.12, "crows_feet": 0.12, "glabella": 0.10,
-         "nose_root": 0.10, "forehead": 0.08}
+         "nose_root": 0.10, "forehead": 0.08, "lid_fold": 0.15}
 _DARK = {"nasolabial": 0.22, "under_eye": 0.14, "crows_feet": 0.14, "glabella": 0.20,
-         "nose_root": 0.12, "forehead": 0.13}
+         "nose_root": 0.12, "forehead": 0.13, "lid_fold": 0.18}
 
 
 @functools.lru_cache(maxsize=64)

@@ -47,17 +47,17 @@ def carphone_fit(carphone_track):
 
 
 def test_basis_takes_each_channel_from_the_right_place(carphone_fit, fit):
-    basis = ExpressionBasis.for_fit(carphone_fit, {"browDown": 2.0},
+    basis = ExpressionBasis.for_fit(carphone_fit, {"browDown": 1.2},
                                     raised={"browDown", "browInnerUp"})
     own = carphone_fit.model.offsets
     jaw = INDEX["jawOpen"]
     np.testing.assert_array_equal(basis.offsets[jaw], own[jaw])          # speech: the clip's
     bd = group_indices("browDown")                                       # raised: the field
-    np.testing.assert_allclose(basis.offsets[bd], 2.0 * field_offsets()[bd], rtol=1e-6)
+    np.testing.assert_allclose(basis.offsets[bd], 1.2 * field_offsets()[bd], rtol=1e-6)
     bi = group_indices("browInnerUp")
     np.testing.assert_allclose(basis.offsets[bi], START_GAINS["browInnerUp"] * field_offsets()[bi],
                                rtol=1e-6)
-    assert basis.gains["browDown"] == 2.0 and not basis.offsets.flags.writeable
+    assert basis.gains["browDown"] == 1.2 and not basis.offsets.flags.writeable
     # a smile lowered (carphone smiles little: not exercised) moves the corners and the
     # cheeks (its field carries AU 6), not the lips' centre
     sm = group_indices("mouthSmile")

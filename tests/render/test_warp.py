@@ -40,12 +40,13 @@ def test_moved_brows_move_pixels_up_and_nothing_outside_roi(frame_and_points):
     outside = np.ones(frame.shape[:2], bool)
     outside[y0:y1, x0:x1] = False
     assert np.array_equal(out[outside], frame[outside])
-    # the brow row of the output matches the source 6 px lower (pixels moved up by 6)
-    bx, by = src[brows, :2].mean(0).round().astype(int)
-    patch_out = out[by - 12:by - 2, bx - 15:bx + 15].astype(float)
+    # the brow itself (textured: the forehead between the brows is too plain to place a
+    # shift) in the output matches the source 6 px lower (pixels moved up by 6)
+    bx, by = src[list(tp.RIGHT_EYEBROW), :2].mean(0).round().astype(int)
+    patch_out = out[by - 5:by + 5, bx - 15:bx + 15].astype(float)
     best = min(range(0, 12), key=lambda s: np.abs(
-        frame[by - 12 + s:by - 2 + s, bx - 15:bx + 15].astype(float) - patch_out).mean())
-    assert 4 <= best <= 8
+        frame[by - 5 + s:by + 5 + s, bx - 15:bx + 15].astype(float) - patch_out).mean())
+    assert 5 <= best <= 7
     assert fold_fraction(dst, src) == 0.0
 
 

@@ -223,7 +223,10 @@ def warp_patch(image: np.ndarray, src: np.ndarray, dst: np.ndarray,
         rigid_iris(mapx, mapy, src, dst, roi)
     if cfg.still_teeth:
         still_teeth(mapx, mapy, src, dst, roi)
-    patch = cv2.remap(image, mapx, mapy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    # bicubic: a bilinear read of the shifted face blurs it (the face's high-frequency
+    # energy fell to 0.74 of the source's on carphone's 22 px inter-ocular face, 0.91 on
+    # single_face); bicubic keeps 0.87 / 1.12 for about 1 ms more per 640x360 frame
+    patch = cv2.remap(image, mapx, mapy, cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
     return patch, roi
 
 

@@ -10,7 +10,13 @@ import os
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from ned.editing.config import EditConfig, EditReport
+    from ned.editing.timeline import Timeline
+
+#: The visible mark's text unless told otherwise (``mark=True``, ``ned edit --mark``).
+DEFAULT_MARK = "AI-edited (ned)"
 
 
 def edit(video: str | os.PathLike, output: str | os.PathLike,
@@ -21,7 +27,10 @@ def edit(video: str | os.PathLike, output: str | os.PathLike,
          renderer: str | os.PathLike | None = None, gain: float | None = None,
          crf: int | None = None, use_cache: bool | None = None, calibrate: bool | None = None,
          cues: tuple[str, ...] | None = None,
-         preview: str | os.PathLike | None = None, progress: bool = False) -> EditReport:
+         adjust: Mapping[str, float] | None = None,
+         timeline: Timeline | str | os.PathLike | dict | None = None,
+         preview: str | os.PathLike | None = None, progress: bool = False,
+         mark: str | bool | None = None) -> EditReport:
     """Change the emotion of the tracked face of ``video`` and write ``output``.
 
     The analysis runs in a background process (or is read from the cache) while this
@@ -54,8 +63,19 @@ def edit(video: str | os.PathLike, output: str | os.PathLike,
         cues: the warp's appearance cues, any of ``creases``, ``interior``, ``eyes``
             (default creases and eyes, and the interior for targets whose posture opens
             the mouth: ``ned.editing.config.default_cues``).
+        adjust: expression controls in [-1, 1], name -> value (``smile``, ``frown``,
+            ``brow_raise_inner``, ``brow_raise_outer``, ``brow_lower``, ``eyes_wide``,
+            ``squint``, ``upper_lip_raise``, ``lip_press``, ``lip_stretch``,
+            ``gaze_right``, ``gaze_up``: ``ned.editing.controls``), on top of the emotion
+            or alone; the speech keeps its motion.
+        timeline: emotions and controls over time instead of ``emotion``: a
+            :class:`ned.editing.timeline.Timeline`, a timeline file or its JSON object
+            (docs/controls.md).
         preview: also write original | edited side by side here.
         progress: progress bars on stderr.
+        mark: draw a visible mark on every frame: True for the default text
+            (``AI-edited (ned)``) or the text itself. Every output carries container
+            metadata naming ned, its version and the edit either way.
 
     Returns:
         An :class:`EditReport`.
@@ -79,7 +99,14 @@ def edit(video: str | os.PathLike, output: str | os.PathLike,
         emotion=emotion, reference=reference, intensity=intensity, start=start, end=end,
         face_index=face_index, seed=seed, manipulator=manipulator, renderer=renderer,
         gain=gain, crf=crf, use_cache=use_cache, calibrate=calibrate,
-        cues=None if cues is None else tuple(cues)).items()
+        cues=None if cues is None else tuple(cues), adjust=adjust, timeline=timeline).items()
         if v is not None}
     cfg = config.with_overrides(given) if config is not None else EditConfig.build(**given)
-    return run_edit(video, output, cfg, preview=preview, progress=progress)
+    if mark is True:
+        mark = DEFAULT_MARK
+    elif mark is False:
+        mark = None
+    elif mark is not None and (not isinstance(mark, str) or not mark.strip()
+                               or not mark.isprintable() or not mark.isascii()):
+        raise NedError("mark must be a short line of printable ASCII text")
+    return run_edit(video, output, cfg, preview=preview, progress=progress, mark=mark)

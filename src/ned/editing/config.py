@@ -19,7 +19,9 @@ from pathlib import Path
 from typing import Any
 
 from ned.blendshapes import EMOTIONS, INTENSITY_RANGE
+from ned.editing.controls import GAZE, normalise
 from ned.editing.guards import GuardConfig
+from ned.editing.timeline import Timeline
 from ned.errors import NedError
 
 #: x264 quality of an edit's output unless told otherwise.
@@ -46,6 +48,12 @@ class TargetConfig:
         intensity: 0 = the clip's own style, 1 = the target style, up to 1.5.
         seed: seed of the manipulator's latent in emotion mode.
         manipulator: a manipulator checkpoint (None = the shipped default).
+        adjust: expression controls (:mod:`ned.editing.controls`), (name, value) pairs in
+            [-1, 1] for the whole edit (a mapping is accepted and normalised); on top of
+            the emotion, or alone.
+        timeline: emotions and controls over time (:class:`ned.editing.timeline.Timeline`,
+            or the path of a timeline file); instead of ``emotion`` / ``reference``.
+            ``intensity`` scales its segments' intensities.
     """
 
     emotion: str | None = None
@@ -53,12 +61,28 @@ class TargetConfig:
     intensity: float = 1.0
     seed: int = 0
     manipulator: str | None = None
+    adjust: tuple[tuple[str, float], ...] = ()
+    timeline: Timeline | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "reference", _path_or_none(self.reference))
         object.__setattr__(self, "manipulator", _path_or_none(self.manipulator))
-        if (self.emotion is None) == (self.reference is None):
-            raise NedError("give exactly one of --emotion or --reference")
+        object.__setattr__(self, "adjust", normalise(self.adjust))
+        if self.timeline is not None and not isinstance(self.timeline, Timeline):
+            if isinstance(self.timeline, (str, os.PathLike)):
+                object.__setattr__(self, "timeline", Timeline.load(self.timeline))
+            elif isinstance(self.timeline, dict):
+                object.__setattr__(self, "timeline", Timeline.from_json(self.timeline))
+            else:
+                raise NedError("timeline must be a Timeline, a timeline file or its JSON")
+        if self.timeline is not None and (self.emotion or self.reference):
+            raise NedError("a timeline carries its own emotions: give --timeline (or "
+                           "--segments) or --emotion / --reference, not both")
+        if self.emotion is not None and self.reference is not None or (
+                self.emotion is None and self.reference is None
+                and self.timeline is None and not self.adjust):
+            raise NedError("give exactly one of --emotion or --reference (or --adjust, "
+                           "--timeline, --segments)")
         if self.emotion is not None and self.emotion not in EMOTIONS:
             raise NedError(f"unknown emotion {self.emotion!r}; choose one of "
                            f"{', '.join(EMOTIONS)}")
@@ -68,6 +92,43 @@ class TargetConfig:
             raise NedError(f"intensity {self.intensity} is outside [{lo}, {hi}]")
         if not isinstance(self.seed, int):
             raise NedError(f"seed must be an integer, got {self.seed!r}")
+
+    @property
+    def directed(self) -> bool:
+        """The edit has controls or a timeline (planned by
+        :class:`ned.editing.direct.DirectedPlanner`); False: one emotion or reference for
+        the whole clip, planned as before."""
+        return bool(self.adjust) or self.timeline is not None
+
+    @property
+    def gaze(self) -> bool:
+        """Some control moves the irises (:data:`ned.editing.controls.GAZE`)."""
+        names = {n for n, _ in self.adjust}
+        if self.timeline is not None:
+            tl = self.timeline
+            names |= {n for n, _ in tl.controls}
+            names |= {n for s in tl.segments for n, _ in s.controls}
+            names |= {n for k in tl.keyframes for n, v in k.controls}
+        return bool(names & set(GAZE))
+
+    def describe(self) -> str:
+        """One line naming what the face is directed to show (for the output's
+        provenance): the emotion and intensity, the reference, the controls, the
+        timeline."""
+        from ned.editing.controls import describe
+
+        parts = []
+        if self.emotion is not None:
+            parts.append(f"emotion {self.emotion} at intensity {self.intensity:g}")
+        if self.reference is not None:
+            parts.append(f"style of {Path(self.reference).name} at intensity "
+                         f"{self.intensity:g}")
+        if self.adjust:
+            parts.append(f"controls {describe(self.adjust)}")
+        if self.timeline is not None:
+            scale = "" if self.intensity == 1.0 else f" (intensities x{self.intensity:g})"
+            parts.append(f"timeline {self.timeline.summary()}{scale}")
+        return "; ".join(parts)
 
 
 @dataclass(frozen=True)
@@ -273,6 +334,10 @@ def _normal(name: str, value: Any) -> Any:
         return _path_or_none(value)
     if name == "cues" and not isinstance(value, str):
         return tuple(c for c in CUES if c in tuple(value))
+    if name == "adjust":
+        return normalise(value)
+    if name == "timeline" and isinstance(value, (str, os.PathLike, dict)):
+        return TargetConfig(timeline=value).timeline
     return value
 
 

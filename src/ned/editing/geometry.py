@@ -239,6 +239,40 @@ def edited_landmarks(fit: TrackFit, basis: ExpressionBasis, landmarks: np.ndarra
     return close_lids(moved, lm)
 
 
+def mixed_landmarks(fit: TrackFit, parts: list[tuple[ExpressionBasis, np.ndarray]],
+                    landmarks: np.ndarray, old: np.ndarray, gain: float = 1.0,
+                    posture: np.ndarray | None = None) -> np.ndarray:
+    """Measured landmarks moved by several edits at once, each with its own offsets (a
+    timeline's emotions, each calibrated for itself, and the controls):
+    :func:`edited_landmarks` with the displacement ``sum_i delta_i @ basis_i``.
+
+    Args:
+        fit: the clip's fitted model.
+        parts: (basis, (n, 52) blendshape change, strength already applied) pairs.
+        landmarks: (n, 478, 3) measured landmarks of frames with the face, pixels.
+        old: (n, 52) measured blendshapes.
+        gain: factor on the displacement.
+        posture: (n, 478, 3) cm, postures of the speech's action units per frame
+            (weights applied), or None.
+
+    Returns:
+        (n, 478, 3) float32 edited landmarks, pixels.
+    """
+    lm = np.asarray(landmarks, np.float32)
+    if not len(lm):
+        return lm.copy()
+    b = np.clip(np.asarray(old, np.float64), 0.0, 1.0)
+    pose, _ = normalise_clip(lm.astype(np.float64), b, fit.model.rig, fit.model.offsets,
+                             fit.identity)
+    delta = np.zeros(lm.shape, np.float32)
+    for basis, change in parts:
+        delta += np.einsum("te,evc->tvc", np.asarray(change, np.float32), basis.offsets)
+    if posture is not None:
+        delta += np.asarray(posture, np.float32)
+    moved = lm + gain * pose.apply_vectors(delta)
+    return close_lids(moved, lm)
+
+
 #: (upper, lower) inner-lip point pairs, from the right mouth corner to the left.
 INNER_LIP_PAIRS = ((191, 95), (80, 88), (81, 178), (82, 87), (13, 14), (312, 317), (311, 402),
                    (310, 318), (415, 324))

@@ -61,6 +61,8 @@ class FramePlan:
         reached: fraction of the full target the frame shows: the edit strength times
             the share of the edited geometry kept against folds (0 when passed).
         limits: why it shows less than the full target.
+        gaze: (2, 2) float32 pixels each iris moves inside its eye (right eye, then
+            left; drawn by :class:`ned.editing.gaze.GazeRenderer`), None: none.
     """
 
     index: int
@@ -71,6 +73,7 @@ class FramePlan:
     cut: bool = False
     reached: float = 0.0
     limits: tuple[Limit, ...] = ()
+    gaze: np.ndarray | None = None
 
     @property
     def shrunk(self) -> bool:
@@ -260,11 +263,15 @@ class EditPlanner:
         bs = np.stack([rows.at(rows.blendshapes, i) for i in idx])
         self.fit = fit_frames(lm, bs, self.size)
         self.solver = ArapSolver(np.median(lm, axis=0))
+        self._prepare()
+        return True
+
+    def _prepare(self) -> None:
+        """Once the model is fitted: the edit's offsets, calibrated on the clip if asked."""
         self.basis = ExpressionBasis.for_fit(self.fit, raised=self.raised)
         if self.calibrate is not None:
             self.calibration = self.calibrate(self)
             self.basis = ExpressionBasis.for_fit(self.fit, self.calibration.gains, self.raised)
-        return True
 
     def _run_ends(self, a: int, b: int, limit: int) -> np.ndarray:
         """(b - a,) end (exclusive) of the face run holding each frame of [a, b), or
@@ -394,6 +401,7 @@ class EditPlanner:
         w, rng, ramps = self._weights(a, b, ends)
         use = valid & (w > 0)
         _, dst = self._geometry(a, b, ends, use, w, self.basis)
+        gaze = self._gaze(a, b, use, w, dst)
         lm = rows.take(rows.landmarks, a, b).astype(np.float32)
         lids = lids_closing(rows.take(rows.blendshapes, a, b), self.guards).max(1) > 0
         for k in range(b - a):
@@ -411,7 +419,14 @@ class EditPlanner:
                 (Limit.LIDS, lids[k]), (Limit.FOLDS, fix.shrunk or fix.reached < 0.999))
                 if on)
             yield FramePlan(a + k, lm[k], safe, float(w[k]), None, bool(cut[k]),
-                            float(w[k]) * fix.reached, limits)
+                            float(w[k]) * fix.reached, limits,
+                            None if gaze is None else gaze[k])
+
+    def _gaze(self, a: int, b: int, use: np.ndarray, w: np.ndarray, dst: np.ndarray
+              ) -> np.ndarray | None:
+        """(b - a, 2, 2) pixels each iris moves inside its eye, or None (no gaze edit;
+        :class:`ned.editing.direct.DirectedPlanner` has one). May move ``dst``'s irises."""
+        return None
 
     # -- calibration ----------------------------------------------------------------
     def initial_gains(self) -> dict[str, float]:

@@ -16,6 +16,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from tqdm import tqdm
 
 from ned.analysis import AnalysisConfig
@@ -23,6 +24,7 @@ from ned.analysis.cache import analysis_rows, cached_analysis, usable_cache_dir
 from ned.analysis.occlusion import OcclusionConfig
 from ned.analysis.stream import LiveAnalysis, RowChunk, record_chunks
 from ned.atomic import temp_dir
+from ned.blendshapes import INTENSITY_RANGE
 from ned.editing.calibrate import (
     Calibration,
     CalibrationConfig,
@@ -41,13 +43,21 @@ from ned.editing.plan import EditPlanner, FramePlan
 from ned.editing.renderers import make_renderer
 from ned.errors import NedError, signals_as_interrupt, warn
 from ned.io import probe, read_frames
+from ned.io.stamp import OutputStamp, stamped
 from ned.io.video import VideoInfo, check_video_output
 from ned.records import FaceTrack, load_fields
 
 
 def run_edit(video: str | os.PathLike, output: str | os.PathLike, config: EditConfig, *,
-             preview: str | os.PathLike | None = None, progress: bool = False) -> EditReport:
+             preview: str | os.PathLike | None = None, progress: bool = False,
+             mark: str | None = None) -> EditReport:
     """Edit ``video`` into ``output`` as ``config`` says (see :func:`ned.edit`).
+
+    Every output carries container metadata naming the tool, its version and the edit
+    (:func:`provenance`); with ``mark`` that text is also drawn on every frame.
+
+    A timeline's edit reads the whole analysis first (from the cache, or analysed now):
+    its shot cuts decide where nothing is interpolated.
 
     Args:
         video: input clip.
@@ -55,6 +65,7 @@ def run_edit(video: str | os.PathLike, output: str | os.PathLike, config: EditCo
         config: every option.
         preview: also write original | edited side by side here.
         progress: progress bars on stderr.
+        mark: a visible mark drawn on every frame of the outputs (None: none).
 
     Returns:
         An :class:`EditReport`.
@@ -70,7 +81,14 @@ def run_edit(video: str | os.PathLike, output: str | os.PathLike, config: EditCo
     with signals_as_interrupt(), temp_dir() as work, ExitStack() as stack:
         t0 = time.perf_counter()
         analysis = edit_analysis(config)
-        source = analysis_rows(video, analysis, work, stack, config.use_cache)
+        curves = None
+        if config.target.timeline is not None:
+            track = cached_analysis(video, analysis, work, use_cache=config.use_cache,
+                                    progress=progress)
+            curves = timeline_curves(config, track, info)
+            source = record_chunks(track)
+        else:
+            source = analysis_rows(video, analysis, work, stack, config.use_cache)
         live = source if isinstance(source, LiveAnalysis) else None
         rows: Iterable[RowChunk] = source
         occlusion = None
@@ -80,16 +98,21 @@ def run_edit(video: str | os.PathLike, output: str | os.PathLike, config: EditCo
             occlusion = TrackOcclusion(analysis.occlusion)
             rows = occlusion.tap(rows)
         frame_renderer = make_renderer(config.resolved_render, occlusion=occlusion)
+        if config.target.gaze:
+            from ned.editing.gaze import GazeRenderer
+
+            frame_renderer = GazeRenderer(frame_renderer)
         if frame_renderer.single_thread:
             stack.enter_context(_one_thread())
         if progress:
             rows = _counted(rows, stack.enter_context(
                 tqdm(total=info.frame_count, unit="frame", desc="analyse", leave=False)))
         planner = make_planner(config, (info.width, info.height), info.fps, work, progress,
-                               video=video)
+                               video=video, curves=curves)
         startup = time.perf_counter() - t0
-        report = render_clip(video, output, planner.plans(rows), frame_renderer,
-                             crf=config.crf, preview=preview_path, progress=progress)
+        with stamped(provenance(config, mark)):
+            report = render_clip(video, output, planner.plans(rows), frame_renderer,
+                                 crf=config.crf, preview=preview_path, progress=progress)
     report.timings["startup"] = startup
     # how the two processes shared the work: CPU seconds of each, and the seconds each
     # waited for the other (the edit for rows, the analysis for the edit to take them)
@@ -100,15 +123,51 @@ def run_edit(video: str | os.PathLike, output: str | os.PathLike, config: EditCo
             report.timings["analysis_cpu"] = live.summary.cpu
             report.timings["analysis_waited"] = live.summary.waited
             report.timings["hand_searches"] = float(live.summary.hand_searches)
-    cal = planner.calibration
-    if cal is not None:
-        report.calibration = {
-            g: {"gain": cal.gains[g], "level": cal.levels[g],
-                **({"target": cal.targets[g]} if g in cal.targets
-                   else {"ceiling": cal.ceilings[g]})}
-            for g in sorted(set(cal.targets) | set(cal.ceilings)) if g in cal.levels}
-        report.timings["calibrate"] = cal.seconds
+    cals = getattr(planner, "calibrations", None)
+    if cals is None:
+        cals = {} if planner.calibration is None else {"": planner.calibration}
+    for name, cal in cals.items():
+        prefix = f"{name}: " if len(cals) > 1 else ""
+        report.calibration.update({
+            prefix + g: {"gain": cal.gains[g], "level": cal.levels[g],
+                         **({"target": cal.targets[g]} if g in cal.targets
+                            else {"ceiling": cal.ceilings[g]})}
+            for g in sorted(set(cal.targets) | set(cal.ceilings)) if g in cal.levels})
+        report.timings["calibrate"] = report.timings.get("calibrate", 0.0) + cal.seconds
     return report
+
+
+def provenance(config: EditConfig, mark: str | None = None) -> OutputStamp:
+    """What every output of an edit says about itself: ``comment`` (every container) is
+    one line naming the tool, its version and the edit; ``description`` (MP4, M4V,
+    Matroska, WebM) the same as JSON; ``mark`` is drawn on every frame if given."""
+    import json
+
+    from ned import __version__
+
+    t, r = config.target, config.range
+    edit = {"emotion": t.emotion,
+            "reference": Path(t.reference).name if t.reference else None,
+            "intensity": t.intensity, "controls": dict(t.adjust),
+            "timeline": t.timeline.to_json() if t.timeline is not None else None,
+            "start": r.start, "end": r.end, "face_index": config.face_index}
+    line = (f"Edited with ned {__version__} (Neural Emotion Director): face "
+            f"{config.face_index}, {t.describe()}"
+            + (f", from {r.start:g} s" if r.start is not None else "")
+            + (f", until {r.end:g} s" if r.end is not None else ""))
+    meta = {"comment": line,
+            "description": json.dumps({"tool": "ned", "version": __version__,
+                                       "edit": edit}, sort_keys=True)}
+    return OutputStamp(meta, mark)
+
+
+def timeline_curves(config: EditConfig, track: str | os.PathLike, info: VideoInfo):
+    """The config's timeline evaluated on the frames of a clip's analysis record (its
+    timestamps and shot cuts): :class:`ned.editing.timeline.Curves`."""
+    f = load_fields(track, ("timestamps", "cuts"), kind=FaceTrack.KIND)
+    return config.target.timeline.evaluate(np.asarray(f["timestamps"], np.float64),
+                                           np.asarray(f["cuts"], int).tolist(),
+                                           info.duration)
 
 
 def plan_clip(video: str | os.PathLike, config: EditConfig) -> Iterator[FramePlan]:
@@ -128,8 +187,10 @@ def plan_clip(video: str | os.PathLike, config: EditConfig) -> Iterator[FramePla
     with temp_dir() as work:
         track = cached_analysis(video, edit_analysis(config), work,
                                 use_cache=config.use_cache)
+        curves = (timeline_curves(config, track, info)
+                  if config.target.timeline is not None else None)
         planner = make_planner(config, (info.width, info.height), info.fps, work,
-                               video=video)
+                               video=video, curves=curves)
         yield from planner.plans(record_chunks(track))
 
 
@@ -142,7 +203,7 @@ def edit_analysis(config: EditConfig) -> AnalysisConfig:
 
 def make_planner(config: EditConfig, size: tuple[int, int], fps: float,
                  workdir: str | os.PathLike, progress: bool = False,
-                 video: str | os.PathLike | None = None) -> EditPlanner:
+                 video: str | os.PathLike | None = None, curves=None) -> EditPlanner:
     """Load the manipulator, find the target style and build the edit's planner.
 
     Args:
@@ -153,7 +214,11 @@ def make_planner(config: EditConfig, size: tuple[int, int], fps: float,
         progress: progress bars.
         video: the clip, to calibrate the edit on (None or ``config.render.calibrate``
             False: no calibration, the start gains).
+        curves: the timeline evaluated on the clip's frames
+            (:func:`timeline_curves`; needed when the config has a timeline).
     """
+    if config.target.directed:
+        return _directed_planner(config, size, fps, workdir, progress, video, curves)
     from ned.facemodel.fields import field_offsets
     from ned.manipulator.infer import label_style, load_manipulator, reference_style
 
@@ -177,6 +242,35 @@ def make_planner(config: EditConfig, size: tuple[int, int], fps: float,
     if video is not None and config.render.calibrate:
         calibrate = ClipCalibration(video, config, goals, manip.path)
     return EditPlanner(manip, style, config, size, fps, calibrate=calibrate, raised=raised)
+
+
+def _directed_planner(config: EditConfig, size: tuple[int, int], fps: float,
+                      workdir: str | os.PathLike, progress: bool,
+                      video: str | os.PathLike | None, curves) -> EditPlanner:
+    """A :class:`ned.editing.direct.DirectedPlanner`: one plain planner per target shown
+    (emotion or reference at an intensity), the controls on top."""
+    from ned.editing.direct import DirectedPlanner, Direction
+    from ned.manipulator.infer import load_manipulator
+
+    t = config.target
+    plain = dict(adjust=(), timeline=None, emotion=None, reference=None)
+    if t.timeline is None:
+        targets = ([] if t.emotion is None and t.reference is None else
+                   [config.replace(**{**plain, "emotion": t.emotion,
+                                      "reference": t.reference})])
+        direction = Direction.constant(t.adjust)
+    else:
+        if curves is None:
+            raise ValueError("a timeline's planner needs its curves (timeline_curves)")
+        lo, hi = INTENSITY_RANGE
+        targets = [config.replace(**{**plain, "emotion": e,
+                                     "intensity": float(np.clip(i * t.intensity, lo, hi))})
+                   for e, i in curves.targets]
+        direction = Direction.from_curves(replace(curves, controls=np.clip(
+            curves.controls + Direction.constant(t.adjust).controls, -1, 1)))
+    parts = [make_planner(c, size, fps, workdir, progress, video) for c in targets]
+    manip = parts[0].manip if parts else load_manipulator(t.manipulator)
+    return DirectedPlanner(parts, direction, config, size, fps, manip=manip)
 
 
 class ClipCalibration:

@@ -32,6 +32,7 @@ import numpy as np
 
 from ned.atomic import atomic_path, check_output, remove_stale_temps
 from ned.errors import NedError, warn
+from ned.io.stamp import current_stamp, draw_mark
 
 __all__ = ["VideoInfo", "Frame", "probe", "read_frames", "VideoWriter", "CONTAINERS",
            "check_video_output"]
@@ -535,6 +536,7 @@ class VideoWriter:
         self._out: av.container.OutputContainer | None = None
         self._count = 0
         self._last_pts = -1
+        self._stamp = current_stamp()   # provenance (ned.io.stamp), read on this thread
 
     # -- context management -------------------------------------------------------------
     def __enter__(self) -> VideoWriter:
@@ -557,6 +559,8 @@ class VideoWriter:
             self._out = av.open(str(self._tmp), "w", format=self.muxer)
         except (av.error.FFmpegError, ValueError) as e:
             raise NedError(f"cannot write {self.path} ({_short(e)})") from None
+        if self._stamp is not None:
+            self._out.metadata.update(self._stamp.metadata)
         try:
             self._open_streams()
         except BaseException:
@@ -621,6 +625,12 @@ class VideoWriter:
         w, h = self.size
         if image.dtype != np.uint8 or image.shape != (h, w, 3):
             raise NedError(f"frame must be ({h}, {w}, 3) uint8, got {image.shape} {image.dtype}")
+        if self._stamp is not None and self._stamp.mark:
+            image, box = draw_mark(image, self._stamp.mark)
+            if source_yuv is not None:
+                changed = box if changed is None else (
+                    min(changed[0], box[0]), min(changed[1], box[1]),
+                    max(changed[2], box[2]), max(changed[3], box[3]))
         if pts is None or self.constant_rate:
             pts = round(self._count / (self.rate * self.time_base))
         pts = max(int(pts), self._last_pts + 1)

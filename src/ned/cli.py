@@ -25,6 +25,7 @@ from ned.errors import Interrupted, NedError, NedWarning, signals_as_interrupt
 #: Modules that register sub-commands, in help order.
 COMMAND_MODULES = (
     "ned.analysis.commands",
+    "ned.faces.commands",
     "ned.facemodel.commands",
     "ned.manipulator.commands",
     "ned.editing.commands",

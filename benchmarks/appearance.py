@@ -4,7 +4,8 @@ Each bundled clip is edited to each of the seven emotions twice: geometry only
 (``cues=()``) and with the appearance cues (the default), or both are read from folders
 (``--geometry DIR --appearance DIR``, ``DIR/<clip>_<emotion>.mp4``). On every frame with a
 face, in bands 0.06 inter-ocular distances either side of each crease line (placed from the
-source's landmarks: ``ned.render.appearance.crease_lines``), the mean brightness change
+geometry-only output's re-detected landmarks: ``ned.render.appearance.crease_lines``), the
+mean brightness change
 appearance - geometry (grey levels; negative = darker, a crease drawn) and its mean
 absolute value; in the face oval (eroded by 0.1 IOD) the sharpness (mean squared Laplacian
 of the brightness) and the mean colour of each output against the source. Prints one table
@@ -60,9 +61,12 @@ def _lum(img: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(img, cv2.COLOR_RGB2GRAY).astype(np.float32)
 
 
-def measure(clip: Path, geometry: Path, appearance: Path, track) -> dict:
+def measure(clip: Path, geometry: Path, appearance: Path, track, placed=None) -> dict:
     """Per crease kind the mean signed and absolute brightness change appearance - geometry
-    in its bands; sharpness and colour of both outputs against the source."""
+    in its bands (placed from ``placed``, the geometry-only output's own analysis: an edit
+    moves the creases with the face, a frown's furrows by a sixth of the inter-ocular
+    distance; ``track``, the source's, when None); sharpness and colour of both outputs
+    against the source, in the source's face."""
     from ned.io.video import read_frames
     from ned.mask import face_mask
     from ned.topology import inter_ocular
@@ -78,7 +82,8 @@ def measure(clip: Path, geometry: Path, appearance: Path, track) -> dict:
             continue
         pts = track.landmarks[i].astype(np.float64)
         ls, lg, la = _lum(fs.image), _lum(fg.image), _lum(fa.image)
-        for k, band in _bands(pts, ls.shape).items():
+        at = pts if placed is None or not placed.valid[i] else placed.landmarks[i]
+        for k, band in _bands(np.asarray(at, np.float64), ls.shape).items():
             d = (la - lg)[band]
             sums[k].append(float(d.mean()))
             abs_sums[k].append(float(np.abs(d).mean()))
@@ -172,9 +177,11 @@ def main(argv: list[str] | None = None) -> int:
         data: dict = {}
         for clip in CLIPS:
             track = cached_track(clip)
-            data[clip.stem] = {e: measure(clip, dirs[0] / f"{clip.stem}_{e}.mp4",
-                                          dirs[1] / f"{clip.stem}_{e}.mp4", track)
-                               for e in EMOTION_ORDER}
+            data[clip.stem] = {}
+            for e in EMOTION_ORDER:
+                geo = dirs[0] / f"{clip.stem}_{e}.mp4"
+                data[clip.stem][e] = measure(clip, geo, dirs[1] / f"{clip.stem}_{e}.mp4",
+                                             track, cached_track(geo))
             print(table(clip.stem, data[clip.stem]) + "\n")
             size = write_png(args.out / f"appearance_{clip.stem}.png", sheet(clip, dirs, track))
             print(f"wrote {args.out / f'appearance_{clip.stem}.png'} ({size // 1000} KB)",

@@ -48,8 +48,8 @@ CLASSIFIERS = ("faceapi", "fer")
 #: probability is below SOURCE_BELOW
 RISE, SOURCE_BELOW = 0.25, 0.5
 #: the geometric measures shown per clip (the groups the analyser cannot see)
-GEOMETRY = (("corners_down", "mouthFrown"), ("lips_thinned", "mouthPress"),
-            ("upper_lid_up", "eyeWide"))
+GEOMETRY = (("inner_brow_down", "browDown"), ("corners_down", "mouthFrown"),
+            ("lips_thinned", "mouthPress"), ("upper_lid_up", "eyeWide"))
 OK, NO = "✓", "✗"
 
 

@@ -47,6 +47,7 @@ from ned.topology import (
 _NASOLABIAL_R = (203, 206, 216, 212, 202)
 _UNDER_EYE_R = (25, 110, 24, 23, 22, 26, 112)
 _LID_FOLD_R = (56, 28, 27, 29, 30, 247)
+_UPPER_LID_R = (173, 157, 158, 159, 160, 161)
 _BROW_TOP = (70, 63, 105, 66, 107, 336, 296, 334, 293, 300)
 _FOREHEAD_TOP = (103, 67, 109, 10, 338, 297, 332)
 
@@ -150,8 +151,10 @@ def crease_lines(points: np.ndarray) -> list[Crease]:
         out.append(Crease("under_eye", ue, _normals(ue, p[ids((118,))[0]]), 0.8 * w))
         # the upper lid's fold: a lowered brow pushes the skin above it down over the lid
         # (the hooded, shadowed eye of a frown); the skin above bulges
-        lf = _resample(p[list(ids(_LID_FOLD_R))], 7)
-        out.append(Crease("lid_fold", lf, _normals(lf, p[ids((52,))[0]]), 0.9 * w))
+        # (drawn broad, over the band between the fold and the lid's margin: on a small face
+        # a thin line vanishes, and the band's bright skin, squeezed, read as a white rim)
+        lf = _resample(0.5 * (p[list(ids(_LID_FOLD_R))] + p[list(ids(_UPPER_LID_R))]), 7)
+        out.append(Crease("lid_fold", lf, _normals(lf, p[ids((52,))[0]]), 1.6 * w))
         # crow's feet: three short lines fanning out of the outer eye corner
         outer, inner = p[263 if side else 33], p[362 if side else 133]
         d = (outer - inner) / max(np.linalg.norm(outer - inner), 1e-9)

@@ -31,6 +31,7 @@ COMMAND_MODULES = (
     "ned.editing.commands",
     "ned.render.commands",
     "ned.metrics.commands",
+    "ned.app.commands",
 )
 
 

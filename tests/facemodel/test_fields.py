@@ -70,3 +70,27 @@ def test_unknown_group():
         fields.group_field("jawOpen", 0, v, np.zeros((0, 3), int), 1.0)
     with pytest.raises(KeyError, match="no posture field"):
         fields.posture_offsets("smile")
+
+
+def test_posed_fields_at_the_table_level(offsets, canonical):
+    """At its target-table level a field shows the action unit as posed: the frown is a V
+    (inner ends down and together, outer ends still), the smile lifts the cheek, the
+    corner depressor raises the chin boss, and the inner lips move alike (speech kept)."""
+    from ned.facs import TARGETS
+
+    _, iod = canonical
+
+    def both(group):   # a group's channels summed (left and right halves), IOD per unit
+        return sum(offsets[INDEX[c]] for c in GROUPS[group]) / iod
+
+    frown = both("browDown") * TARGETS["angry"]["browDown"]
+    assert frown[107, 1] < -0.2 and frown[336, 1] < -0.2            # inner ends down ...
+    assert frown[107, 0] > 0.08 and frown[336, 0] < -0.08           # ... and together
+    assert abs(frown[70, 1]) < 0.01 and abs(frown[300, 1]) < 0.01   # outer ends still
+    smile = both("mouthSmile") * TARGETS["happy"]["mouthSmile"]
+    assert smile[61, 1] > 0.1 and smile[118, 1] > 0.04 and abs(smile[13]).max() < 1e-6
+    sad = both("mouthFrown") * TARGETS["sad"]["mouthFrown"]
+    assert sad[61, 1] < -0.1 and sad[200, 1] > 0.05
+    np.testing.assert_allclose(sad[13, 1], sad[14, 1], atol=1e-6)    # the opening is kept
+    jaw = fields.posture_offsets("jawDrop") / iod
+    assert jaw[152, 1] == pytest.approx(-0.12, abs=1e-3) and abs(jaw[13]).max() < 1e-9

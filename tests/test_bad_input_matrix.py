@@ -302,11 +302,14 @@ def test_unusable_cache_folder_runs_without_it(face, tmp_path, capsys, monkeypat
 def test_bad_cache_entry_is_replaced(face, tmp_path, capsys, monkeypatch, spoil):
     """A damaged entry stopped every later edit ("internal error: LinAlgError"); another
     clip's record under this clip's key was used as it was."""
-    from ned.analysis.analyze import AnalysisConfig, file_hash
+    from ned.analysis.analyze import file_hash
+    from ned.editing import EditConfig
+    from ned.editing.run import edit_analysis
 
+    key = edit_analysis(EditConfig.build(emotion="happy")).key()  # the edit's analysis
     monkeypatch.setenv("NED_CACHE_DIR", str(tmp_path / "cache"))
     _edit(capsys, face, tmp_path / "first.mp4")
-    entry = tmp_path / "cache" / f"{file_hash(face)[:24]}-{AnalysisConfig().key()}.npz"
+    entry = tmp_path / "cache" / f"{file_hash(face)[:24]}-{key}.npz"
     good = entry.read_bytes()
     if spoil == "bytes":
         data = bytearray(good)
@@ -317,8 +320,7 @@ def test_bad_cache_entry_is_replaced(face, tmp_path, capsys, monkeypatch, spoil)
         other = media.encode(tmp_path / "other.mp4", media.face_frames(30, (320, 180))[::-1],
                              fps=30)
         _edit(capsys, other, tmp_path / "o2.mp4")
-        other_entry = tmp_path / "cache" / (f"{file_hash(other)[:24]}-"
-                                             f"{AnalysisConfig().key()}.npz")
+        other_entry = tmp_path / "cache" / f"{file_hash(other)[:24]}-{key}.npz"
         entry.write_bytes(other_entry.read_bytes())
     err, stdout = _edit(capsys, face, tmp_path / "again.mp4")
     assert any("analysing the clip again" in w for w in _warnings(err)), err

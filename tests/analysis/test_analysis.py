@@ -159,3 +159,23 @@ def test_track_load_errors(tmp_path, single_face_track):
     np.savez(tmp_path / "old.npz", **data)
     with pytest.raises(NedError, match="schema version 99"):
         FaceTrack.load(tmp_path / "old.npz")
+
+
+def test_large_frames_are_analysed_on_a_shrunk_view(single_face_path, single_face_track,
+                                                    monkeypatch, tmp_path):
+    """With the view at half size (as a 4K clip's is) the landmarks come back in frame
+    pixels within a pixel of the full-size analysis (here the face is 75 px on the view; a
+    4K close-up's is 600)."""
+    import sys
+
+    from ned.analysis import analyze_to_file
+
+    module = sys.modules["ned.analysis.analyze"]
+    assert module.view_shrink(3840, 2160) == 2 and module.view_shrink(1920, 1080) == 1
+    monkeypatch.setattr(module, "VIEW_SIDE", 320)
+    out = tmp_path / "t.npz"
+    analyze_to_file(single_face_path, out, AnalysisConfig())
+    view = FaceTrack.load(out)
+    assert view.valid.all() and (view.width, view.height) == (640, 360)
+    err = np.linalg.norm(view.landmarks[..., :2] - single_face_track.landmarks[..., :2], axis=2)
+    assert np.median(err) < 1.0 and np.percentile(err, 95) < 2.0

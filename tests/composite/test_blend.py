@@ -46,3 +46,24 @@ def test_blend_errors():
     a, b = _images()
     with pytest.raises(NedError):
         laplacian_blend(a, b[:10], np.ones((96, 128), np.float32))
+
+
+def test_soft_blend_is_the_pyramid_on_a_smooth_mask():
+    """On a feathered oval the one alpha blend gives the Laplacian blend (two grey levels),
+    and the background exactly where the softened mask is 0."""
+    import cv2
+
+    from ned.composite.blend import soft_blend
+
+    rng = np.random.default_rng(1)
+    bg = rng.integers(0, 255, (300, 260, 3), np.uint8)
+    fg = np.clip(bg.astype(int) + rng.integers(-30, 30, bg.shape), 0, 255).astype(np.uint8)
+    m = np.zeros((300, 260), np.uint8)
+    cv2.ellipse(m, (130, 150), (80, 100), 0, 0, 360, 255, -1)
+    mask = cv2.GaussianBlur(m.astype(np.float32) / 255, (0, 0), 12)
+    soft = soft_blend(bg, fg, mask, 8.0).astype(int)
+    diff = np.abs(soft - laplacian_blend(bg, fg, mask, 4))
+    assert diff.max() <= 2 and diff.mean() < 0.3
+    assert np.array_equal(soft[:5], bg[:5])
+    with pytest.raises(NedError):
+        soft_blend(bg, fg[:10], mask, 8.0)

@@ -166,3 +166,80 @@ def test_preview_annotation_draws_the_reached_share():
     assert not np.array_equal(half[-1], full[-1])
     passed = annotate(image, FramePlan(0, None, None, 0.0, PassReason.NO_FACE))
     assert passed[-1, 0, 0] == passed[-1, 0, 1] == passed[-1, 0, 2]   # grey: passed
+
+
+def test_face_crop_box_holds_whole_chroma_rows(single_face_track):
+    from ned.editing.loop import face_crop_box
+
+    src = single_face_track.landmarks[10]
+    for size in ((640, 360), (300, 200)):
+        x0, y0, x1, y1 = face_crop_box(src, size)
+        assert x0 % 2 == 0 and y0 % 4 == 0 and x1 % 2 == 0 and (y1 % 4 == 0 or y1 == size[1])
+        assert 0 <= x0 < x1 <= size[0] and 0 <= y0 < y1 <= size[1]
+    lo, hi = src[:, :2].min(0), src[:, :2].max(0)
+    x0, y0, x1, y1 = face_crop_box(src, (640, 360))
+    assert x0 <= lo[0] - (hi - lo)[0] / 2 and x1 >= min(640, hi[0] + (hi - lo)[0] / 2)
+
+
+def test_large_frames_render_on_the_face_crop(single_face_path, single_face_track, tmp_path,
+                                              monkeypatch):
+    """The crop path (planes kept, only the face's crop in RGB) writes what the whole-frame
+    path writes: the same pixels outside the changed box (lossless), within the two
+    colour conversions' rounding inside it."""
+    import ned.editing.loop as loop
+
+    n = 12
+    plans = []
+    for i in range(n):
+        src = single_face_track.landmarks[i].astype(np.float32)
+        dst = src.copy()
+        dst[:, 1] -= 3.0 * (np.arange(478) % 2)
+        plans.append(FramePlan(i, src, dst, 1.0, None) if i != 5
+                     else FramePlan(i, None, None, 0.0, PassReason.NO_FACE))
+    clip = tmp_path / "short.mp4"
+    from ned.io import VideoWriter
+
+    with VideoWriter(clip, like=single_face_path, crf=12) as w:
+        for f in read_frames(single_face_path, stop=n):
+            w.write(f.image, f.pts)
+    outs = {}
+    for mode in ("whole", "crop"):
+        monkeypatch.setattr(loop, "LARGE_FRAME", 10**9 if mode == "whole" else 0)
+        r = WarpRenderer(RenderConfig(occlusion=False))
+        rep = render_clip(clip, tmp_path / f"{mode}.mp4", iter(plans), r, crf=0)
+        assert rep.edited == n - 1
+        outs[mode] = [f.image.astype(int) for f in read_frames(tmp_path / f"{mode}.mp4")]
+    src = [f.image.astype(int) for f in read_frames(clip)]
+    for i, (a, b) in enumerate(zip(outs["whole"], outs["crop"])):
+        d = np.abs(a - b).max(-1)
+        changed = np.abs(a - src[i]).max(-1) > 0
+        assert d.mean() < 0.5 and d[~changed].max() <= 8, i   # chroma of the box's edge
+        if i == 5:
+            assert np.array_equal(b, src[i])
+
+
+def test_large_faces_render_scaled_close_to_the_full_render(frame_and_points):
+    """A face three times the sample's (a 1080p close-up) through render_scaled: the mask
+    and the creases at half its resolution change the edited frame by a fraction of a grey
+    level on average."""
+    import cv2
+
+    from ned.editing.renderers import render_scaled, warp_frame
+    from ned.render.appearance import AppearanceConfig
+
+    image, src = frame_and_points
+    big = cv2.resize(image, (1920, 1080), interpolation=cv2.INTER_CUBIC)
+    src = src * np.float32(3)
+    src[:, :2] += 1.0  # the resize's pixel centres
+    dst = src.copy()
+    dst[:, 1] -= 9.0 * (np.arange(478) % 2)
+    cues = AppearanceConfig(creases=True, interior=False, eyes=True)
+    kw = dict(grow=0.06, feather=0.12, levels=4, appearance=cues)
+    full = warp_frame(big, src, dst, **kw)
+    scaled = render_scaled(big, src, dst, scale=0.5, **kw)
+    x0, y0, x1, y1 = full.roi
+    assert scaled.roi == full.roi
+    diff = np.abs(full.image.astype(int) - scaled.image.astype(int))[y0:y1, x0:x1]
+    moved = np.abs(full.image.astype(int) - big.astype(int))[y0:y1, x0:x1]
+    assert diff.mean() < 0.1 * moved.mean() and np.percentile(diff, 99) <= 6
+    assert np.array_equal(scaled.image[:y0], big[:y0])

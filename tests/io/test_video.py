@@ -394,3 +394,72 @@ def test_truncated_tail_is_read_up_to_the_cut_with_a_warning(tmp_path):
         warnings.simplefilter("error", NedWarning)
         assert len(list(read_frames(src))) == 60  # a whole file: no warning
         assert len(list(read_frames(src, stop=10))) == 10
+
+
+def _grey_clip(tmp_path, size=(128, 96), n=6):
+    y, x = np.mgrid[0:size[1], 0:size[0]]
+    frames = [np.dstack([(x * 2 + 9 * i) % 256, (y * 3) % 256, (x + y) % 256]).astype(np.uint8)
+              for i in range(n)]
+    return make_video(tmp_path / "g.mp4", frames)
+
+
+def test_planes_views_and_crops_match_the_rgb_frames(single_face_path):
+    """The RGB of a crop of the planes, and a frame shrunk on its planes, are the decoder's
+    RGB (to the rounding of two BT.601 conversions)."""
+    import cv2
+
+    from ned.io.video import planes_to_rgb
+
+    clip = single_face_path
+    full = list(read_frames(clip, yuv=True, stop=3))
+    bare = list(read_frames(clip, yuv=True, rgb=False, threads=1, stop=3))
+    small = [f.image for f in read_frames(clip, shrink=2, stop=3)]
+    assert all(f.image is None and f.yuv is not None for f in bare)
+    for f, b, s in zip(full, bare, small):
+        assert np.array_equal(f.yuv, b.yuv)
+        crop = planes_to_rgb(b.yuv, (200, 40, 400, 300))
+        assert crop.shape == (260, 200, 3)
+        d = np.abs(crop.astype(int) - f.image[40:300, 200:400])
+        assert d.max() <= 6 and d.mean() < 1.5  # OpenCV and swscale round BT.601 apart
+        want = cv2.resize(f.image, (320, 180), interpolation=cv2.INTER_AREA).astype(int)
+        assert s.shape == (180, 320, 3) and np.abs(s.astype(int) - want).mean() < 1.5
+    with pytest.raises(NedError):
+        planes_to_rgb(bare[0].yuv, (1, 8, 74, 60))
+    with pytest.raises(NedError):
+        next(read_frames(clip, shrink=0))
+
+
+def test_writer_takes_planes_and_a_changed_part(tmp_path):
+    """A frame written as its source planes plus the changed part (at an origin) encodes
+    exactly what the whole frame would (lossless), and parts that do not fit are refused."""
+    clip = _grey_clip(tmp_path)
+    frames = list(read_frames(clip, yuv=True))
+    outs = []
+    for mode in ("whole", "part"):
+        out = tmp_path / f"{mode}.mp4"
+        with VideoWriter(out, like=clip, crf=0) as w:
+            assert w.takes_planes
+            for f in frames:
+                img = f.image.copy()
+                img[20:40, 30:50] = 255 - img[20:40, 30:50]
+                if mode == "whole":
+                    w.write(img, f.pts, source_yuv=f.yuv, changed=(30, 20, 50, 40))
+                elif f.index % 2:
+                    w.write(None, f.pts, source_yuv=f.yuv)
+                else:
+                    w.write(img[16:44, 28:52], f.pts, source_yuv=f.yuv, changed=(30, 20, 50, 40),
+                            origin=(28, 16))
+        outs.append([g.image for g in read_frames(out)])
+    for i, (a, b) in enumerate(zip(*outs)):
+        if i % 2 == 0:
+            assert np.array_equal(a, b), i
+    assert np.array_equal(outs[1][1], frames[1].image) or np.abs(
+        outs[1][1].astype(int) - frames[1].image).max() <= 4   # the source, unchanged
+    with VideoWriter(tmp_path / "bad.mp4", like=clip) as w:
+        w.write(None, 0, source_yuv=frames[0].yuv)
+        with pytest.raises(NedError, match="chroma"):
+            w.write(frames[1].image[16:44, 28:52], 1, source_yuv=frames[1].yuv,
+                    changed=(30, 20, 50, 40), origin=(27, 16))
+        with pytest.raises(NedError, match="inside"):
+            w.write(frames[1].image[16:44, 28:52], 1, source_yuv=frames[1].yuv,
+                    changed=(20, 20, 50, 40), origin=(28, 16))

@@ -113,6 +113,18 @@ class _Smoother:
         return lm, pose, bs
 
 
+#: Frames whose longer side exceeds this many pixels are analysed on a view shrunk by an
+#: integer factor to at most it (a 4K frame on a 1920x1080 view; decoded on one thread,
+#: two frames ahead): the landmark model sees the face at 256 px whatever the frame's
+#: size, its detector the whole frame at 128 px.
+VIEW_SIDE = 1920
+
+
+def view_shrink(width: int, height: int) -> int:
+    """The integer factor a ``width`` x ``height`` clip's frames are analysed shrunk by."""
+    return max(1, -(-max(width, height) // VIEW_SIDE))
+
+
 #: What a record's timestamps count from (its ``time_origin`` metadata): the clip's first
 #: frame, as players show it (``ned.io.read_frames``' ``Frame.time``). A cache entry
 #: without it is analysed again.
@@ -234,6 +246,7 @@ def analyze_to_file(path: str | os.PathLike, output: str | os.PathLike,
     if not out_dir.is_dir() or not os.access(out_dir, os.W_OK):
         raise NedError(f"cannot write to folder {out_dir}")
     cpu0 = time.process_time()
+    k = view_shrink(info.width, info.height)  # frame pixels per view pixel
     selector, smoother = FaceSelector(cfg.face_index), _Smoother(cfg)
     empty_lm = np.zeros((N_LANDMARKS, 3), np.float32)
     empty_bs = np.zeros(N_BLENDSHAPES, np.float32)
@@ -262,14 +275,17 @@ def analyze_to_file(path: str | os.PathLike, output: str | os.PathLike,
                 index, row = held.popleft()
                 if index != occ.index:
                     raise RuntimeError(f"occlusion of frame {occ.index} given for {index}")
-                emit(replace(row, occlusion=occ.bits, hands=occ.hands))
+                emit(replace(row, occlusion=occ.bits,
+                             hands=occ.hands * np.float32(k) if k > 1 else occ.hands))
 
         n_valid, cuts, cut_detector = 0, [], CutDetector(cfg.cuts)
         from tqdm import tqdm  # here: the background analysis process starts 25 ms sooner
 
         bar = tqdm(total=info.frame_count, unit="frame", desc="analyse", disable=not progress,
                    leave=False)
-        for frame in prefetch(read_frames(path)):
+        # everything below runs in view pixels; the rows are written in frame pixels
+        for frame in prefetch(read_frames(path, shrink=k, threads=1 if k > 1 else 0),
+                              depth=2 if k > 1 else 4):
             cut = bool(cfg.detect_cuts and cut_detector(frame.image))
             if cut:
                 cuts.append(frame.index)
@@ -289,12 +305,16 @@ def analyze_to_file(path: str | os.PathLike, output: str | os.PathLike,
                                blendshapes_raw=d.blendshapes, transforms=pose,
                                confidence=d.confidence, valid=True, timestamps=frame.time,
                                cut=cut)
+            view_lm = row.landmarks
+            if k > 1 and row.valid:
+                row = replace(row, landmarks=row.landmarks * np.float32(k),
+                              landmarks_raw=row.landmarks_raw * np.float32(k))
             if occluders is None:
                 emit(row)
             else:
                 held.append((frame.index, row))
                 settle(occluders.push(frame.index, frame.image,
-                                      row.landmarks if row.valid else None, cut=cut))
+                                      view_lm if row.valid else None, cut=cut))
             bar.update(1)
         if occluders is not None:
             settle(occluders.flush())

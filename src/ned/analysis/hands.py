@@ -188,18 +188,18 @@ class HandTracker:
             self._model.close()
 
     def push(self, index: int, image: np.ndarray, landmarks: np.ndarray | None,
-             cut: bool = False, scale: float = 1.0) -> list[tuple[int, list[np.ndarray]]]:
+             cut: bool = False) -> list[tuple[int, list[np.ndarray]]]:
         """Add one frame.
 
         Args:
             index: the frame's number (frames come in order).
-            image: (H, W, 3) uint8 RGB frame, or a view of it ``scale`` times its size.
-            landmarks: (478, 3) face landmarks in frame pixels; None without the face.
+            image: (H, W, 3) uint8 RGB frame.
+            landmarks: (478, 3) face landmarks, pixels of ``image``; None without the face.
             cut: a new shot starts at this frame.
-            scale: pixels of ``image`` per frame pixel.
 
         Returns:
-            (index, hands) of the frames now known, in order.
+            (index, hands) of the frames now known, in order; hands in pixels of
+            ``image``.
         """
         out: list[tuple[int, list[np.ndarray]]] = []
         if cut or landmarks is None:
@@ -207,7 +207,7 @@ class HandTracker:
         if landmarks is None:
             out.append((index, []))
             return out
-        f = self._frame(index, image, landmarks, scale)
+        f = self._frame(index, image, landmarks)
         if self._key is None:  # the first frame of a run is a key frame
             self._search(f)
             self._key = f
@@ -242,10 +242,9 @@ class HandTracker:
         self._pending = []
         self._key = b
 
-    def _frame(self, index: int, image: np.ndarray, landmarks: np.ndarray,
-               scale: float) -> _Frame:
+    def _frame(self, index: int, image: np.ndarray, landmarks: np.ndarray) -> _Frame:
         c = self.config
-        x0, y0, x1, y1 = (v * scale for v in face_box(landmarks))
+        x0, y0, x1, y1 = face_box(landmarks)
         half = c.context * max(x1 - x0, y1 - y0) / 2
         cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
         h, w = image.shape[:2]
@@ -253,7 +252,7 @@ class HandTracker:
         bx1, by1 = int(min(cx + half, w)), int(min(cy + half, h))
         crop = None
         step = 1.0
-        if min(bx1 - bx0, by1 - by0) >= c.min_side * scale:
+        if min(bx1 - bx0, by1 - by0) >= c.min_side:
             region = image[by0:by1, bx0:bx1]
             side = max(region.shape[:2])  # square (padded where the frame ends): the
             k = min(1.0, c.side / side)   # model projects its landmarks right only then
@@ -263,7 +262,7 @@ class HandTracker:
             rh, rw = (min(n, max(1, round(v / step))) for v in region.shape[:2])
             crop[:rh, :rw] = cv2.resize(region, (rw, rh), interpolation=cv2.INTER_AREA) \
                 if k < 1 else region
-        return _Frame(index, landmarks, crop, (bx0 / scale, by0 / scale), step / scale)
+        return _Frame(index, landmarks, crop, (bx0, by0), step)
 
     def _search(self, f: _Frame) -> None:
         f.searched = True

@@ -287,7 +287,6 @@ class Occluders:
         self._bits: dict[int, np.ndarray] = {}
         self._empty = np.zeros(self.config.size ** 2 // 8, np.uint8)
         self._none = np.full((MAX_HANDS, 21, 2), np.nan, np.float32)
-        self._next = 0  # frames before this one were returned (no hand tracker)
 
     def __enter__(self) -> Occluders:
         return self
@@ -305,31 +304,29 @@ class Occluders:
         return self._hands.searched if self._hands is not None else 0
 
     def push(self, index: int, image: np.ndarray, landmarks: np.ndarray | None,
-             cut: bool = False, scale: float = 1.0) -> list[FrameOcclusion]:
+             cut: bool = False) -> list[FrameOcclusion]:
         """Add one frame.
 
         Args:
             index: its number (consecutive from 0).
-            image: (H, W, 3) uint8 RGB frame, or a smaller view of it (``scale``).
-            landmarks: (478, 3) smoothed landmarks in frame pixels, None without the face.
+            image: (H, W, 3) uint8 RGB frame.
+            landmarks: (478, 3) smoothed landmarks, pixels of ``image``; None without the
+                face.
             cut: a new shot starts here.
-            scale: pixels of ``image`` per frame pixel (1: the frame itself).
 
         Returns:
-            The frames whose occlusion is now known, in order.
+            The frames whose occlusion is now known, in order (hands in pixels of
+            ``image``).
         """
         if cut or landmarks is None:
             self._check.reset()
         if landmarks is not None:
-            view = landmarks if scale == 1.0 else landmarks * np.float32(scale)
-            bits = pack_mask(self._check(image, view))
+            bits = pack_mask(self._check(image, landmarks))
             if bits.any():
                 self._bits[index] = bits
         if self._hands is None:
-            self._next = index + 1
             return list(self._finish([(index, [])]))
-        done = self._hands.push(index, image, landmarks, cut=cut, scale=scale)
-        return list(self._finish(done))
+        return list(self._finish(self._hands.push(index, image, landmarks, cut=cut)))
 
     def flush(self) -> list[FrameOcclusion]:
         """The frames still held back (call once after the last frame)."""

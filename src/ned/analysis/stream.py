@@ -216,9 +216,13 @@ class LiveAnalysis:
         # the child imports this very copy of ned, even when it is not installed
         root = str(Path(__file__).resolve().parents[2])
         path = os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p)
+        # glibc returns freed frame-sized blocks to the system at once (its default
+        # threshold rises to 32 MB after the first large free, and a 4K clip's analysis
+        # then held about 50 MB more); a caller's own setting is kept
+        env = {"MALLOC_MMAP_THRESHOLD_": str(1 << 20), "MALLOC_TRIM_THRESHOLD_": str(1 << 20),
+               **os.environ, "PYTHONPATH": path}
         self._proc = subprocess.Popen(self._args, stdin=subprocess.DEVNULL,
-                                      stdout=subprocess.PIPE, stderr=self._stderr,
-                                      env={**os.environ, "PYTHONPATH": path})
+                                      stdout=subprocess.PIPE, stderr=self._stderr, env=env)
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
         return self

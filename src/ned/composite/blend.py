@@ -78,7 +78,8 @@ def composite(frame: np.ndarray, rendered: np.ndarray, mask: np.ndarray,
 
 
 def composite_patch(frame: np.ndarray, patch: np.ndarray, mask: np.ndarray,
-                    roi: tuple[int, int, int, int], levels: int = 4) -> np.ndarray:
+                    roi: tuple[int, int, int, int], levels: int = 4,
+                    soft: float = 0.0) -> np.ndarray:
     """:func:`composite` with the render and the mask given for ``roi`` only.
 
     Args:
@@ -87,6 +88,8 @@ def composite_patch(frame: np.ndarray, patch: np.ndarray, mask: np.ndarray,
         mask: (y1 - y0, x1 - x0) float32 blend mask of ``roi``.
         roi: (x0, y0, x1, y1).
         levels: pyramid levels.
+        soft: 0: the Laplacian blend; else :func:`soft_blend` with the mask blurred by
+            this many pixels (a large face, whose mask is smooth at the pyramid's scale).
 
     Returns:
         (H, W, 3) uint8 new frame.
@@ -96,8 +99,37 @@ def composite_patch(frame: np.ndarray, patch: np.ndarray, mask: np.ndarray,
     if x1 <= x0 or y1 <= y0:
         return out
     src = frame[y0:y1, x0:x1]
+    if soft > 0:
+        out[y0:y1, x0:x1] = soft_blend(src, patch, mask, soft)
+        return out
     sub = laplacian_blend(src, patch, mask, levels)
     reach = cv2.dilate((mask > 1e-3).astype(np.uint8),
                        np.ones((2 ** levels + 1, 2 ** levels + 1), np.uint8))
     cv2.copyTo(sub, reach, out[y0:y1, x0:x1])  # in place: the box of ``out`` is a view
     return out
+
+
+def soft_blend(background: np.ndarray, foreground: np.ndarray, mask: np.ndarray,
+               sigma: float) -> np.ndarray:
+    """``foreground`` over ``background`` by the mask blurred by ``sigma`` pixels (one
+    alpha blend). Where the mask is smooth at the scale of a Laplacian pyramid (a face's
+    feathered oval several times wider than its coarsest level) it is what
+    :func:`laplacian_blend` gives, at a fifth of the cost; the blur softens the mask's
+    sharp edges (an occluder cut out of it) over about as far as the pyramid would.
+
+    Args:
+        background, foreground: (H, W, 3) uint8.
+        mask: (H, W) float32 in [0, 1].
+        sigma: the blur, pixels (0: none).
+
+    Returns:
+        (H, W, 3) uint8; the background exactly where the blurred mask is 0.
+    """
+    if background.shape != foreground.shape or mask.shape != background.shape[:2]:
+        raise NedError(f"blend shapes differ: {background.shape}, {foreground.shape}, "
+                       f"{mask.shape}")
+    m = np.ascontiguousarray(mask, np.float32)
+    if sigma > 0:
+        m = cv2.GaussianBlur(m, (0, 0), sigma)
+    return cv2.blendLinear(np.ascontiguousarray(foreground), np.ascontiguousarray(background),
+                           m, 1.0 - m)

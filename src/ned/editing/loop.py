@@ -1,10 +1,20 @@
 """The streamed pass of ``ned.edit``: decode -> render (any :class:`FrameRenderer`) ->
-encode, one frame at a time, audio copied packet for packet."""
+encode, one frame at a time, audio copied packet for packet.
+
+Frames larger than 1080p (:data:`LARGE_FRAME`) go through on a face-sized crop when the
+renderer allows it (a ``face_crop`` attribute that is True: its work stays inside a box
+of twice the face's landmark box): the decoder's 4:2:0 planes are kept as they are, only
+the crop around the face is converted to RGB (:func:`face_crop_box`,
+:func:`ned.io.video.planes_to_rgb`), rendered with the plan moved into it, and written
+back into the planes; nothing of the frame is held in RGB. Their queues are shorter and
+x264 runs on its own threads.
+"""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +24,40 @@ from ned.editing.config import EditReport, PassReason
 from ned.editing.plan import FramePlan
 from ned.editing.protocol import FrameRenderer
 from ned.io import VideoWriter, WriteBehind, prefetch, probe, read_frames
+from ned.io.stamp import current_stamp
+from ned.io.video import planes_to_rgb
+
+#: Frames of more pixels than 1080p are rendered on a crop, queued two deep (a 4K frame
+#: is 37 MB in RGB and planes), decoded on one thread and encoded with a lookahead of
+#: :data:`LARGE_LOOKAHEAD` frames.
+LARGE_FRAME = 1920 * 1088
+#: x264's lookahead for large frames (veryfast's is 10): at 4K each frame of it holds
+#: about 25 MB; 5 keeps the encoder at about 390 MB instead of 510 (files within 2%).
+LARGE_LOOKAHEAD = 5
+
+
+def face_crop_box(src: np.ndarray, size: tuple[int, int],
+                  scale: float = 2.0) -> tuple[int, int, int, int]:
+    """The part of a frame a renderer of a ``face_crop`` works in: the landmarks' box
+    grown ``scale`` times about its centre plus 16 pixels, inside the frame, its corners
+    on whole chroma rows of 4:2:0 (x even, y a multiple of 4).
+
+    Args:
+        src: (478, 2+) landmarks, pixels.
+        size: (width, height) of the frame (height a multiple of 4).
+        scale: growth of the landmarks' box.
+
+    Returns:
+        (x0, y0, x1, y1).
+    """
+    w, h = size
+    lo, hi = src[:, :2].min(0), src[:, :2].max(0)
+    c, half = (lo + hi) / 2, (hi - lo) / 2 * scale + 16
+    x0, y0 = (int(np.floor(v)) for v in np.maximum(c - half, 0))
+    x1, y1 = (int(np.ceil(v)) for v in np.minimum(c + half, (w, h)))
+    x0, y0 = x0 & ~1, y0 & ~3
+    x1, y1 = min(w, (x1 + 1) & ~1), min(h, (y1 + 3) & ~3)
+    return x0, y0, max(x1, x0 + 2), max(y1, y0 + 4)
 
 
 def render_clip(video: Path, output: Path, plans: Iterator[FramePlan],
@@ -37,16 +81,19 @@ def render_clip(video: Path, output: Path, plans: Iterator[FramePlan],
     report = EditReport(output=output, preview=preview)
     timings = {"plan": 0.0, "render": 0.0, "encode": 0.0}
     # Each writer encodes on its own thread behind the render, with one x264 thread (less
-    # contention with the analysis process than x264's frame threads). The frames given to
-    # the encoder are deterministic; x264's bitstream is not quite: on a loaded 2-core
-    # machine about 1 in 10 encodes of identical frames came out different (a few bytes
-    # from some frame on, with one or automatic threads), so only lossless output (crf 0)
-    # is bit-identical between runs.
+    # contention with the analysis process than x264's frame threads; at 4K its frame
+    # threads would also hold 250 MB more). The frames given to the encoder are
+    # deterministic; x264's bitstream is not quite: on a loaded 2-core machine about 1 in
+    # 10 encodes of identical frames came out different (a few bytes from some frame on,
+    # with one or automatic threads), so only lossless output (crf 0) is bit-identical
+    # between runs.
+    large = info.width * info.height > LARGE_FRAME
+    lookahead = LARGE_LOOKAHEAD if large else None
     writers = [VideoWriter(output, like=video, audio_from=video if info.has_audio else None,
-                           crf=crf, threads=1)]
+                           crf=crf, threads=1, lookahead=lookahead)]
     if preview is not None:
         writers.append(VideoWriter(preview, fps=info.rate, size=(2 * info.width, info.height),
-                                   crf=crf + 4, threads=1))
+                                   crf=crf + 4, threads=1, lookahead=lookahead))
     bar = tqdm(total=info.frame_count, unit="frame", desc="render", disable=not progress,
                leave=False, position=1)
     last_rendered = -2
@@ -54,11 +101,16 @@ def render_clip(video: Path, output: Path, plans: Iterator[FramePlan],
         renderer.warm_up()
         for w in writers:
             w.open()
-        writers = [WriteBehind(w) for w in writers]
+        stamp = current_stamp()
+        crop = (large and preview is None and getattr(renderer, "face_crop", False)
+                and writers[0].takes_planes and not (stamp is not None and stamp.mark))
+        depth = 2 if large else 4
+        writers = [WriteBehind(w, depth=depth) for w in writers]
         t_mark = time.perf_counter()
-        for frame in prefetch(read_frames(video, yuv=True)):
+        frames = read_frames(video, yuv=True, rgb=not crop, threads=1 if large else 0)
+        for frame in prefetch(frames, depth=depth):
             i = frame.index
-            out, changed = frame.image, None
+            out, changed, origin = frame.image, None, None
             plan = next(plans, None)
             t1 = time.perf_counter()
             timings["plan"] += t1 - t_mark
@@ -72,8 +124,20 @@ def render_clip(video: Path, output: Path, plans: Iterator[FramePlan],
             else:
                 if plan.cut or last_rendered != i - 1:
                     renderer.reset()
-                result = renderer.render(frame.image, plan)
-                out, changed = result.image, result.roi
+                if frame.image is None:  # on the face's crop
+                    box = face_crop_box(plan.src, (info.width, info.height))
+                    off = np.array([box[0], box[1], 0], np.float32)
+                    result = renderer.render(planes_to_rgb(frame.yuv, box),
+                                             replace(plan, src=plan.src - off,
+                                                     dst=plan.dst - off))
+                    r, origin = result.roi, box[:2]
+                    changed = (r[0] + box[0], r[1] + box[1], r[2] + box[0], r[3] + box[1])
+                else:
+                    result = renderer.render(frame.image, plan)
+                    changed = result.roi
+                out = result.image
+                if changed[2] <= changed[0] or changed[3] <= changed[1]:
+                    changed = None
                 last_rendered = i
                 report.edited += 1
                 report.unfolded += int(plan.shrunk)
@@ -83,7 +147,8 @@ def render_clip(video: Path, output: Path, plans: Iterator[FramePlan],
                     report.limited[limit] += 1
             t2 = time.perf_counter()
             timings["render"] += t2 - t1
-            writers[0].write(out, frame.pts, source_yuv=frame.yuv, changed=changed)
+            writers[0].write(out, frame.pts, source_yuv=frame.yuv, changed=changed,
+                             origin=origin)
             if preview is not None:
                 writers[1].write(np.concatenate([frame.image, annotate(out, plan)], axis=1))
             t_mark = time.perf_counter()

@@ -38,13 +38,13 @@ from ned.editing.calibrate import (
     store,
 )
 from ned.editing.config import EditConfig, EditReport
-from ned.editing.loop import render_clip
+from ned.editing.loop import LARGE_FRAME, face_crop_box, render_clip
 from ned.editing.plan import EditPlanner, FramePlan
 from ned.editing.renderers import make_renderer
 from ned.errors import NedError, signals_as_interrupt, warn
 from ned.io import probe, read_frames
 from ned.io.stamp import OutputStamp, stamped
-from ned.io.video import VideoInfo, check_video_output
+from ned.io.video import VideoInfo, check_video_output, planes_to_rgb
 from ned.records import FaceTrack, load_fields
 
 
@@ -313,15 +313,55 @@ class ClipCalibration:
         if cached is not None:
             return replace(cached, seconds=0.0)
         frames = planner.sample_frames(CalibrationConfig().frames)
-        wanted = set(frames.tolist())
-        images = {f.index: f.image for f in read_frames(self.video, stop=int(frames[-1]) + 1)
-                  if f.index in wanted}
+        images = calibration_images(self.video, frames, planner)
         targets, ceilings, geometric = self.goals
         result = calibrate(planner, images, targets, ceilings, self.config,
                            geometric=geometric)
+        del images
+        release_memory()
         if path is not None:
             store(path, result)
         return result
+
+
+def calibration_images(video: str | os.PathLike, frames: np.ndarray,
+                       planner: EditPlanner) -> dict[int, np.ndarray]:
+    """The frames the calibration warps, by index. A large frame (more pixels than 1080p)
+    is decoded on one thread and converted to RGB only on its face's crop
+    (:func:`ned.editing.loop.face_crop_box`, all the calibration reads), the rest of it
+    zeros that are never written (so never resident: six 4K frames held 150 MB)."""
+    info = probe(video)
+    wanted = set(np.asarray(frames).tolist())
+    stop = int(max(wanted)) + 1
+    if info.width * info.height <= LARGE_FRAME:
+        return {f.index: f.image for f in read_frames(video, stop=stop) if f.index in wanted}
+    order = np.asarray(sorted(wanted))
+    src, _ = planner.sample_geometry(order, planner.initial_gains())
+    boxes = {int(i): face_crop_box(p, (info.width, info.height)) for i, p in zip(order, src)}
+    images = {}
+    for f in read_frames(video, stop=stop, yuv=True, rgb=False, threads=1):
+        if f.index not in boxes:
+            continue
+        if f.image is not None:
+            images[f.index] = f.image
+            continue
+        x0, y0, x1, y1 = boxes[f.index]
+        image = np.zeros((info.height, info.width, 3), np.uint8)
+        image[y0:y1, x0:x1] = planes_to_rgb(f.yuv, boxes[f.index])
+        images[f.index] = image
+    return images
+
+
+def release_memory() -> None:
+    """Give the C heap's free memory back to the system (glibc's ``malloc_trim``; nothing
+    elsewhere): what the calibration's frames and full-size warps of a 4K clip freed,
+    before the encoder fills up."""
+    import ctypes
+
+    try:
+        ctypes.CDLL(None).malloc_trim(0)  # (find_library would fork a helper)
+    except (OSError, AttributeError):
+        pass
 
 
 def _sane(cal: Calibration) -> bool:

@@ -43,6 +43,7 @@ def _directed(manip, rows, parts, direction, **options):
     return DirectedPlanner(parts, direction, cfg, rows["size"], rows["fps"], PLAN, manip=manip)
 
 
+@pytest.mark.slow
 def test_one_emotion_without_controls_plans_as_the_plain_planner(manip, rows):
     ref = list(_plain(manip, rows, "angry").plans(_chunks(rows, 8)))
     planner = _directed(manip, rows, [_plain(manip, rows, "angry")], Direction.constant(()),
@@ -61,9 +62,13 @@ def _face_up(lm):
     return np.stack([x[:, 1], -x[:, 0]], 1)
 
 
+SLOW = pytest.mark.slow
+
+
 @pytest.mark.parametrize("control, points, sign", [
-    ("smile", (61, 291), 1), ("smile", (61, 291), -1), ("brow_lower", (107, 336), -1),
-    ("brow_raise_outer", (70, 300), 1), ("frown", (61, 291), -1)])
+    ("smile", (61, 291), 1), pytest.param("smile", (61, 291), -1, marks=SLOW),
+    ("brow_lower", (107, 336), -1), pytest.param("brow_raise_outer", (70, 300), 1, marks=SLOW),
+    pytest.param("frown", (61, 291), -1, marks=SLOW)])
 def test_a_control_moves_its_feature_and_keeps_the_lips_motion(manip, rows, control,
                                                                 points, sign):
     value = 1.0 if control != "smile" else float(sign)
@@ -95,6 +100,7 @@ def test_gaze_moves_the_irises(manip, rows):
     assert np.allclose(plans[0].dst[468, :2] - plans[0].src[468, :2], shift[0, 0], atol=0.5)
 
 
+@pytest.mark.slow
 def test_timeline_parts_follow_their_weights(manip, rows):
     tl = parse_segments("0-1.2:happy,1.2-:sad")
     curves = tl.evaluate(rows["timestamps"], [], None)

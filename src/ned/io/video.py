@@ -732,12 +732,9 @@ class VideoWriter:
             return
         if image.dtype != np.uint8 or image.shape != (h, w, 3):
             raise NedError(f"frame must be ({h}, {w}, 3) uint8, got {image.shape} {image.dtype}")
+        marked = None
         if self._stamp is not None and self._stamp.mark:
-            image, box = draw_mark(image, self._stamp.mark)
-            if source_yuv is not None:
-                changed = box if changed is None else (
-                    min(changed[0], box[0]), min(changed[1], box[1]),
-                    max(changed[2], box[2]), max(changed[3], box[3]))
+            image, marked = draw_mark(image, self._stamp.mark)
         if pts is None or self.constant_rate:
             pts = round(self._count / (self.rate * self.time_base))
         pts = max(int(pts), self._last_pts + 1)
@@ -747,13 +744,16 @@ class VideoWriter:
                 and source_yuv.dtype == self._yuv_dtype
                 and source_yuv.shape == (vs.height * 3 // 2, vs.width)):
             box = changed
-            if box is not None:
+            if box is not None or marked is not None:
                 stored = _to_display(image, (360 - rot) % 360) if rot else image
-                box = _box_to_stored(box, rot, (w, h)) if rot else box
+                box = _box_to_stored(box, rot, (w, h)) if rot and box is not None else box
             else:
                 stored = None
-            frame = av.VideoFrame.from_ndarray(_merge_yuv(source_yuv, stored, box),
-                                               format=vs.pix_fmt)
+            planes = _merge_yuv(source_yuv, stored, box)
+            if marked is not None:   # the mark's box on its own: nothing between converted
+                planes = _merge_yuv(planes, stored,
+                                    _box_to_stored(marked, rot, (w, h)) if rot else marked)
+            frame = av.VideoFrame.from_ndarray(planes, format=vs.pix_fmt)
         else:
             stored = _to_display(image, (360 - rot) % 360) if rot else image
             frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(stored), format="rgb24")

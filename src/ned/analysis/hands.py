@@ -55,7 +55,8 @@ class HandConfig:
             the face, so hands entering the face box are found before they cover it).
         side: the crop is downscaled to at most this many pixels a side.
         every: frames between key frames while a hand is near.
-        idle_every: frames between key frames while none is.
+        idle_every: frames between key frames while none is (a hand that comes in between
+            two of them is found by the searches halfway, three or four more).
         max_gap: where two searches disagree, the frame halfway is searched as long as
             they are more than this many frames apart.
         max_hands: hands looked for.
@@ -70,7 +71,7 @@ class HandConfig:
     context: float = 2.0
     side: int = 192
     every: int = 4
-    idle_every: int = 8
+    idle_every: int = 12
     max_gap: int = 2
     max_hands: int = 2
     min_confidence: float = 0.5

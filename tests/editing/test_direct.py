@@ -12,15 +12,10 @@ from ned.editing.direct import DirectedPlanner, Direction
 from ned.editing.geometry import pair_openings
 from ned.editing.plan import EditPlanner, PlanConfig
 from ned.editing.timeline import parse_segments
-from ned.manipulator.infer import label_style, load_manipulator
+from ned.manipulator.infer import label_style
 from tests.editing.test_plan import _chunks
 
 PLAN = PlanConfig(fit_frames=30, block=16)
-
-
-@pytest.fixture(scope="module")
-def manip():
-    return load_manipulator()
 
 
 @pytest.fixture(scope="module")

@@ -30,13 +30,8 @@ from ned.editing.plan import LIP_CLOSURE, SPEECH_POSTURE_S, EditPlanner, PlanCon
 from ned.facemodel.deform import ArapSolver, fold_free
 from ned.facemodel.fit import fit_frames
 from ned.facs import LIPS_CLOSED, TARGETS, group_indices
-from ned.manipulator.infer import label_style, load_manipulator, translate
+from ned.manipulator.infer import label_style, translate
 from ned.render.warp import fold_fraction
-
-
-@pytest.fixture(scope="module")
-def manip():
-    return load_manipulator()
 
 
 @pytest.fixture(scope="module")

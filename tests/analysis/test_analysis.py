@@ -56,6 +56,7 @@ def test_smoothing_lowers_jitter_and_keeps_speech(single_face_track, carphone_tr
         assert jaw_r >= 0.98 and lip_r >= 0.98
 
 
+@pytest.mark.slow  # 1.5-2 s; the module keeps fast tests of its kind
 def test_no_smooth_option_keeps_raw(carphone_path):
     t = analyze(carphone_path, AnalysisConfig(smooth=False))
     np.testing.assert_array_equal(t.landmarks, t.landmarks_raw)

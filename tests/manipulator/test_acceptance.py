@@ -89,6 +89,7 @@ def test_other_emotions_stay_at_rest_on_average(levels):
             assert np.mean(others) <= REST + 0.05, (name, emo, np.mean(others))
 
 
+@pytest.mark.slow  # 1.5-2 s; the module keeps fast tests of its kind
 def test_self_translation_changes_little(manip, speech_tracks):
     for name in CLIPS:
         x, v = _clip(speech_tracks, name)
@@ -105,6 +106,7 @@ def test_reference_mode_reaches_the_reference(manip, speech_tracks):
     assert r["shift"] > 0.5 and r["after_median"] < 0.1, r
 
 
+@pytest.mark.slow  # 1.5-2 s; the module keeps fast tests of its kind
 def test_half_intensity_makes_about_half_the_change(manip, speech_tracks):
     x, v = _clip(speech_tracks, "carphone")
     res = intensity_response(manip, x, v, 0.5)

@@ -286,6 +286,7 @@ def test_sequence_length_curriculum(neural_clip32, micro_cfg):
     assert sam.sample(1, 200)["real"].shape[1] == n_train   # capped by the clip
 
 
+@pytest.mark.slow  # 1.5-2 s; the module keeps fast tests of its kind
 def test_prepared_clip_store_is_reused(tmp_path, single_face_path, neural_clip32, monkeypatch):
     from ned.render.neural import prepare
 

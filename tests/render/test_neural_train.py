@@ -104,6 +104,7 @@ def test_meta_mode_needs_two_actors(tmp_path, neural_clip32, micro_cfg):
         _train(neural_clip32, micro_cfg, TC, tmp_path / "run", mode="meta")
 
 
+@pytest.mark.slow  # 3 s; the module's other tests stay in the fast tier
 def test_meta_then_actor_finetune(tmp_path, neural_clip32, micro_cfg):
     other = dataclasses.replace(neural_clip32, name="actor_b",
                                 images=neural_clip32.images[:, :, ::-1].copy())

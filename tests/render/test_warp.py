@@ -134,6 +134,7 @@ def _iris_stretch(src, dst, rigid):
     return np.array(out)
 
 
+@pytest.mark.slow  # 3 s; the module's other tests stay in the fast tier
 def test_iris_moves_rigidly_when_lids_open(single_face_path):
     """Surprised opens the lids by up to 1.5x: the iris is translated, not stretched."""
     geo = _surprised_geometry(single_face_path)[::3]

@@ -95,164 +95,6 @@ class Crease:
     width: float
 
 
-@functools.lru_cache(maxsize=1)
-def _mirror() -> np.ndarray:
-    from ned.facemodel.fields import mirror_index
-    from ned.facemodel.mesh import load_canonical_mesh
-
-    return mirror_index(load_canonical_mesh().vertices)
-
-
-def _resample(poly: np.ndarray, n: int) -> np.ndarray:
-    """(n, 2) points evenly spaced by arc length along the polyline (K, 2)."""
-    seg = np.linalg.norm(np.diff(poly, axis=0), axis=1)
-    s = np.concatenate([[0.0], np.cumsum(seg)])
-    if s[-1] <= 0:
-        return np.repeat(poly[:1], n, axis=0)
-    t = np.linspace(0.0, s[-1], n)
-    return np.stack([np.interp(t, s, poly[:, 0]), np.interp(t, s, poly[:, 1])], 1)
-
-
-def _normals(poly: np.ndarray, towards: np.ndarray) -> np.ndarray:
-    """(K, 2) unit normals of the polyline, each turned to the side of ``towards`` (K, 2)
-    or (2,)."""
-    tan = np.gradient(poly, axis=0)
-    tan /= np.maximum(np.linalg.norm(tan, axis=1, keepdims=True), 1e-9)
-    nrm = np.stack([-tan[:, 1], tan[:, 0]], 1)
-    side = np.sign(((towards - poly) * nrm).sum(1, keepdims=True))
-    side[side == 0] = 1
-    return nrm * side
-
-
-def crease_lines(points: np.ndarray) -> list[Crease]:
-    """The face's crease lines in the geometry ``points``.
-
-    Args:
-        points: (478, 2+) landmarks, pixels.
-
-    Returns:
-        Crease lines (both sides), placed from the landmarks: they move with the face.
-    """
-    p = np.asarray(points, np.float64)[:, :2]
-    if p.shape[0] != N_LANDMARKS:
-        raise NedError(f"crease_lines needs ({N_LANDMARKS}, 2+) points, got {points.shape}")
-    iod = float(inter_ocular(p))
-    mir = _mirror()
-    out: list[Crease] = []
-    w = 0.04 * iod
-    for side in (0, 1):
-        ids = (lambda t: tuple(int(mir[i]) for i in t)) if side else (lambda t: t)
-        # nasolabial: from beside the nose wing to beside the mouth corner; the cheek bulges
-        nl = _resample(p[list(ids(_NASOLABIAL_R))], 9)
-        cheek = p[ids((50,))[0]]
-        out.append(Crease("nasolabial", nl, _normals(nl, cheek), w))
-        # the fold under the lower lid (a squint's raised cheek below it)
-        ue = _resample(p[list(ids(_UNDER_EYE_R))], 8)
-        out.append(Crease("under_eye", ue, _normals(ue, p[ids((118,))[0]]), 0.8 * w))
-        # the upper lid's fold: a lowered brow pushes the skin above it down over the lid
-        # (the hooded, shadowed eye of a frown); the skin above bulges
-        # (drawn broad, over the band between the fold and the lid's margin: on a small face
-        # a thin line vanishes, and the band's bright skin, squeezed, read as a white rim)
-        lf = _resample(0.5 * (p[list(ids(_LID_FOLD_R))] + p[list(ids(_UPPER_LID_R))]), 7)
-        out.append(Crease("lid_fold", lf, _normals(lf, p[ids((52,))[0]]), 1.6 * w))
-        # crow's feet: three short lines fanning out of the outer eye corner
-        outer, inner = p[263 if side else 33], p[362 if side else 133]
-        d = (outer - inner) / max(np.linalg.norm(outer - inner), 1e-9)
-        for ang in (-0.45, 0.0, 0.45):
-            c, s = np.cos(ang), np.sin(ang)
-            v = np.array([c * d[0] - s * d[1], s * d[0] + c * d[1]])
-            line = outer + v * 0.1 * iod + np.linspace(0, 1, 5)[:, None] * v * 0.16 * iod
-            nrm = np.repeat(np.array([[-v[1], v[0]]]), 5, 0)
-            out.append(Crease("crows_feet", line, nrm, 0.6 * w))
-    # glabella: two vertical furrows between the inner brow heads; the brows bulge medially
-    for t in (0.35, 0.65):
-        lo = p[55] * (1 - t) + p[285] * t
-        up = p[107] * (1 - t) + p[336] * t
-        top = up + (p[151] - p[9]) * 0.2
-        line = _resample(np.stack([lo * 0.7 + up * 0.3, top]), 5)
-        mid = (p[55] + p[285]) / 2
-        out.append(Crease("glabella", line, _normals(line, mid), 0.8 * w))
-    # nose root: the horizontal line the procerus draws between the eyes
-    nr = _resample(p[[193, 168, 417]], 6)
-    out.append(Crease("nose_root", nr, _normals(nr, p[9]), 0.8 * w))
-    # forehead lines: arcs between the brows' upper edge and the top of the forehead
-    brow = _resample(p[list(_BROW_TOP)], 16)
-    top = _resample(p[list(_FOREHEAD_TOP)], 16)
-    for f in (0.3, 0.5, 0.7):
-        line = (brow * (1 - f) + top * f)[2:-2]
-        out.append(Crease("forehead", line, _normals(line, brow[2:-2]), w))
-    return out
-
-
-def compression_across(src: np.ndarray, dst: np.ndarray, creases: list[Crease],
-                       triangles: np.ndarray) -> list[np.ndarray]:
-    """How much the skin is compressed across each crease line by the edit.
-
-    For each crease point (in the edited geometry) the deformation gradients ``F`` of the
-    mesh triangles within 0.08 inter-ocular distances (their centroids) are averaged, and
-    the compression across the line with normal ``n`` is ``1 - 1 / |F^-1 n|``: 0.2 means
-    what spans 1 px across the line in the edit spanned 1.25 px in the source. Negative:
-    stretched.
-
-    Args:
-        src: (478, 2+) measured landmarks, pixels.
-        dst: (478, 2+) edited landmarks, pixels.
-        creases: the crease lines in the edited geometry (:func:`crease_lines` of ``dst``).
-        triangles: (F, 3) mesh triangles.
-
-    Returns:
-        Per crease a (K,) float array of compression at its points.
-    """
-    s, d = np.asarray(src, np.float64)[:, :2], np.asarray(dst, np.float64)[:, :2]
-    ts, td = s[triangles], d[triangles]
-    es = np.stack([ts[:, 1] - ts[:, 0], ts[:, 2] - ts[:, 0]], 2)  # (F, 2, 2) columns
-    ed = np.stack([td[:, 1] - td[:, 0], td[:, 2] - td[:, 0]], 2)
-    det = ed[:, 0, 0] * ed[:, 1, 1] - ed[:, 0, 1] * ed[:, 1, 0]
-    ok = np.abs(det) > 1e-6
-    # Ed^-1 of each 2x2 by its adjugate; F^-1 = Es Ed^-1 maps an edited vector to the source
-    adj = np.empty_like(ed)
-    adj[:, 0, 0], adj[:, 1, 1] = ed[:, 1, 1], ed[:, 0, 0]
-    adj[:, 0, 1], adj[:, 1, 0] = -ed[:, 0, 1], -ed[:, 1, 0]
-    adj /= np.where(ok, det, 1.0)[:, None, None]
-    inv_f = np.einsum("fij,fjk->fik", es, adj)
-    inv_f[~ok] = 0.0
-    cent = td.mean(1)
-    radius = 0.08 * float(inter_ocular(d))
-    pts = np.concatenate([c.points for c in creases])
-    nrm = np.concatenate([c.bulge for c in creases])
-    d2 = ((pts * pts).sum(1)[:, None] + (cent * cent).sum(1)[None]
-          - 2.0 * pts @ cent.T)  # (P, F) squared distances
-    d2[:, ~ok] = np.inf
-    near = d2 < radius ** 2
-    near[np.arange(len(pts)), d2.argmin(1)] = True  # at least the nearest triangle
-    near[:, ~ok] = False
-    weights = near / np.maximum(near.sum(1, keepdims=True), 1)
-    fbar = (weights @ inv_f.reshape(len(inv_f), 4)).reshape(-1, 2, 2)  # (P, 2, 2)
-    src_len = np.linalg.norm(np.einsum("kij,kj->ki", fbar, nrm), axis=1)
-    comp = np.where(src_len > 1e-6, 1.0 - 1.0 / np.maximum(src_len, 1e-6), 0.0)
-    return np.split(comp, np.cumsum([len(c.points) for c in creases])[:-1])
-
-
-def light_direction(lum: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """(2,) unit direction (image x, y) the light comes from, from a plane fitted to the
-    face's smoothed brightness (zero when the face is evenly lit).
-
-    Args:
-        lum: (h, w) float32 brightness.
-        mask: (h, w) float32 face mask in [0, 1].
-    """
-    ys, xs = np.nonzero(mask > 0.5)
-    if len(xs) < 16:
-        return np.zeros(2)
-    step = max(1, len(xs) // 4000)
-    xs, ys = xs[::step], ys[::step]
-    a = np.stack([xs - xs.mean(), ys - ys.mean(), np.ones(len(xs))], 1)
-    coef, *_ = np.linalg.lstsq(a, lum[ys, xs].astype(np.float64), rcond=None)
-    g = coef[:2]
-    n = np.linalg.norm(g)
-    return g / n if n > 1e-9 else np.zeros(2)
-
-
 #: Full compression (shading saturates) per crease kind, and its darkening at full
 #: compression relative to the skin's brightness.
 _FULL = {"nasolabial": 0.12, "under_eye": 0.12, "crows_feet": 0.12, "glabella": 0.10,
@@ -271,12 +113,480 @@ def _taper(n: int, phase: float = 0.0) -> np.ndarray:
     return out
 
 
-def _draw(canvas: np.ndarray, poly: np.ndarray, values: np.ndarray, thickness: int) -> None:
-    pts = np.round(poly * 16).astype(np.int32)
-    for k in range(len(pts) - 1):
-        v = float(0.5 * (values[k] + values[k + 1]))
-        if v > 1e-3:
-            cv2.line(canvas, tuple(pts[k]), tuple(pts[k + 1]), v, thickness, cv2.LINE_AA, 4)
+@functools.lru_cache(maxsize=1)
+def _mirror() -> np.ndarray:
+    from ned.facemodel.fields import mirror_index
+    from ned.facemodel.mesh import load_canonical_mesh
+
+    return mirror_index(load_canonical_mesh().vertices)
+
+
+#: Line width per crease kind, as a factor on 0.04 inter-ocular distances.
+_WIDTH = {"nasolabial": 1.0, "under_eye": 0.8, "lid_fold": 1.6, "crows_feet": 0.6,
+          "glabella": 0.8, "nose_root": 0.8, "forehead": 1.0}
+#: Crow's feet: the three lines' angles to the eye's corner axis (radians).
+_CROWS_ANGLES = (-0.45, 0.0, 0.45)
+
+
+@dataclass(frozen=True)
+class _Layout:
+    """The crease lines as fixed operations on the landmarks (built once, see
+    :func:`_layout`). C creases, P points in all, V polyline vertices, A anchors (the
+    points the bulges face), L polylines resampled to R points; arrays of coordinates are
+    (2, n): x and y rows.
+
+    Attributes:
+        names: (C,) crease kinds, in :func:`crease_lines`' order.
+        width: (C,) line width factors (on 0.04 IOD).
+        starts: (C + 1,) offsets of each crease's points in the P points.
+        gather_idx: (4 (V + A),) landmarks of the vertices and anchors, four terms each
+            (term-major); gather_w: (4, V + A) their weights.
+        n_vert: V.
+        seg_keep: (V - 1,) whether consecutive vertices belong to one polyline.
+        vert_poly: (V,) polyline of each vertex; first, last: (L,) its first, last vertex.
+        vert_lin: (V,) even parameters of the vertices in their polyline (one of zero
+            length).
+        query: (R,) where the resampled points lie: 2 l + arc-length fraction.
+        ia, ib: (P,) rows of ``ext`` (the R resampled points, the crow's feet's 30, the
+            A anchors); wa, wb: (P,) weights: point = ``ext[ia] wa + ext[ib] wb``.
+        towards: (P,) row of ``ext`` the bulge turns to.
+        crows: (P,) bool, the crow's feet's points (their normals are not turned).
+        prv, nxt, fac: (P,) finite differences within each crease (``np.gradient``).
+        taper_dark, taper_lift: (P,) :func:`_taper` of each crease (phase ``0.37 j``, 0).
+        full, dark: (P,) :data:`_FULL`, :data:`_DARK` of each point's kind.
+        seg: (S,) first point of each segment within a crease (its second is ``seg + 1``).
+        seg_crease: (S,) the crease of each segment.
+        kinds: kind -> indices of its creases.
+        kind_mean: (K, C) the mean over each kind's creases, as a matrix.
+        width_median: the median of ``width``.
+    """
+
+    names: tuple[str, ...]
+    width: np.ndarray
+    starts: np.ndarray
+    gather_idx: np.ndarray
+    gather_w: np.ndarray
+    n_vert: int
+    seg_keep: np.ndarray
+    vert_poly: np.ndarray
+    first: np.ndarray
+    last: np.ndarray
+    vert_lin: np.ndarray
+    query: np.ndarray
+    ia: np.ndarray
+    ib: np.ndarray
+    wa: np.ndarray
+    wb: np.ndarray
+    towards: np.ndarray
+    crows: np.ndarray
+    prv: np.ndarray
+    nxt: np.ndarray
+    fac: np.ndarray
+    taper_dark: np.ndarray
+    taper_lift: np.ndarray
+    full: np.ndarray
+    dark: np.ndarray
+    seg: np.ndarray
+    seg_crease: np.ndarray
+    kinds: dict
+    kind_mean: np.ndarray
+    width_median: float
+
+
+@functools.lru_cache(maxsize=1)
+def _layout() -> _Layout:
+    """The crease layout of :func:`crease_lines` (built on first use, then shared)."""
+    mir = _mirror()
+    rows: list[list[tuple[int, float]]] = []  # gather rows: (landmark, weight) terms
+    polys: list[tuple[int, int]] = []  # (vertices, points out)
+
+    def poly(vertices: list[list[tuple[int, float]]], n: int) -> int:
+        """A polyline through the vertices, resampled to n points; its index."""
+        polys.append((len(vertices), n))
+        rows.extend(vertices)
+        return len(polys) - 1
+
+    def single(ids: tuple[int, ...]) -> list[list[tuple[int, float]]]:
+        return [[(i, 1.0)] for i in ids]
+
+    sides = []
+    for side in (0, 1):
+        ids = (lambda t: tuple(int(mir[i]) for i in t)) if side else (lambda t: t)
+        nl = poly(single(ids(_NASOLABIAL_R)), 9)
+        ue = poly(single(ids(_UNDER_EYE_R)), 8)
+        lf = poly([[(a, 0.5), (b, 0.5)] for a, b in zip(ids(_LID_FOLD_R), ids(_UPPER_LID_R))],
+                  7)
+        sides.append((nl, ue, lf, ids((50, 118, 52))))
+    glab = []
+    for t in (0.35, 0.65):
+        # lo = p55 (1 - t) + p285 t, up = p107 (1 - t) + p336 t: from 0.7 lo + 0.3 up to
+        # up + 0.2 (p151 - p9)
+        glab.append(poly([[(55, 0.7 * (1 - t)), (285, 0.7 * t), (107, 0.3 * (1 - t)),
+                           (336, 0.3 * t)],
+                          [(107, 1 - t), (336, t), (151, 0.2), (9, -0.2)]], 5))
+    nr = poly(single((193, 168, 417)), 6)
+    brow = poly(single(_BROW_TOP), 16)
+    top = poly(single(_FOREHEAD_TOP), 16)
+    n_vert = len(rows)
+    anchor_terms = [[(i, 1.0)] for s in sides for i in s[3]]
+    anchor_terms += [[(55, 0.5), (285, 0.5)], [(9, 1.0)]]  # glabella's middle, nose root's
+    rows.extend(anchor_terms)
+    gather_idx = np.zeros((4, len(rows)), np.intp)
+    gather_w = np.zeros((4, len(rows)))
+    for r, terms in enumerate(rows):
+        for k, (i, wt) in enumerate(terms):
+            gather_idx[k, r], gather_w[k, r] = i, wt
+    # the resampling: vertices of consecutive polylines; the l-th's queries at 2 l + [0, 1]
+    counts = [k for k, _ in polys]
+    vert_poly = np.repeat(np.arange(len(polys)), counts)
+    first = np.cumsum(counts) - counts
+    vert_lin = np.concatenate([np.linspace(0.0, 1.0, k) for k in counts])
+    query = np.concatenate([2.0 * j + np.linspace(0.0, 1.0, n) for j, (_, n) in
+                            enumerate(polys)])
+    out_start = np.concatenate([[0], np.cumsum([n for _, n in polys])])
+    n_res = int(out_start[-1])
+    n_crows = 2 * len(_CROWS_ANGLES) * 5
+    anchor0 = n_res + n_crows  # ext's rows: resampled, crow's feet, anchors
+
+    def res(j: int) -> np.ndarray:
+        return np.arange(out_start[j], out_start[j + 1])
+
+    names: list[str] = []
+    parts: list[tuple[np.ndarray, ...]] = []  # per crease: ia, ib, wa, wb, towards, crows
+
+    def add(name: str, ia: np.ndarray, towards: int | np.ndarray, ib: np.ndarray | None = None,
+            f: float = 0.0, crows: bool = False) -> None:
+        names.append(name)
+        n = len(ia)
+        parts.append((ia, np.zeros(n, np.intp) if ib is None else ib,
+                      np.full(n, 1.0 if ib is None else 1.0 - f), np.full(n, f),
+                      np.broadcast_to(towards, (n,)), np.full(n, crows)))
+
+    for side, (nl, ue, lf, _) in enumerate(sides):
+        cheek, under, above = anchor0 + 3 * side + np.arange(3)
+        add("nasolabial", res(nl), cheek)
+        add("under_eye", res(ue), under)
+        add("lid_fold", res(lf), above)
+        for a in range(len(_CROWS_ANGLES)):
+            add("crows_feet", n_res + (side * len(_CROWS_ANGLES) + a) * 5 + np.arange(5), 0,
+                crows=True)
+    for j in glab:
+        add("glabella", res(j), anchor0 + 6)
+    add("nose_root", res(nr), anchor0 + 7)
+    for f in (0.3, 0.5, 0.7):
+        b = res(brow)[2:-2]
+        add("forehead", b, b, ib=res(top)[2:-2], f=f)
+    lengths = np.array([len(p[0]) for p in parts])
+    starts = np.concatenate([[0], np.cumsum(lengths)]).astype(np.intp)
+    ia, ib, wa, wb, towards, crows = (np.concatenate([p[k] for p in parts]) for k in range(6))
+    k = np.arange(starts[-1])
+    crease_of = np.repeat(np.arange(len(parts)), lengths)
+    lo, hi = starts[crease_of], starts[crease_of + 1] - 1
+    ends = (k == lo) | (k == hi)
+    seg = k[k != hi]
+    kinds: dict[str, list[int]] = {}
+    for j, name in enumerate(names):
+        kinds.setdefault(name, []).append(j)
+    out = _Layout(
+        names=tuple(names), width=np.array([_WIDTH[n] for n in names]), starts=starts,
+        gather_idx=gather_idx.ravel(), gather_w=gather_w, n_vert=n_vert,
+        seg_keep=vert_poly[1:] == vert_poly[:-1], vert_poly=vert_poly, first=first,
+        last=first + np.array(counts) - 1, vert_lin=vert_lin, query=query, ia=ia, ib=ib,
+        wa=wa, wb=wb, towards=towards.astype(np.intp), crows=crows,
+        prv=np.maximum(k - 1, lo), nxt=np.minimum(k + 1, hi), fac=np.where(ends, 1.0, 0.5),
+        taper_dark=np.concatenate([_taper(n, 0.37 * j) for j, n in enumerate(lengths)]),
+        taper_lift=np.concatenate([_taper(n) for n in lengths]),
+        full=np.repeat([_FULL[c] for c in names], lengths),
+        dark=np.repeat([_DARK[c] for c in names], lengths),
+        seg=seg, seg_crease=crease_of[seg], kinds={k: np.array(v) for k, v in kinds.items()},
+        kind_mean=np.array([np.bincount(v, minlength=len(names)) / len(v)
+                            for v in kinds.values()]),
+        width_median=float(np.median([_WIDTH[n] for n in names])))
+    for a in vars(out).values():
+        if isinstance(a, np.ndarray):
+            a.flags.writeable = False  # cached: shared between calls
+    return out
+
+
+def _crease_arrays(pt: np.ndarray, iod: float) -> tuple[np.ndarray, np.ndarray]:
+    """All crease points of :func:`crease_lines` at once.
+
+    Args:
+        pt: (2, 478) landmarks' x and y, pixels (float64).
+        iod: their inter-ocular distance.
+
+    Returns:
+        (points, bulge): (2, P) each, the creases' points and unit bulge normals in
+        :func:`_layout`'s order.
+    """
+    lay = _layout()
+    g = (np.take(pt, lay.gather_idx, axis=1).reshape(2, 4, -1) * lay.gather_w).sum(1)
+    vert = g[:, :lay.n_vert]
+    # resample every polyline by its arc length (one np.interp for all: the l-th runs
+    # over 2 l + its arc-length fraction)
+    dv = np.diff(vert, axis=1)
+    seg = np.sqrt(dv[0] * dv[0] + dv[1] * dv[1]) * lay.seg_keep
+    s = np.concatenate([[0.0], np.cumsum(seg)])
+    s0 = s[lay.first]
+    total = s[lay.last] - s0
+    ok = total > 0
+    u = (s - s0[lay.vert_poly]) / np.where(ok, total, 1.0)[lay.vert_poly]
+    if not ok.all():  # a polyline of zero length: its one point
+        u = np.where(ok[lay.vert_poly], u, lay.vert_lin)
+    u += 2.0 * lay.vert_poly
+    # crow's feet: three short lines fanning out of each outer eye corner
+    outer, inner = pt[:, _CROWS_OUTER], pt[:, _CROWS_INNER]  # (2, 2 sides)
+    d = outer - inner
+    d /= np.maximum(np.sqrt(d[0] * d[0] + d[1] * d[1]), 1e-9)
+    v = np.stack([_COS[:, None] * d[0] - _SIN[:, None] * d[1],
+                  _SIN[:, None] * d[0] + _COS[:, None] * d[1]])  # (2, angle, side)
+    v = v.transpose(0, 2, 1)[..., None]  # (2, side, angle, 1)
+    crows = outer[:, :, None, None] + v * 0.1 * iod + _CROWS_T * v * 0.16 * iod
+    ext = np.concatenate([np.interp(lay.query, u, vert[0])[None],
+                          np.interp(lay.query, u, vert[1])[None]])
+    ext = np.concatenate([ext, crows.reshape(2, -1), g[:, lay.n_vert:]], 1)
+    pts = np.take(ext, lay.ia, axis=1) * lay.wa + np.take(ext, lay.ib, axis=1) * lay.wb
+    tan = (np.take(pts, lay.nxt, axis=1) - np.take(pts, lay.prv, axis=1)) * lay.fac
+    tan /= np.maximum(np.sqrt(tan[0] * tan[0] + tan[1] * tan[1]), 1e-9)
+    rel = np.take(ext, lay.towards, axis=1) - pts
+    side = np.sign(tan[0] * rel[1] - tan[1] * rel[0])  # rel . (-tan_y, tan_x)
+    side[(side == 0) | lay.crows] = 1
+    return pts, np.stack([-tan[1] * side, tan[0] * side])
+
+
+_CROWS_OUTER, _CROWS_INNER = [33, 263], [133, 362]
+_COS, _SIN = np.cos(_CROWS_ANGLES), np.sin(_CROWS_ANGLES)
+_CROWS_T = np.linspace(0, 1, 5)
+
+
+def crease_lines(points: np.ndarray) -> list[Crease]:
+    """The face's crease lines in the geometry ``points``.
+
+    The lines are fixed constructions on the landmarks (polylines through landmarks,
+    resampled by arc length; the crow's feet from the eye corners), computed for all
+    creases at once.
+
+    Args:
+        points: (478, 2+) landmarks, pixels.
+
+    Returns:
+        Crease lines (both sides), placed from the landmarks: they move with the face.
+    """
+    p = np.asarray(points, np.float64)
+    if p.ndim != 2 or p.shape[0] != N_LANDMARKS or p.shape[1] < 2:
+        raise NedError(f"crease_lines needs ({N_LANDMARKS}, 2+) points, got {p.shape}")
+    pt = np.ascontiguousarray(p[:, :2].T)
+    iod = float(inter_ocular(p[:, :2]))
+    pts, nrm = _crease_arrays(pt, iod)
+    pts, nrm = np.ascontiguousarray(pts.T), np.ascontiguousarray(nrm.T)
+    lay = _layout()
+    w = 0.04 * iod
+    st = lay.starts
+    return [Crease(name, pts[st[j]:st[j + 1]], nrm[st[j]:st[j + 1]], float(lay.width[j] * w))
+            for j, name in enumerate(lay.names)]
+
+
+def _inverse_gradients(st: np.ndarray, dt: np.ndarray, tri_t: np.ndarray
+                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per triangle ``F^-1`` (edited -> source) and the edited centroids.
+
+    Args:
+        st, dt: (2, N) source and edited vertices' x and y.
+        tri_t: (3, F) triangles' corners.
+
+    Returns:
+        (inv_f, ok, cent): (4, F) row-major ``F^-1`` (zero where degenerate), (F,) bool
+        non-degenerate in the edit, (2, F) edited centroids.
+    """
+    ts, td = np.take(st, tri_t, axis=1), np.take(dt, tri_t, axis=1)  # (2, 3, F)
+    es = ts[:, 1:] - ts[:, :1]  # (xy, edge, F): Es's columns are the edges
+    ed = td[:, 1:] - td[:, :1]
+    det = ed[0, 0] * ed[1, 1] - ed[0, 1] * ed[1, 0]
+    ok = np.abs(det) > 1e-6
+    inv_det = np.divide(1.0, det, out=np.zeros_like(det), where=ok)
+    # Ed^-1 = adj(Ed) / det, rows (e2y, -e2x), (-e1y, e1x); F^-1 = Es Ed^-1 maps an edited
+    # vector to the source
+    adj = ed[::-1, ::-1].transpose(1, 0, 2) * (_ADJ_SIGN * inv_det)
+    inv_f = es[:, :1] * adj[0] + es[:, 1:] * adj[1]  # (2, 2, F)
+    return inv_f.reshape(4, -1), ok, td.sum(1) / 3.0
+
+
+_ADJ_SIGN = np.array([[[1.0], [-1.0]], [[-1.0], [1.0]]])
+#: The 3 x 3 cells around a cell: x and y offsets.
+_NB_X = np.array([-1, 0, 1] * 3)
+_NB_Y = np.repeat([-1, 0, 1], 3)
+
+
+def _near_pairs(pts: np.ndarray, cent: np.ndarray, ok: np.ndarray,
+                radius: float) -> tuple[np.ndarray, np.ndarray] | None:
+    """Every (point, triangle) pair whose centroid lies within ``radius`` of the point,
+    found on a grid of cells of side ``radius`` (only the 3 x 3 cells around a point's
+    can hold one).
+
+    Args:
+        pts: (2, P) points' x and y.
+        cent: (2, F) centroids.
+        ok: (F,) which triangles count.
+        radius: the search radius (> 0).
+
+    Returns:
+        (point, triangle): (N,) indices of the pairs, by point, or None where the grid
+        does not pay (the caller compares every pair).
+    """
+    if not np.isfinite(pts).all():
+        return None
+    lo = pts.min(1) - 2 * radius
+    n = np.floor((pts.max(1) + 2 * radius - lo) / radius).astype(np.intp) + 1
+    nx, ncell = int(n[0]), int(n[0] * n[1])
+    if ncell > 32000:
+        return None
+    # each triangle's cell; outside the grid (and degenerate): a border cell, which no
+    # point searches (a point's cell is at least 1, mostly 2, from the border)
+    c = np.floor((cent - lo[:, None]) / radius)
+    np.clip(c, 0, (n - 1)[:, None], out=c)
+    cid = (c[1] * nx + c[0]).astype(np.int16)
+    cid[~ok] = 0
+    order = np.argsort(cid, kind="stable")
+    counts = np.bincount(cid, minlength=ncell)
+    first = np.cumsum(counts) - counts
+    pc = np.floor((pts - lo[:, None]) / radius).astype(np.intp)
+    nid = ((pc[1] * nx + pc[0])[:, None] + (_NB_Y * nx + _NB_X)).ravel()  # (P * 9,)
+    cnt = counts[nid]
+    end = np.cumsum(cnt)
+    pair_t = order[np.repeat(first[nid] - (end - cnt), cnt) + np.arange(end[-1])]
+    pair_p = np.repeat(np.arange(pts.shape[1]), cnt.reshape(-1, 9).sum(1))
+    dx = np.take(cent[0], pair_t) - np.take(pts[0], pair_p)
+    dy = np.take(cent[1], pair_t) - np.take(pts[1], pair_p)
+    keep = dx * dx + dy * dy < radius * radius
+    return pair_p[keep], pair_t[keep]
+
+
+def _compression(st: np.ndarray, dt: np.ndarray, pts: np.ndarray, nrm: np.ndarray,
+                 tri_t: np.ndarray, iod: float) -> np.ndarray:
+    """:func:`compression_across` in the transposed layout.
+
+    Args:
+        st, dt: (2, N) source and edited vertices' x and y.
+        pts, nrm: (2, P) the points (edited geometry) and their unit normals.
+        tri_t: (3, F) triangles' corners.
+        iod: the edit's inter-ocular distance.
+
+    Returns:
+        (P,) compression.
+    """
+    n_pts = pts.shape[1]
+    inv_f, ok, cent = _inverse_gradients(st, dt, tri_t)
+    if n_pts == 0 or not ok.any():
+        return np.zeros(n_pts)
+    radius = 0.08 * iod
+    pairs = _near_pairs(pts, cent, ok, radius) if radius > 1e-9 else None
+    if pairs is None:  # every point against every triangle
+        pp, pt = np.nonzero(_sq_dist(pts, cent, ok) < radius ** 2)
+    else:
+        pp, pt = pairs
+    count = np.bincount(pp, minlength=n_pts)
+    fbar = np.zeros((4, n_pts))
+    full = count > 0
+    if len(pp):
+        fbar[:, full] = np.add.reduceat(np.take(inv_f, pt, axis=1),
+                                        (np.cumsum(count) - count)[full], axis=1)
+        fbar[:, full] /= count[full]
+    lone = np.flatnonzero(~full)
+    if len(lone):  # none within the radius: the nearest triangle
+        fbar[:, lone] = inv_f[:, _sq_dist(pts[:, lone], cent, ok).argmin(1)]
+    sx = fbar[0] * nrm[0] + fbar[1] * nrm[1]
+    sy = fbar[2] * nrm[0] + fbar[3] * nrm[1]
+    src_len = np.sqrt(sx * sx + sy * sy)
+    return np.where(src_len > 1e-6, 1.0 - 1.0 / np.maximum(src_len, 1e-6), 0.0)
+
+
+def _sq_dist(pts: np.ndarray, cent: np.ndarray, ok: np.ndarray) -> np.ndarray:
+    """(P, F) squared distances from the points (2, P) to the centroids (2, F); infinite
+    to the triangles not ``ok``."""
+    d2 = (cent[0][None] - pts[0][:, None]) ** 2 + (cent[1][None] - pts[1][:, None]) ** 2
+    d2[:, ~ok] = np.inf
+    return d2
+
+
+def compression_across(src: np.ndarray, dst: np.ndarray, creases: list[Crease],
+                       triangles: np.ndarray) -> list[np.ndarray]:
+    """How much the skin is compressed across each crease line by the edit.
+
+    For each crease point (in the edited geometry) the deformation gradients ``F`` of the
+    mesh triangles within 0.08 inter-ocular distances (their centroids; the nearest one
+    when none is) are averaged, and the compression across the line with normal ``n`` is
+    ``1 - 1 / |F^-1 n|``: 0.2 means what spans 1 px across the line in the edit spanned
+    1.25 px in the source. Negative: stretched. (The triangles near each point are found
+    on a grid of cells of the radius' size, not by comparing every pair.)
+
+    Args:
+        src: (478, 2+) measured landmarks, pixels.
+        dst: (478, 2+) edited landmarks, pixels.
+        creases: the crease lines in the edited geometry (:func:`crease_lines` of ``dst``).
+        triangles: (F, 3) mesh triangles.
+
+    Returns:
+        Per crease a (K,) float array of compression at its points.
+    """
+    s, d = np.asarray(src, np.float64)[:, :2], np.asarray(dst, np.float64)[:, :2]
+    if not creases:
+        return []
+    pts = np.concatenate([c.points for c in creases]).astype(np.float64)
+    nrm = np.concatenate([c.bulge for c in creases]).astype(np.float64)
+    comp = _compression(np.ascontiguousarray(s.T), np.ascontiguousarray(d.T),
+                        np.ascontiguousarray(pts.T), np.ascontiguousarray(nrm.T),
+                        np.ascontiguousarray(np.asarray(triangles).T),
+                        float(inter_ocular(d)))
+    return np.split(comp, np.cumsum([len(c.points) for c in creases])[:-1])
+
+
+def light_direction(lum: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """(2,) unit direction (image x, y) the light comes from, from a plane fitted to the
+    face's smoothed brightness (zero when the face is evenly lit).
+
+    Args:
+        lum: (h, w) float32 brightness.
+        mask: (h, w) float32 face mask in [0, 1].
+    """
+    idx = np.flatnonzero(mask > 0.5)
+    if len(idx) < 16:
+        return np.zeros(2)
+    step = max(1, len(idx) // 4000)
+    if step > 1:
+        idx = idx[::step]
+    ys, xs = np.divmod(idx, mask.shape[1])
+    # least squares plane a x + b y + c over centred x, y: (a, b) from the 2 x 2 normal
+    # equations (the constant is orthogonal to centred coordinates)
+    x, y = xs - xs.mean(), ys - ys.mean()
+    z = np.take(lum, idx).astype(np.float64)
+    sxx, sxy, syy, bx, by = x @ x, x @ y, y @ y, x @ z, y @ z
+    det = sxx * syy - sxy * sxy
+    if det > 1e-9 * sxx * syy:
+        g = np.array([syy * bx - sxy * by, sxx * by - sxy * bx]) / det
+    else:  # the points on a line: the least-norm solution
+        g = np.linalg.lstsq(np.array([[sxx, sxy], [sxy, syy]]), np.array([bx, by]),
+                            rcond=None)[0]
+    n = float(np.hypot(g[0], g[1]))
+    return g / n if n > 1e-9 else np.zeros(2)
+
+
+def _draw_segments(canvas: np.ndarray, ends: np.ndarray, values: np.ndarray,
+                   thickness: np.ndarray) -> None:
+    """Anti-aliased segments on a float32 canvas, in order.
+
+    Args:
+        canvas: (h, w) float32, drawn in place.
+        ends: (S, 4) int32 x1, y1, x2, y2 in 1/16 pixels.
+        values: (S,) each segment's value.
+        thickness: (S,) int line widths.
+    """
+    for (x1, y1, x2, y2), v, t in zip(ends.tolist(), values.tolist(), thickness.tolist()):
+        cv2.line(canvas, (x1, y1), (x2, y2), v, t, cv2.LINE_AA, 4)
+
+
+def _blur_reach(sigma: float) -> int:
+    """Pixels a float32 cv2.GaussianBlur of ``sigma`` reaches (its kernel's radius)."""
+    return int(np.floor(sigma * 8 + 1 + 0.5)) // 2 + 1
 
 
 def _check_inputs(patch: np.ndarray, src: np.ndarray, dst: np.ndarray,
@@ -310,79 +620,129 @@ def shade_creases(patch: np.ndarray, src: np.ndarray, dst: np.ndarray,
         strength: factor on the shading.
 
     Returns:
-        (patch, compression): the shaded (h, w, 3) uint8 patch and the mean positive
-        compression per crease kind.
+        (patch, compression): the shaded (h, w, 3) uint8 patch (``patch`` itself when no
+        crease is compressed or stretched) and the mean positive compression per crease
+        kind.
     """
     _check_inputs(patch, src, dst, roi, "shade_creases")
     if mask.shape != patch.shape[:2]:
         raise NedError(f"shade_creases: mask {mask.shape} does not match the patch "
                        f"{patch.shape[:2]}")
     h, w = patch.shape[:2]
-    off = np.array([roi[0], roi[1]], np.float64)
-    creases = crease_lines(np.asarray(dst)[:, :2] - off)
-    comp = compression_across(np.asarray(src)[:, :2] - off, np.asarray(dst)[:, :2] - off,
-                              creases, triangles)
-    stats: dict[str, list[float]] = {}
-    for c, s in zip(creases, comp):
-        stats.setdefault(c.name, []).append(float(np.clip(s, 0, None).mean()))
-    if strength <= 0 or not any(np.any(np.abs(s) > 0.01) for s in comp):
-        return patch, {k: float(np.mean(v)) for k, v in stats.items()}
+    off = np.array([[roi[0]], [roi[1]]], np.float64)
+    dt = np.asarray(dst, np.float64)[:, :2].T - off  # (2, 478)
+    iod = float(inter_ocular(dt.T))
+    lay = _layout()
+    pts, bulge = _crease_arrays(dt, iod)
+    comp = _compression(np.asarray(src, np.float64)[:, :2].T - off, dt, pts, bulge,
+                        np.ascontiguousarray(np.asarray(triangles).T), iod)
+    st = lay.starts[:-1]
+    per_crease = np.add.reduceat(np.clip(comp, 0, None), st) / np.diff(lay.starts)
+    stats = dict(zip(lay.kinds, (lay.kind_mean @ per_crease).tolist()))
+    if strength <= 0 or not (np.abs(comp) > 0.01).any():
+        return patch, stats
     # everything happens in the box around the crease lines (with the blurs' reach)
-    sig = max(0.6, 0.5 * float(np.median([c.width for c in creases])))
-    pts = np.concatenate([c.points for c in creases])
-    reach = 12 * sig + 4 * max(c.width for c in creases) + 2
-    bx0, by0 = np.maximum(np.floor(pts.min(0) - reach).astype(int), 0)
-    bx1, by1 = np.minimum(np.ceil(pts.max(0) + reach).astype(int) + 1, (w, h))
+    widths = lay.width * (0.04 * iod)  # (C,)
+    sig = max(0.6, 0.5 * lay.width_median * (0.04 * iod))
+    reach = 12 * sig + 4 * float(widths.max()) + 2
+    bx0, by0 = np.maximum(np.floor(pts.min(1) - reach).astype(int), 0)
+    bx1, by1 = np.minimum(np.ceil(pts.max(1) + reach).astype(int) + 1, (w, h))
     if bx1 - bx0 < 2 or by1 - by0 < 2:
-        return patch, {k: float(np.mean(v)) for k, v in stats.items()}
-    off_b = np.array([bx0, by0], np.float64)
+        return patch, stats
+    out = patch.copy()
+    # what is drawn: the dark line and its bulge's highlight of each compressed crease,
+    # the lift of each stretched one (segments valued by the mean of their two ends)
+    k = np.clip(comp / lay.full, 0, 1) * lay.taper_dark
+    drawn = np.maximum.reduceat(k, st) > 1e-3  # (C,)
+    lifted = np.minimum.reduceat(comp, st) < -1e-3
+    if not (drawn.any() or lifted.any()):
+        return out, stats
+    off_b = np.array([[bx0], [by0]], np.float64)
     box_mask = mask[by0:by1, bx0:bx1]
     box = patch[by0:by1, bx0:bx1]
     lum = cv2.cvtColor(box, cv2.COLOR_RGB2GRAY).astype(np.float32)
-    small = (max(1, lum.shape[1] // 4), max(1, lum.shape[0] // 4))
-    light = light_direction(cv2.resize(lum, small, interpolation=cv2.INTER_AREA),
-                            cv2.resize(box_mask, small, interpolation=cv2.INTER_AREA))
-    # texture contrast of the face: creases are fainter on a soft, flat-lit face
-    hp = lum - cv2.GaussianBlur(lum, (0, 0), 2)
-    inside = box_mask > 0.5
-    contrast = float(hp[inside].std()) if inside.any() else 0.0
-    scale = strength * float(np.clip(contrast / 4.0, 0.6, 1.4))
-    shape = lum.shape
-    dark = np.zeros(shape, np.float32)
-    lit = np.zeros(shape, np.float32)
-    lift = np.zeros(shape, np.float32)
-    for j, (c, s) in enumerate(zip(creases, comp)):
-        full, amp = _FULL[c.name], _DARK[c.name] * scale
-        line = c.points - off_b
-        k = np.clip(s / full, 0, 1) * _taper(len(s), 0.37 * j)
-        if k.max() > 1e-3:
-            facing = (c.bulge @ light) if light.any() else np.zeros(len(c.points))
-            _draw(dark, line, amp * k * (1.0 - 0.25 * facing), max(1, round(0.7 * c.width)))
-            _draw(lit, line + c.bulge * 1.6 * c.width,
-                  0.45 * amp * k * (1.0 + 0.5 * facing), max(1, round(1.5 * c.width)))
-        if s.min() < -1e-3:
-            _draw(lift, line, np.clip(-s / full, 0, 1) * _taper(len(s)),
-                  max(1, round(2 * c.width)))
-    dark = cv2.GaussianBlur(dark, (0, 0), sig)
-    lit = cv2.GaussianBlur(lit, (0, 0), 1.5 * sig)
-    gain = 1.0 - dark + lit
-    if lift.max() > 0:
-        # a source crease under a stretched line: lift its darkness (the difference to its
-        # surroundings at the crease's scale), keep the finer texture
-        lift = cv2.GaussianBlur(lift, (0, 0), 2 * sig)
-        fine = cv2.GaussianBlur(lum, (0, 0), 1.5 * sig)
-        small = cv2.resize(lum, (max(1, lum.shape[1] // 4), max(1, lum.shape[0] // 4)),
+    seg, seg_c = lay.seg, lay.seg_crease
+    layers = []  # (values (S,), offset (2, P), thickness (C,), segments kept, sigma)
+    small_size = (max(1, lum.shape[1] // 4), max(1, lum.shape[0] // 4))
+    if drawn.any():
+        # the brightness and the mask reduced together (one call, the same as two)
+        small = cv2.resize(cv2.merge([lum, box_mask.astype(np.float32)]), small_size,
                            interpolation=cv2.INTER_AREA)
-        broad = cv2.resize(cv2.GaussianBlur(small, (0, 0), max(0.5, 1.5 * sig)),
-                           lum.shape[::-1], interpolation=cv2.INTER_LINEAR)
-        deficit = np.clip(broad - fine, 0, None) / np.maximum(fine, 1.0)
-        gain *= 1.0 + 0.8 * lift * deficit
-    gain = 1.0 + (gain - 1.0) * box_mask
-    out = patch.copy()
-    sel = np.abs(gain - 1.0) > 1.0 / 512  # shading is sparse: change only what it touches
-    shaded = box[sel].astype(np.float32) * gain[sel][:, None]
-    out[by0:by1, bx0:bx1][sel] = np.clip(shaded + 0.5, 0, 255).astype(np.uint8)
-    return out, {k: float(np.mean(v)) for k, v in stats.items()}
+        small_lum, small_mask = cv2.split(small.reshape(small_size[1], small_size[0], 2))
+        light = light_direction(small_lum, small_mask)
+        # texture contrast of the face: creases are fainter on a soft, flat-lit face
+        hp = lum - cv2.GaussianBlur(lum, (0, 0), 2)
+        inside = box_mask > 0.5
+        contrast = float(hp[inside].std()) if inside.any() else 0.0
+        scale = strength * float(np.clip(contrast / 4.0, 0.6, 1.4))
+        amp = lay.dark * scale
+        facing = light @ bulge if light.any() else np.zeros(pts.shape[1])
+        dark = amp * k * (1.0 - 0.25 * facing)
+        lit = 0.45 * amp * k * (1.0 + 0.5 * facing)
+        wp = np.repeat(widths, np.diff(lay.starts))
+        for values, shift, thick, sigma in (
+                (dark, 0.0, np.maximum(1, np.round(0.7 * widths)), sig),
+                (lit, bulge * 1.6 * wp, np.maximum(1, np.round(1.5 * widths)), 1.5 * sig)):
+            v = 0.5 * (values[seg] + values[seg + 1])
+            layers.append((v, shift, thick, drawn[seg_c] & (v > 1e-3), sigma))
+    if lifted.any():
+        values = np.clip(-comp / lay.full, 0, 1) * lay.taper_lift
+        v = 0.5 * (values[seg] + values[seg + 1])
+        layers.append((v, 0.0, np.maximum(1, np.round(2 * widths)), lifted[seg_c] & (v > 1e-3),
+                       2 * sig))
+    # each layer is drawn and blurred in its own rectangle of the box (its segments with
+    # their width and the blur's reach: the layer is exactly 0 outside it); the gain is
+    # exactly 1 outside their union
+    bw, bh = bx1 - bx0, by1 - by0
+    local = pts - off_b
+    q0 = np.round(local * 16).astype(np.int32)  # the lines in 1/16 pixels
+    drawn_layers = []  # (layer index, canvas, (x0, y0, x1, y1) in the box)
+    for i, (v, shift, thick, keep, sigma) in enumerate(layers):
+        a = seg[keep]
+        if not len(a):
+            continue
+        q = q0 if np.isscalar(shift) else np.round((local + shift) * 16).astype(np.int32)
+        ends = np.concatenate([np.take(q, a, axis=1), np.take(q, a + 1, axis=1)])  # (4, S)
+        pad = float(thick.max()) + 2 + _blur_reach(sigma)
+        xy = ends.reshape(2, 2, -1)
+        x0, y0 = np.maximum(np.floor(xy.min((0, 2)) / 16.0 - pad).astype(int), 0)
+        x1, y1 = np.minimum(np.ceil(xy.max((0, 2)) / 16.0 + pad).astype(int) + 1, (bw, bh))
+        if x1 <= x0 or y1 <= y0:
+            continue
+        canvas = np.zeros((y1 - y0, x1 - x0), np.float32)
+        _draw_segments(canvas, ends.T - np.array([x0, y0, x0, y0], np.int32) * 16, v[keep],
+                       thick[seg_c[keep]].astype(int))
+        drawn_layers.append((i, cv2.GaussianBlur(canvas, (0, 0), sigma), (x0, y0, x1, y1)))
+    if not drawn_layers:
+        return out, stats
+    rects = np.array([r for _, _, r in drawn_layers])
+    rx0, ry0 = rects[:, :2].min(0)
+    rx1, ry1 = rects[:, 2:].max(0)
+    gain = np.ones((ry1 - ry0, rx1 - rx0), np.float32)
+    n_dark = 2 if drawn.any() else 0  # layers 0 and 1: the dark line, the bulge's highlight
+    for i, canvas, (x0, y0, x1, y1) in drawn_layers:
+        at = gain[y0 - ry0:y1 - ry0, x0 - rx0:x1 - rx0]
+        if i < n_dark:
+            at += -canvas if i == 0 else canvas
+        else:
+            # a source crease under a stretched line: lift its darkness (the difference to
+            # its surroundings at the crease's scale), keep the finer texture
+            rf = _blur_reach(1.5 * sig)
+            fx0, fy0 = max(x0 - rf, 0), max(y0 - rf, 0)
+            fine = cv2.GaussianBlur(lum[fy0:y1 + rf, fx0:x1 + rf], (0, 0), 1.5 * sig)
+            fine = fine[y0 - fy0:y1 - fy0, x0 - fx0:x1 - fx0]
+            if not drawn.any():
+                small_lum = cv2.resize(lum, small_size, interpolation=cv2.INTER_AREA)
+            broad = cv2.resize(cv2.GaussianBlur(small_lum, (0, 0), max(0.5, 1.5 * sig)),
+                               (bw, bh), interpolation=cv2.INTER_LINEAR)[y0:y1, x0:x1]
+            deficit = np.clip(broad - fine, 0, None) / np.maximum(fine, 1.0)
+            at *= 1.0 + 0.8 * canvas * deficit
+    gain = (1.0 + (gain - 1.0) * box_mask[ry0:ry1, rx0:rx1]).astype(np.float32, copy=False)
+    # rounded to the nearest level: where the gain is within 1/512 of 1 the pixels keep
+    # their values
+    region = (slice(by0 + ry0, by0 + ry1), slice(bx0 + rx0, bx0 + rx1))
+    out[region] = cv2.multiply(patch[region], cv2.merge([gain, gain, gain]), dtype=cv2.CV_8U)
+    return out, stats
 
 
 #: Openings (inner-lip gap over the inter-ocular distance) from which a mouth interior is

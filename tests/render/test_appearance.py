@@ -6,10 +6,19 @@ from ned.errors import NedError
 from ned.io import read_frames
 from ned.mask import face_mask
 from ned.render.appearance import (
+    _BROW_TOP,
+    _FOREHEAD_TOP,
+    _LID_FOLD_R,
+    _NASOLABIAL_R,
+    _UNDER_EYE_R,
+    _UPPER_LID_R,
     AppearanceConfig,
     MouthBank,
+    _mirror,
+    _near_pairs,
     compression_across,
     crease_lines,
+    light_direction,
     shade_creases,
     widen_eyes,
 )
@@ -91,6 +100,161 @@ def test_crease_lines_cover_both_sides_and_lie_on_the_face(frames):
     left, right = (c.points for c in creases if c.name == "nasolabial")
     mid = src[[1, 168, 152], 0].mean()
     assert np.sign(left[:, 0].mean() - mid) != np.sign(right[:, 0].mean() - mid)
+
+
+# the vectorised construction against the per-crease one it replaced
+def _resample(poly, n):
+    seg = np.linalg.norm(np.diff(poly, axis=0), axis=1)
+    s = np.concatenate([[0.0], np.cumsum(seg)])
+    if s[-1] <= 0:
+        return np.repeat(poly[:1], n, axis=0)
+    t = np.linspace(0.0, s[-1], n)
+    return np.stack([np.interp(t, s, poly[:, 0]), np.interp(t, s, poly[:, 1])], 1)
+
+
+def _normals(poly, towards):
+    tan = np.gradient(poly, axis=0)
+    tan /= np.maximum(np.linalg.norm(tan, axis=1, keepdims=True), 1e-9)
+    nrm = np.stack([-tan[:, 1], tan[:, 0]], 1)
+    side = np.sign(((towards - poly) * nrm).sum(1, keepdims=True))
+    side[side == 0] = 1
+    return nrm * side
+
+
+def _reference_creases(p):
+    """(name, points, bulge, width) of every crease, one crease at a time."""
+    p = np.asarray(p, np.float64)[:, :2]
+    iod = float(tp.inter_ocular(p))
+    mir = _mirror()
+    out, w = [], 0.04 * iod
+    for side in (0, 1):
+        def ids(t, side=side):
+            return tuple(int(mir[i]) for i in t) if side else t
+        nl = _resample(p[list(ids(_NASOLABIAL_R))], 9)
+        out.append(("nasolabial", nl, _normals(nl, p[ids((50,))[0]]), w))
+        ue = _resample(p[list(ids(_UNDER_EYE_R))], 8)
+        out.append(("under_eye", ue, _normals(ue, p[ids((118,))[0]]), 0.8 * w))
+        lf = _resample(0.5 * (p[list(ids(_LID_FOLD_R))] + p[list(ids(_UPPER_LID_R))]), 7)
+        out.append(("lid_fold", lf, _normals(lf, p[ids((52,))[0]]), 1.6 * w))
+        outer, inner = p[263 if side else 33], p[362 if side else 133]
+        d = (outer - inner) / max(np.linalg.norm(outer - inner), 1e-9)
+        for ang in (-0.45, 0.0, 0.45):
+            c, s = np.cos(ang), np.sin(ang)
+            v = np.array([c * d[0] - s * d[1], s * d[0] + c * d[1]])
+            line = outer + v * 0.1 * iod + np.linspace(0, 1, 5)[:, None] * v * 0.16 * iod
+            out.append(("crows_feet", line, np.repeat([[-v[1], v[0]]], 5, 0), 0.6 * w))
+    for t in (0.35, 0.65):
+        lo = p[55] * (1 - t) + p[285] * t
+        up = p[107] * (1 - t) + p[336] * t
+        line = _resample(np.stack([lo * 0.7 + up * 0.3, up + (p[151] - p[9]) * 0.2]), 5)
+        out.append(("glabella", line, _normals(line, (p[55] + p[285]) / 2), 0.8 * w))
+    nr = _resample(p[[193, 168, 417]], 6)
+    out.append(("nose_root", nr, _normals(nr, p[9]), 0.8 * w))
+    brow = _resample(p[list(_BROW_TOP)], 16)
+    top = _resample(p[list(_FOREHEAD_TOP)], 16)
+    for f in (0.3, 0.5, 0.7):
+        line = (brow * (1 - f) + top * f)[2:-2]
+        out.append(("forehead", line, _normals(line, brow[2:-2]), w))
+    return out
+
+
+def test_crease_lines_match_the_per_crease_construction(frames, single_face_track):
+    rng = np.random.default_rng(3)
+    cases = [frames[14][1], frames[36][1], single_face_track.landmarks[60]]
+    # and an edited, slightly jittered face (the lines follow any geometry)
+    cases.append(_scaled_about_centre(frames[36][1], 1.05, 0.9)
+                 + rng.normal(0, 0.3, frames[36][1].shape))
+    for points in cases:
+        got, want = crease_lines(points), _reference_creases(points)
+        assert [c.name for c in got] == [w[0] for w in want]
+        for c, (_, pts, bulge, width) in zip(got, want):
+            np.testing.assert_allclose(c.points, pts, atol=1e-9)
+            np.testing.assert_allclose(c.bulge, bulge, atol=1e-9)
+            assert c.width == pytest.approx(width, rel=1e-12)
+
+
+def _dense_compression(src, dst, creases, tris):
+    """compression_across comparing every point with every triangle."""
+    s, d = src[:, :2], dst[:, :2]
+    ts, td = s[tris], d[tris]
+    es = np.stack([ts[:, 1] - ts[:, 0], ts[:, 2] - ts[:, 0]], 2)
+    ed = np.stack([td[:, 1] - td[:, 0], td[:, 2] - td[:, 0]], 2)
+    det = np.linalg.det(ed)
+    ok = np.abs(det) > 1e-6
+    inv_f = np.zeros_like(es)
+    inv_f[ok] = es[ok] @ np.linalg.inv(ed[ok])
+    cent = td.mean(1)
+    radius = 0.08 * float(tp.inter_ocular(d))
+    pts = np.concatenate([c.points for c in creases])
+    nrm = np.concatenate([c.bulge for c in creases])
+    d2 = ((pts[:, None] - cent[None]) ** 2).sum(2)
+    d2[:, ~ok] = np.inf
+    near = d2 < radius ** 2
+    near[np.arange(len(pts)), d2.argmin(1)] = True
+    fbar = np.einsum("pf,fij->pij", near / near.sum(1, keepdims=True), inv_f)
+    n = np.linalg.norm(np.einsum("pij,pj->pi", fbar, nrm), axis=1)
+    comp = np.where(n > 1e-6, 1 - 1 / np.maximum(n, 1e-6), 0.0)
+    return np.split(comp, np.cumsum([len(c.points) for c in creases])[:-1])
+
+
+def test_compression_on_the_grid_equals_the_dense_search(frames):
+    _, src = frames[36]
+    tris = mesh_triangles()
+    rng = np.random.default_rng(7)
+    # a smooth, uneven deformation: brows down and together, cheeks up, a twist
+    c = src[:, :2].mean(0)
+    rel = (src[:, :2] - c) / float(tp.inter_ocular(src))
+    dst = src.copy()
+    dst[:, 0] += 4 * np.sin(2 * rel[:, 1]) + rng.normal(0, 0.2, len(src))
+    dst[:, 1] += 5 * np.cos(3 * rel[:, 0]) * rel[:, 1] + rng.normal(0, 0.2, len(src))
+    creases = crease_lines(dst)
+    # and a line far off the face: no triangle within the radius, the nearest one counts
+    far = crease_lines(dst)[0]
+    creases.append(type(far)("far", far.points + 3.0 * float(tp.inter_ocular(src)),
+                             far.bulge, far.width))
+    got = compression_across(src, dst, creases, tris)
+    want = _dense_compression(src, dst, creases, tris)
+    assert max(np.abs(g).max() for g in got) > 0.05  # the deformation compresses somewhere
+    for g, w in zip(got, want):
+        np.testing.assert_allclose(g, w, atol=1e-9)
+
+
+def test_near_pairs_are_exactly_the_pairs_within_the_radius():
+    rng = np.random.default_rng(11)
+    cent = rng.uniform(0, 100, (2, 900))
+    ok = rng.random(900) > 0.1
+    pts = rng.uniform(10, 90, (2, 150))
+    pts[:, :10] = np.round(pts[:, :10] / 8) * 8  # on cell borders
+    radius = 8.0
+    pp, pt = _near_pairs(pts, cent, ok, radius)
+    d2 = ((pts[:, :, None] - cent[:, None]) ** 2).sum(0)
+    want = set(zip(*np.nonzero((d2 < radius ** 2) & ok[None])))
+    assert set(zip(pp.tolist(), pt.tolist())) == want
+    assert len(pp) == len(want) and np.all(np.diff(pp) >= 0)  # no repeats, by point
+    # a grid too fine to pay: the caller's dense search instead
+    assert _near_pairs(pts, cent, ok, 1e-3) is None
+
+
+def test_compression_without_a_triangle_is_zero(frames):
+    _, src = frames[36]
+    flat = src.copy()
+    flat[:, 1] = flat[0, 1]  # every edited triangle degenerate
+    creases = crease_lines(src)
+    for s in compression_across(src, flat, creases, mesh_triangles()):
+        np.testing.assert_array_equal(s, 0.0)
+    assert compression_across(src, src, [], mesh_triangles()) == []
+
+
+def test_light_direction_of_a_ramp():
+    yy, xx = np.mgrid[0:40, 0:50].astype(np.float32)
+    mask = np.ones((40, 50), np.float32)
+    np.testing.assert_allclose(light_direction(3 * xx - 4 * yy, mask), [0.6, -0.8], atol=1e-9)
+    np.testing.assert_array_equal(light_direction(np.full((40, 50), 9, np.float32), mask), 0)
+    # points on one column: the fit along it, no error
+    col = np.zeros((40, 50), np.float32)
+    col[:, 7] = 1
+    np.testing.assert_allclose(light_direction(yy, col), [0.0, 1.0], atol=1e-9)
+    np.testing.assert_array_equal(light_direction(xx, np.zeros((40, 50), np.float32)), 0)
 
 
 # correctness: known answers

@@ -493,7 +493,10 @@ def _compression(st: np.ndarray, dt: np.ndarray, pts: np.ndarray, nrm: np.ndarra
         fbar[:, full] /= count[full]
     lone = np.flatnonzero(~full)
     if len(lone):  # none within the radius: the nearest triangle
-        fbar[:, lone] = inv_f[:, _sq_dist(pts[:, lone], cent, ok).argmin(1)]
+        valid = np.flatnonzero(ok)
+        q, c = pts[:, lone], cent[:, valid]
+        d2 = (c[0][None] - q[0][:, None]) ** 2 + (c[1][None] - q[1][:, None]) ** 2
+        fbar[:, lone] = inv_f[:, valid[d2.argmin(1)]]
     sx = fbar[0] * nrm[0] + fbar[1] * nrm[1]
     sy = fbar[2] * nrm[0] + fbar[3] * nrm[1]
     src_len = np.sqrt(sx * sx + sy * sy)
@@ -673,7 +676,8 @@ def shade_creases(patch: np.ndarray, src: np.ndarray, dst: np.ndarray,
         # texture contrast of the face: creases are fainter on a soft, flat-lit face
         hp = lum - cv2.GaussianBlur(lum, (0, 0), 2)
         inside = box_mask > 0.5
-        contrast = float(hp[inside].std()) if inside.any() else 0.0
+        contrast = (float(cv2.meanStdDev(hp, mask=inside.view(np.uint8))[1][0, 0])
+                    if inside.any() else 0.0)
         scale = strength * float(np.clip(contrast / 4.0, 0.6, 1.4))
         amp = lay.dark * scale
         facing = light @ bulge if light.any() else np.zeros(pts.shape[1])

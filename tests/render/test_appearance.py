@@ -405,3 +405,32 @@ def test_widened_eyes_show_sclera_and_unchanged_eyes_are_untouched(frames):
         lo, hi = np.floor(e.min(0)).astype(int) - 2, np.ceil(e.max(0)).astype(int) + 3
         eyes[lo[1]:hi[1], lo[0]:hi[0]] = True
     assert not changed[~eyes].any()
+
+
+def test_eye_growth_sampled_along_the_eye_bounds_every_pixel(frames):
+    """The early exit of widen_eyes: the opening's growth depends on the position along
+    the eye alone, so its samples bound every pixel's; a narrowed eye (a squint) grows
+    nowhere and is skipped, one eye widened is found on that side only."""
+    from ned.render.appearance import _LOWER_LID, _UPPER_LID, _growth, _growth_along
+
+    image, src = frames[14]
+    s = src[:, :2].astype(np.float64)
+    iod = float(tp.inter_ocular(s))
+    squint = s.copy()
+    for lo in _LOWER_LID.values():
+        squint[list(lo), 1] -= 0.03 * iod
+    for side in ("right", "left"):
+        assert _growth_along(s, squint, _UPPER_LID[side], _LOWER_LID[side], iod).max() == 0
+    wide = s.copy()
+    wide[list(_UPPER_LID["right"][1:-1]), 1] -= 0.08 * iod
+    right = _growth_along(s, wide, _UPPER_LID["right"], _LOWER_LID["right"], iod)
+    left = _growth_along(s, wide, _UPPER_LID["left"], _LOWER_LID["left"], iod)
+    assert right.max() > 0.5 and left.max() == 0
+    t = np.random.default_rng(0).uniform(0, 1, 500)   # any pixel's growth is within the
+    dense = _growth(s, wide, _UPPER_LID["right"], _LOWER_LID["right"], iod, t)  # samples'
+    assert dense.max() <= right.max() + 1e-9
+    patch, roi = warp_patch(image, src, np.concatenate([squint, src[:, 2:]], 1),
+                            box=_box(src))
+    out = patch.copy()
+    assert widen_eyes(out, image, src, np.concatenate([squint, src[:, 2:]], 1), roi) == 0
+    np.testing.assert_array_equal(out, patch)

@@ -875,6 +875,23 @@ def _lid_at(points: np.ndarray, ids: tuple[int, ...], t: np.ndarray) -> np.ndarr
     return np.interp(t, u[order], y[order])
 
 
+def _growth(s: np.ndarray, d: np.ndarray, up: tuple[int, ...], lo: tuple[int, ...],
+            iod: float, t: np.ndarray) -> np.ndarray:
+    """How much an eye's opening grows at the parameters ``t`` (any shape, in [0, 1]
+    along the corner axis): the opening's gain over a third of the source's, in [0, 1].
+    s, d: (478, 2) source and edited landmarks; up, lo: the lids' landmark ids."""
+    hs = _lid_at(s, lo, t) - _lid_at(s, up, t)
+    hd = _lid_at(d, lo, t) - _lid_at(d, up, t)
+    return np.clip((hd - hs) / np.maximum(0.35 * np.abs(hs), 0.02 * iod), 0, 1)
+
+
+def _growth_along(s: np.ndarray, d: np.ndarray, up: tuple[int, ...], lo: tuple[int, ...],
+                  iod: float, samples: int = 65) -> np.ndarray:
+    """(samples,) :func:`_growth` along the whole eye (the pixels' growth takes only these
+    values, up to the sampling)."""
+    return _growth(s, d, up, lo, iod, np.linspace(0.0, 1.0, samples))
+
+
 def widen_eyes(patch: np.ndarray, image: np.ndarray, src: np.ndarray, dst: np.ndarray,
                roi: tuple[int, int, int, int]) -> int:
     """Where an edit opens an eye wider, show sclera and a whole iris instead of the
@@ -905,6 +922,8 @@ def widen_eyes(patch: np.ndarray, image: np.ndarray, src: np.ndarray, dst: np.nd
     for side, eye, iris in (("right", RIGHT_EYE, RIGHT_IRIS), ("left", LEFT_EYE, LEFT_IRIS)):
         up, lo = _UPPER_LID[side], _LOWER_LID[side]
         ed, es = d[list(eye)], s[list(eye)]
+        if _growth_along(s, d, up, lo, iod).max() <= 0.05:
+            continue  # the opening grows nowhere (the growth depends on t alone)
         bx0, by0 = np.maximum(np.floor(ed.min(0) - (x0, y0)).astype(int) - 1, 0)
         bx1, by1 = np.minimum(np.ceil(ed.max(0) - (x0, y0)).astype(int) + 2, (w, h))
         if bx1 - bx0 < 3 or by1 - by0 < 3:
@@ -917,9 +936,7 @@ def widen_eyes(patch: np.ndarray, image: np.ndarray, src: np.ndarray, dst: np.nd
         base = c0[1] + t * axis[1]
         ud = base + _lid_at(d, up, np.clip(t, 0, 1))
         ld = base + _lid_at(d, lo, np.clip(t, 0, 1))
-        hs = _lid_at(s, lo, np.clip(t, 0, 1)) - _lid_at(s, up, np.clip(t, 0, 1))
-        hd = ld - ud
-        grow = np.clip((hd - hs) / np.maximum(0.35 * np.abs(hs), 0.02 * iod), 0, 1)
+        grow = _growth(s, d, up, lo, iod, np.clip(t, 0, 1))
         inside = polygon_mask(ed - (x0 + bx0, y0 + by0), grow.shape)
         if not (inside & (grow > 0.05)).any():
             continue

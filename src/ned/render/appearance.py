@@ -828,10 +828,17 @@ class MouthBank:
         """
         _check_inputs(patch, src, dst, roi, "MouthBank.fill")
         h, w = patch.shape[:2]
-        off = np.array(roi[:2], np.float64)
-        lips_d = np.asarray(dst, np.float64)[list(LIPS_INNER), :2] - off
-        lips_s = np.asarray(src, np.float64)[list(LIPS_INNER), :2] - off
-        new = polygon_mask(lips_d, (h, w)) & ~polygon_mask(lips_s, (h, w))
+        lips_d = np.asarray(dst, np.float64)[list(LIPS_INNER), :2] - roi[:2]
+        lips_s = np.asarray(src, np.float64)[list(LIPS_INNER), :2] - roi[:2]
+        # all the work happens in the edited opening's box (with the blur's reach): the
+        # same pixels as over the whole patch, the rest is never touched
+        bx0, by0 = np.maximum(np.floor(lips_d.min(0)).astype(int) - _FILL_MARGIN, 0)
+        bx1, by1 = np.minimum(np.ceil(lips_d.max(0)).astype(int) + _FILL_MARGIN + 1, (w, h))
+        if bx1 - bx0 < 2 or by1 - by0 < 2:
+            return 0
+        bw, bh = int(bx1 - bx0), int(by1 - by0)
+        lips_d, lips_s = lips_d - (bx0, by0), lips_s - (bx0, by0)
+        new = polygon_mask(lips_d, (bh, bw)) & ~polygon_mask(lips_s, (bh, bw))
         if new.sum() < 4:
             return 0
         colour = self._lip_colour(image, src)
@@ -840,24 +847,31 @@ class MouthBank:
         soft = cv2.GaussianBlur(new.astype(np.float32), (0, 0), 0.8)
         soft = np.maximum(soft, new * 0.85)[..., None]
         if self.crop is not None:
-            a, _ = cv2.estimateAffine2D(self.lips.astype(np.float32), lips_d.astype(np.float32),
+            a, _ = cv2.estimateAffine2D(self.lips.astype(np.float32),
+                                        (lips_d + (bx0, by0)).astype(np.float32),
                                         method=cv2.LMEDS)
             if a is None:
                 return 0
-            fill = cv2.warpAffine(self.crop, a, (w, h), flags=cv2.INTER_LINEAR,
+            a[:, 2] -= (bx0, by0)
+            fill = cv2.warpAffine(self.crop, a, (bw, bh), flags=cv2.INTER_LINEAR,
                                   borderMode=cv2.BORDER_REPLICATE).astype(np.float32)
             fill *= (colour / np.maximum(self.lip_colour, 1.0))[None, None]
         else:
             # no open mouth seen yet: a shadowed interior in the lips' own colour, darkest
             # in the middle of the opening
-            dist = cv2.distanceTransform(polygon_mask(lips_d, (h, w)).astype(np.uint8),
+            dist = cv2.distanceTransform(polygon_mask(lips_d, (bh, bw)).astype(np.uint8),
                                          cv2.DIST_L2, 3)
             depth = np.clip(dist / max(float(dist.max()), 1.0), 0, 1)[..., None]
             fill = colour[None, None] * (0.35 - 0.2 * depth)
-        out = patch.astype(np.float32) * (1 - soft) + fill * soft
-        patch[:] = np.clip(out, 0, 255).astype(np.uint8)
+        box = patch[by0:by1, bx0:bx1]
+        out = box.astype(np.float32) * (1 - soft) + fill * soft
+        box[:] = np.clip(out, 0, 255).astype(np.uint8)
         return int(new.sum())
 
+
+#: Pixels around the edited opening's box that :meth:`MouthBank.fill` works in: beyond
+#: its soft edge's blur (sigma 0.8: a 7-pixel kernel on float images).
+_FILL_MARGIN = 5
 
 _UPPER_LID = {"right": (33, 246, 161, 160, 159, 158, 157, 173, 133),
               "left": (263, 466, 388, 387, 386, 385, 384, 398, 362)}

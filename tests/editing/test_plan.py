@@ -162,3 +162,60 @@ def test_chunks_must_be_consecutive(manip, rows):
     next(gen)
     with pytest.raises(ValueError, match="expected 8"):
         list(planner.plans([first, next(gen)]))
+
+
+@pytest.fixture(scope="module")
+def late_grin(single_face_track):
+    """single_face.mp4's rows reordered so that his grin starts after 2.4 s, past the
+    fit's frames: its neutral start played forwards and back four times, then the grin."""
+    t = single_face_track
+    order = np.r_[0:18, 17:-1:-1, 0:18, 17:-1:-1, 18:72, 71:17:-1]
+    n = len(order)
+    return dict(valid=np.ones(n, bool), landmarks=t.landmarks[order].astype(np.float32),
+                blendshapes=t.blendshapes[order].astype(np.float32),
+                transforms=t.transforms[order].astype(np.float32),
+                timestamps=np.arange(n) / t.fps, cut=np.zeros(n, bool),
+                size=(t.width, t.height), fps=t.fps)
+
+
+def _width(p):
+    """Mouth width (corner to corner) over the inter-ocular distance of landmarks p."""
+    from ned.topology import inter_ocular
+
+    return float(np.linalg.norm(p[61, :2] - p[291, :2]) / inter_ocular(p))
+
+
+def _grin_removed(plans, neutral, grin):
+    """Share of the grin's widening of the mouth that the plans take back: 1 = the mouth as
+    wide as in the neutral frames, 0 = as wide as the source's grin."""
+    w_n = np.mean([_width(plans[i].src) for i in neutral])
+    w_g = np.mean([_width(plans[i].src) for i in grin])
+    w_e = np.mean([_width(plans[i].dst) for i in grin])
+    return float((w_g - w_e) / (w_g - w_n))
+
+
+def test_a_grin_after_the_fit_is_removed_with_the_clips_own_offsets(manip, late_grin,
+                                                                     monkeypatch):
+    """A lowered group the fit's frames never show (his grin starts at frame 72, the fit
+    uses its first 30 frames) is fitted on the frames that show it once LATE_FRAMES of them are
+    seen, and removed with those offsets as one in the fit's frames would be: the mouth
+    goes back to his own neutral width (0.95 of the grin's widening taken back, 0.72 with
+    the FACS field alone; re-measured on the rendered clip, angry: mouthSmile 0.04 left of
+    0.82, 0.50 with the field). The decision does not depend on how the rows arrive."""
+    import ned.editing.plan as plan_mod
+
+    plans, planner = _plan(manip, late_grin, 180, {}, emotion="angry")
+    assert "mouthSmile" in planner._own and "mouthSmile" not in planner._watched
+    grin, neutral = range(100, 180), range(0, 72)
+    removed = _grin_removed(plans, neutral, grin)
+    assert 0.85 < removed < 1.15   # his mouth back to its own neutral width
+    again, _ = _plan(manip, late_grin, 7, {}, emotion="angry")
+    for a, b in zip(plans, again):
+        np.testing.assert_array_equal(a.dst, b.dst)
+    # the neutral start is planned as before any grin was seen
+    monkeypatch.setattr(plan_mod, "LATE_FRAMES", 10 ** 6)
+    field, unwatched = _plan(manip, late_grin, 180, {}, emotion="angry")
+    assert not unwatched._own
+    assert _grin_removed(field, neutral, grin) < removed - 0.15
+    for i in range(0, 40):
+        np.testing.assert_array_equal(plans[i].dst, field[i].dst)

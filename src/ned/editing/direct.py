@@ -112,12 +112,18 @@ class DirectedPlanner(EditPlanner):
         done: dict[object, object] = {}
         for p in self.parts:
             p.fit, p.solver, p._first_valid = self.fit, self.solver, self._first_valid
+            p._late_seen = self._late_seen
             key = (p.config.target.emotion, p.config.target.reference)
             if p.calibrate is not None and key in done:
                 cached = done[key]
                 p.calibrate = lambda _planner, c=cached: c
             p._prepare()
             done[key] = p.calibration
+
+    def _watch_late(self, stop: int) -> None:
+        super()._watch_late(stop)
+        for p in self.parts:                    # each emotion's removals
+            p._watch_late(stop)
 
     @property
     def calibrations(self) -> dict[str, object]:

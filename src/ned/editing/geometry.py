@@ -88,7 +88,8 @@ class ExpressionBasis:
 
     @classmethod
     def for_fit(cls, fit: TrackFit, gains: Mapping[str, float] | None = None,
-                raised: Collection[str] | None = None) -> ExpressionBasis:
+                raised: Collection[str] | None = None,
+                own: Mapping[str, np.ndarray] | None = None) -> ExpressionBasis:
         """The clip's offsets for speech and the other channels; the FACS field of each
         emotion group (:mod:`ned.facemodel.fields`; the rig's for :data:`RIG_WHEN_RAISED`
         raised, the clip's own for a lowered group the clip exercises), times ``gains``
@@ -99,6 +100,9 @@ class ExpressionBasis:
             gains: group -> gain.
             raised: the groups the edit raises (None: all); the others are lowered
                 (:data:`RIG_WHEN_RAISED` then takes its field).
+            own: lowered group -> (len(channels), 478, 3) the clip's own offsets of a group
+                the fit's frames did not exercise but later frames did (fitted on them:
+                :func:`late_offsets`); used like the offsets of an exercised group.
         """
         raised = set(GROUPS) if raised is None else set(raised)
         g = {k: float(v) for k, v in {**initial_gains(raised), **(gains or {})}.items()}
@@ -114,10 +118,14 @@ class ExpressionBasis:
         spread = np.asarray(fit.expressions, np.float64)[np.asarray(fit.valid, bool)]
         start = initial_gains(raised)
         factor, source = {}, {}
+        own = dict(own or {})
         for group in GROUPS:
             idx = group_indices(group)
-            if (group in lowered and len(spread) > 1
-                    and spread[:, idx].std(0).mean() >= EXERCISED):
+            if group in lowered and group in own:
+                factor[group], source[group] = g[group] / start[group], "clip"
+                out[idx] = np.asarray(own[group], np.float32) * factor[group]
+                continue
+            if group in lowered and exercised(spread, group):
                 # the clip's own offsets, at the data's own size to start with
                 factor[group], source[group] = g[group] / start[group], "clip"
                 out[idx] = fit.model.offsets[idx] * factor[group]
@@ -134,6 +142,41 @@ class ExpressionBasis:
                 out[INDEX[smile]] += DUCHENNE * factor["mouthSmile"] * shipped[INDEX[cheek]]
         out.flags.writeable = False
         return cls(out, g, lowered)
+
+
+def exercised(blendshapes: np.ndarray, group: str) -> bool:
+    """Whether frames exercise a group: its level's spread over them (std, mean over its
+    channels) is at least :data:`EXERCISED`. blendshapes: (T, 52) of the face frames."""
+    b = np.asarray(blendshapes, np.float64)
+    return len(b) > 1 and float(b[:, group_indices(group)].std(0).mean()) >= EXERCISED
+
+
+def late_offsets(fit: TrackFit, landmarks: np.ndarray, blendshapes: np.ndarray,
+                 groups: Collection[str]) -> dict[str, np.ndarray]:
+    """The clip's own offsets of groups its fit's frames did not exercise, fitted on those
+    frames plus later ones that show the groups (a grin that starts after the first
+    seconds is then removed the way this face makes it, as one in the fit's frames is).
+
+    Args:
+        fit: the clip's fitted model (its frames are kept in it).
+        landmarks: (T, 478, 3) later face frames' landmarks, pixels.
+        blendshapes: (T, 52) their blendshapes.
+        groups: the groups wanted.
+
+    Returns:
+        group -> (len(channels), 478, 3) float32 offsets (only the groups the frames
+        together exercise).
+    """
+    from ned.facemodel.fit import fit_frames
+
+    keep = np.asarray(fit.valid, bool)
+    lm = np.concatenate([fit.landmarks[keep], np.asarray(landmarks, np.float32)])
+    bs = np.concatenate([fit.expressions[keep], np.asarray(blendshapes, np.float32)])
+    wanted = [g for g in groups if exercised(bs, g)]
+    if not wanted:
+        return {}
+    offsets = fit_frames(lm, bs, fit.size).model.offsets
+    return {g: np.array(offsets[group_indices(g)], np.float32) for g in wanted}
 
 
 #: Share of the target table's level by which an edit at intensity 1 raises each of the

@@ -25,7 +25,9 @@ from ned.editing.geometry import (
     close_lips,
     edited_landmarks,
     emotion_posture,
+    exercised,
     initial_gains,
+    late_offsets,
     lower_envelope,
     pair_openings,
     posture_window,
@@ -165,6 +167,15 @@ LIP_POSTURE_S = 0.5
 #: Share of the source lips' posture (their parting between syllables) a closed-lips
 #: target removes.
 LIP_CLOSURE = 0.5
+#: A group the target lowers that the fit's frames did not exercise (a grin that starts
+#: after the first seconds) is watched on the later frames: once :data:`LATE_FRAMES` of
+#: them show it at :data:`LATE_LEVEL` or more, the clip's own offsets of it are fitted on
+#: the fit's frames plus those (``geometry.late_offsets``) and the edit removes it with
+#: them from the next block on, as it would a group the fit's frames exercised (measured
+#: on single_face with its grin starting after 3.6 s, angry: mouthSmile 0.50 left of 0.82
+#: with the FACS field's removal).
+LATE_LEVEL = 0.3
+LATE_FRAMES = 10
 
 
 class CalibrationResult(Protocol):
@@ -218,6 +229,11 @@ class EditPlanner:
         self._rows = _Rows()
         self._base = 0          # first frame not yet planned
         self._first_valid: int | None = None
+        # lowered groups the fit's frames did not exercise: frames showing each, kept
+        # (landmarks, blendshapes) until LATE_FRAMES of them are seen; their own offsets
+        self._watched: dict[str, list[tuple[int, np.ndarray, np.ndarray]]] = {}
+        self._late_seen = 0     # first frame the watch has not looked at
+        self._own: dict[str, np.ndarray] = {}
 
     # -- planning -------------------------------------------------------------------
     def plans(self, chunks: Iterable[RowChunk]) -> Iterator[FramePlan]:
@@ -263,6 +279,7 @@ class EditPlanner:
         bs = np.stack([rows.at(rows.blendshapes, i) for i in idx])
         self.fit = fit_frames(lm, bs, self.size)
         self.solver = ArapSolver(np.median(lm, axis=0))
+        self._late_seen = int(idx[-1]) + 1
         self._prepare()
         return True
 
@@ -272,6 +289,38 @@ class EditPlanner:
         if self.calibrate is not None:
             self.calibration = self.calibrate(self)
             self.basis = ExpressionBasis.for_fit(self.fit, self.calibration.gains, self.raised)
+        seen = np.asarray(self.fit.expressions)[np.asarray(self.fit.valid, bool)]
+        self._watched = {g: [] for g in GROUPS
+                         if g not in self.raised and not exercised(seen, g)}
+
+    def _watch_late(self, stop: int) -> None:
+        """Look at the rows not seen yet before ``stop`` for the watched groups
+        (:data:`LATE_LEVEL`); fit the own offsets of those shown on :data:`LATE_FRAMES`
+        frames and edit with them. (``stop`` is the planned block's end plus the context,
+        not the rows at hand, so a first edit, whose rows arrive as they are analysed, and
+        a cached one decide alike.)"""
+        rows = self._rows
+        a, b = max(self._late_seen, rows.lo), min(rows.hi, stop)
+        if not self._watched or b <= a:
+            return
+        self._late_seen = b
+        valid = rows.take(rows.valid, a, b)
+        bs = rows.take(rows.blendshapes, a, b)
+        for g, kept in self._watched.items():
+            level = bs[:, group_indices(g)].mean(1)
+            for k in np.flatnonzero(valid & (level >= LATE_LEVEL))[:LATE_FRAMES - len(kept)]:
+                kept.append((a + int(k), rows.at(rows.landmarks, a + int(k)), bs[k]))
+        ready = [g for g, kept in self._watched.items() if len(kept) >= LATE_FRAMES]
+        if not ready:
+            return
+        frames = {row[0]: row for g in ready for row in self._watched[g]}.values()
+        lm = np.stack([r[1] for r in frames]).astype(np.float32)
+        shown = np.stack([r[2] for r in frames]).astype(np.float32)
+        self._own.update(late_offsets(self.fit, lm, shown, ready))
+        for g in ready:
+            del self._watched[g]
+        gains = self.calibration.gains if self.calibration is not None else None
+        self.basis = ExpressionBasis.for_fit(self.fit, gains, self.raised, own=self._own)
 
     def _run_ends(self, a: int, b: int, limit: int) -> np.ndarray:
         """(b - a,) end (exclusive) of the face run holding each frame of [a, b), or
@@ -395,6 +444,7 @@ class EditPlanner:
         return new, dst
 
     def _plan_block(self, a: int, b: int, final: bool) -> Iterator[FramePlan]:
+        self._watch_late(b + self.context)
         rows = self._rows
         valid, cut = rows.take(rows.valid, a, b), rows.take(rows.cut, a, b)
         ends = self._run_ends(a, b, rows.hi if final else min(rows.hi, b + self.context))

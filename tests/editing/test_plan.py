@@ -118,18 +118,25 @@ def test_plan_equals_whole_clip_planning(manip, rows, emotion):
     basis = ExpressionBasis.for_fit(fit, raised=TARGETS[emotion])
     dst[use] = edited_landmarks(fit, basis, lm[use], old[use], new[use], 1.0,
                                 emotion_posture(emotion, 1.0), w[use])
+    # the removal alone (what the target raises left as measured): the fold repair's base
+    raised = [i for g in TARGETS[emotion] for i in group_indices(g)]
+    part = new.copy()
+    part[:, raised] = old[:, raised]
+    base = lm.copy()
+    base[use] = edited_landmarks(fit, basis, lm[use], old[use], part[use], 1.0, None, w[use])
     if emotion == "angry":
         posture = np.zeros((len(lm), 9))
         for a, b in segments(valid, cut):
             posture[a:b] = lower_envelope(pair_openings(lm[a:b]), planner.lip_width)
         dst[use] = close_lips(lm[use], dst[use], posture[use], LIP_CLOSURE * w[use])
+        base[use] = close_lips(lm[use], base[use], posture[use], LIP_CLOSURE * w[use])
     solver = ArapSolver(np.median(lm[first], axis=0))
     got_w = np.array([p.weight for p in plans])
     assert np.allclose(got_w, w, atol=1e-6)
     assert (got_w[:20] < 1).any() and got_w[30] == pytest.approx(1.0)  # the range ramp
     for p in plans:
         if p.passed is None:  # the plan's geometry is made fold-free
-            want = fold_free(solver, p.src, dst[p.index])[0]
+            want = fold_free(solver, p.src, dst[p.index], base=base[p.index])[0]
             np.testing.assert_allclose(p.dst, want, atol=2e-3)
             assert fold_fraction(p.dst, p.src) == 0
             assert 0 < p.reached <= p.weight + 1e-6

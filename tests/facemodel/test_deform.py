@@ -50,6 +50,32 @@ def test_local_unfold_only_shrinks_around_folds(face):
     np.testing.assert_allclose(out[61], dst[61], atol=1e-3)
 
 
+def test_local_unfold_keeps_the_base_and_shrinks_what_folds_on_top(face):
+    """A fold-free base (the whole face moved up 2 px) with a folding edit drawn over it
+    (the brow pushed through its lid): shrunk towards the base, every vertex lies between
+    the base and the edit, the brow ends nearer the base than when shrunk towards the
+    measured face, and nothing folds; a base that folds itself is unfolded first."""
+    from ned.topology import RIGHT_EYEBROW
+
+    base = face.copy()
+    base[:, 1] -= 2.0
+    dst = _brow_through_lid(base, 0.35)
+    out, scale = D.local_unfold(face, dst, base=base)
+    assert fold_fraction(out, face) == 0 and scale.min() < 0.5
+    brow = list(RIGHT_EYEBROW)
+    towards_src, _ = D.local_unfold(face, dst)
+    # every vertex lies on its way from the base to the edit (scale 1: the edit, 0: base)
+    s = scale[:, None]
+    np.testing.assert_allclose(out[:468, :2], base[:468, :2] + s * (dst - base)[:468, :2],
+                               atol=1e-6)
+    assert np.abs(out[brow, 1] - base[brow, 1]).mean() < np.abs(
+        towards_src[brow, 1] - base[brow, 1]).mean()
+    folding_base = _brow_through_lid(face, 0.35)
+    out, _ = D.local_unfold(face, folding_base + np.array([1.0, 0.0, 0.0]),
+                            base=folding_base)
+    assert fold_fraction(out, face) == 0
+
+
 def test_fold_free_reaches_most_of_a_folding_edit(face):
     solver = D.ArapSolver(face)
     dst = _brow_through_lid(face, 0.3)

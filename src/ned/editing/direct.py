@@ -120,6 +120,9 @@ class DirectedPlanner(EditPlanner):
             p._prepare()
             done[key] = p.calibration
 
+    def _removal(self, a, b, ends, use, w, new, basis):
+        return None   # several targets at once: folds are shrunk towards the source
+
     def _watch_late(self, stop: int) -> None:
         super()._watch_late(stop)
         for p in self.parts:                    # each emotion's removals

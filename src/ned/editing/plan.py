@@ -443,6 +443,33 @@ class EditPlanner:
                                       LIP_CLOSURE * w[use])
         return new, dst
 
+    def _removal(self, a: int, b: int, ends: np.ndarray, use: np.ndarray, w: np.ndarray,
+                 new: np.ndarray, basis: ExpressionBasis) -> np.ndarray | None:
+        """(b - a, 478, 3) float32 the edit of frames [a, b) without what the target
+        raises: the other emotions' expressions removed (the lips' posture closed where
+        the target closes them), nothing drawn over them; the fold repair keeps it
+        (``fold_free``'s ``base``). None when the target raises every group.
+
+        Args:
+            new: (b - a, 52) the edit's blendshapes (:meth:`_geometry`'s first result).
+        """
+        raised = [i for g in self.raised for i in group_indices(g)]
+        if not set(GROUPS) - self.raised:
+            return None
+        rows = self._rows
+        old = rows.take(rows.blendshapes, a, b).astype(np.float32)
+        lm = rows.take(rows.landmarks, a, b).astype(np.float32)
+        part = np.array(new, np.float32, copy=True)
+        part[:, raised] = old[:, raised]
+        out = lm.copy()
+        if use.any():
+            out[use] = edited_landmarks(self.fit, basis, lm[use], old[use], part[use],
+                                        self.config.render.gain, None, w[use])
+            if self.lips_closed:
+                out[use] = close_lips(lm[use], out[use], self._postures(a, b, ends)[use],
+                                      LIP_CLOSURE * w[use])
+        return out
+
     def _plan_block(self, a: int, b: int, final: bool) -> Iterator[FramePlan]:
         self._watch_late(b + self.context)
         rows = self._rows
@@ -450,7 +477,8 @@ class EditPlanner:
         ends = self._run_ends(a, b, rows.hi if final else min(rows.hi, b + self.context))
         w, rng, ramps = self._weights(a, b, ends)
         use = valid & (w > 0)
-        _, dst = self._geometry(a, b, ends, use, w, self.basis)
+        new, dst = self._geometry(a, b, ends, use, w, self.basis)
+        base = self._removal(a, b, ends, use, w, new, self.basis)
         gaze = self._gaze(a, b, use, w, dst)
         lm = rows.take(rows.landmarks, a, b).astype(np.float32)
         lids = lids_closing(rows.take(rows.blendshapes, a, b), self.guards).max(1) > 0
@@ -463,7 +491,8 @@ class EditPlanner:
                        PassReason.CUT if cut[k] else PassReason.POSE)
                 yield FramePlan(a + k, lm[k], dst[k], 0.0, why, bool(cut[k]))
                 continue
-            safe, fix = fold_free(self.solver, lm[k], dst[k])
+            safe, fix = fold_free(self.solver, lm[k], dst[k],
+                                  base=None if base is None else base[k])
             limits = tuple(lim for lim, on in (
                 (Limit.RAMP, ramps[k] < 1), (Limit.POSE, w[k] < ramps[k]),
                 (Limit.LIDS, lids[k]), (Limit.FOLDS, fix.shrunk or fix.reached < 0.999))
@@ -519,9 +548,11 @@ class EditPlanner:
         src, dst = [], []
         for k, i in enumerate(frames):
             ends = self._run_ends(i, i + 1, rows.hi)
-            _, d = self._geometry(i, i + 1, ends, one, full, basis,
-                                  self._sampled[1][k:k + 1])
+            new, d = self._geometry(i, i + 1, ends, one, full, basis,
+                                    self._sampled[1][k:k + 1])
+            base = self._removal(i, i + 1, ends, one, full, new, basis)
             lm = rows.at(rows.landmarks, i).astype(np.float32)
             src.append(lm)
-            dst.append(fold_free(self.solver, lm, d[0])[0])
+            dst.append(fold_free(self.solver, lm, d[0],
+                                 base=None if base is None else base[0])[0])
         return np.stack(src), np.stack(dst)

@@ -108,8 +108,8 @@ def vertex_adjacency(skin: bool = False) -> sp.csr_matrix:
 
 
 def local_unfold(src: np.ndarray, dst: np.ndarray, shrink: float = 0.6,
-                 max_steps: int = 40, orientation: _Orientation | None = None
-                 ) -> tuple[np.ndarray, np.ndarray]:
+                 max_steps: int = 40, orientation: _Orientation | None = None,
+                 base: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Shrink an edit only where the mesh folds.
 
     Args:
@@ -119,18 +119,25 @@ def local_unfold(src: np.ndarray, dst: np.ndarray, shrink: float = 0.6,
         max_steps: steps before the remaining folds' vertices fall back to the measured
             geometry.
         orientation: ``src``'s triangle orientations, if already computed.
+        base: (478, 2+) a part of the edit to keep (the other emotions' expressions
+            removed): the edit is shrunk towards it (itself unfolded first) instead of
+            towards ``src``; None = ``src``.
 
     Returns:
         (points, scale): (478, D) fold-free geometry (``dst``'s columns past 2 and its iris
-        points kept) and the (468,) per-vertex scale of the edit in [0, 1].
+        points kept) and the (468,) per-vertex scale of the edit in [0, 1] (of what it adds
+        to ``base``, where a base is used).
     """
     tris, adj = mesh_triangles(), vertex_adjacency()
     p = np.asarray(src, np.float64)[:N_MESH, :2]
     d = np.asarray(dst, np.float64)[:N_MESH, :2]
     ori = _Orientation(p, tris) if orientation is None else orientation
+    q = p
+    if base is not None:   # made fold-free itself first (shrunk towards the measured one)
+        q = local_unfold(src, base, shrink, max_steps, ori)[0][:N_MESH, :2].astype(np.float64)
     s = np.ones(N_MESH)
     for step in range(max_steps + 1):
-        bad = ori.flipped(p + (d - p) * s[:, None])
+        bad = ori.flipped(q + (d - q) * s[:, None])
         if not bad.any():
             break
         v = np.unique(tris[bad])
@@ -140,7 +147,7 @@ def local_unfold(src: np.ndarray, dst: np.ndarray, shrink: float = 0.6,
         s[v] *= shrink
         s = np.minimum(s, 0.5 * s + 0.5 * (adj @ s))   # fade the shrink, no step
     out = np.array(dst, copy=True)
-    out[:N_MESH, :2] = p + (d - p) * s[:, None]
+    out[:N_MESH, :2] = q + (d - q) * s[:, None]
     return out, s
 
 
@@ -287,8 +294,8 @@ class FoldFix:
     shrunk: bool
 
 
-def fold_free(solver: ArapSolver, src: np.ndarray, dst: np.ndarray, iters: int = 4
-              ) -> tuple[np.ndarray, FoldFix]:
+def fold_free(solver: ArapSolver, src: np.ndarray, dst: np.ndarray, iters: int = 4,
+              base: np.ndarray | None = None) -> tuple[np.ndarray, FoldFix]:
     """Geometry with no folded triangle, as close to ``dst`` as it can be.
 
     Args:
@@ -296,6 +303,11 @@ def fold_free(solver: ArapSolver, src: np.ndarray, dst: np.ndarray, iters: int =
         src: (478, 3) measured landmarks, pixels.
         dst: (478, 3) edited landmarks, pixels.
         iters: ARAP iterations.
+        base: (478, 3) the part of the edit that removes the other emotions' expressions
+            (the face towards its own rest): where the whole edit still folds after the
+            ARAP step, what it adds to this is shrunk (:func:`local_unfold`), so a grin
+            stays removed where a frown drawn over it folds. None: the edit is shrunk
+            towards ``src``.
 
     Returns:
         ((478, 3) float32 fold-free landmarks, :class:`FoldFix`). Each iris moves with
@@ -312,7 +324,7 @@ def fold_free(solver: ArapSolver, src: np.ndarray, dst: np.ndarray, iters: int =
     x = solver.solve(p, t, iters)
     out = t.copy()
     out[:N_MESH, :2] += fold_rings(bad)[:, None] * (x - t[:N_MESH, :2])
-    out, scale = local_unfold(p, out, orientation=ori)
+    out, scale = local_unfold(p, out, orientation=ori, base=base)
     for iris, eye in ((tp.RIGHT_IRIS, tp.RIGHT_EYE), (tp.LEFT_IRIS, tp.LEFT_EYE)):
         out[list(iris), :2] = t[list(iris), :2] + (out[list(eye), :2]
                                                    - t[list(eye), :2]).mean(0)

@@ -434,3 +434,23 @@ def test_eye_growth_sampled_along_the_eye_bounds_every_pixel(frames):
     out = patch.copy()
     assert widen_eyes(out, image, src, np.concatenate([squint, src[:, 2:]], 1), roi) == 0
     np.testing.assert_array_equal(out, patch)
+
+
+def test_eyes_widened_by_less_than_a_pixel_are_left_to_the_warp(frames):
+    """An upper lid raised by half a pixel is no sclera to show: nothing is painted; the
+    same lid raised by 3 px is painted."""
+    from ned.render.appearance import _LOWER_LID, _UPPER_LID, MIN_WIDENING_PX, _widening_along
+
+    image, src = frames[14]
+    for lift, painted in ((0.5, False), (3.0, True)):
+        dst = src.copy()
+        for side in ("right", "left"):
+            dst[list(_UPPER_LID[side][1:-1]), 1] -= lift
+        s, d = src[:, :2].astype(np.float64), dst[:, :2].astype(np.float64)
+        wid = _widening_along(s, d, _UPPER_LID["right"], _LOWER_LID["right"])
+        assert wid.max() == pytest.approx(lift, rel=0.15)   # along the tilted eye
+        assert (wid.max() >= MIN_WIDENING_PX) == painted
+        patch, roi = warp_patch(image, src, dst, box=_box(src))
+        out = patch.copy()
+        assert (widen_eyes(out, image, src, dst, roi) > 0) == painted
+        assert np.array_equal(out, patch) != painted

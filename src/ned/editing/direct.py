@@ -32,6 +32,7 @@ from ned.editing.geometry import close_lips, mixed_landmarks
 from ned.editing.guards import keep_lid_state
 from ned.editing.plan import LIP_CLOSURE, EditPlanner, PlanConfig
 from ned.editing.timeline import Curves
+from ned.facs import group_indices
 
 #: Eye corners (outer, inner) of the subject's right eye, then the left eye.
 EYE_CORNERS = ((33, 133), (263, 362))
@@ -102,6 +103,7 @@ class DirectedPlanner(EditPlanner):
         self.lips_closed, self.posture = False, None
         self.parts = list(parts)
         self.direction = direction
+        self._last_removal: tuple[tuple[int, int] | None, np.ndarray | None] = (None, None)
         self.gaze_on = any(BY_NAME[n].group is None for n in names)
         self.context = max([self.context] + [p.context for p in self.parts])
         for p in self.parts:
@@ -121,7 +123,10 @@ class DirectedPlanner(EditPlanner):
             done[key] = p.calibration
 
     def _removal(self, a, b, ends, use, w, new, basis):
-        return None   # several targets at once: folds are shrunk towards the source
+        """The removal part of the last :meth:`_geometry` of frames [a, b): each part's
+        change without the groups it raises, no controls (see ``EditPlanner._removal``)."""
+        key, base = self._last_removal
+        return base if key == (a, b) else None
 
     def _watch_late(self, stop: int) -> None:
         super()._watch_late(stop)
@@ -151,6 +156,7 @@ class DirectedPlanner(EditPlanner):
         n = b - a
         new = old.copy()
         changes = []
+        removals = []   # each part's change without the groups it raises
         posture = np.zeros((n,) + lm.shape[1:], np.float32)
         has_posture = False
         closure = np.zeros(n, np.float32)
@@ -161,6 +167,9 @@ class DirectedPlanner(EditPlanner):
             d = keep_lid_state(old, p._translate(a, b, ends), self.guards) - old
             d *= (w * wk)[:, None]
             changes.append((p.basis, d))
+            removal = d.copy()
+            removal[:, [i for g in p.raised for i in group_indices(g)]] = 0.0
+            removals.append((p.basis, removal))
             new += d
             if p.posture is not None:
                 posture += (w * wk)[:, None, None] * p.posture
@@ -172,17 +181,21 @@ class DirectedPlanner(EditPlanner):
             d *= w[:, None]
             changes.append((self.basis, d))
             new += d
-        dst = lm.copy()
+        dst, base = lm.copy(), lm.copy()
         if use.any():
             dst[use] = mixed_landmarks(self.fit, [(bs, d[use]) for bs, d in changes],
                                        lm[use], old[use], self.config.render.gain,
                                        posture[use] if has_posture else None)
+            base[use] = mixed_landmarks(self.fit, [(bs, d[use]) for bs, d in removals],
+                                        lm[use], old[use], self.config.render.gain, None)
             shut = use & (closure > 0)
             if shut.any():
-                closed = close_lips(lm[shut], dst[shut], self._postures(a, b, ends)[shut],
-                                    LIP_CLOSURE * w[shut])
                 share = np.minimum(closure[shut], 1.0)[:, None, None]
-                dst[shut] = dst[shut] + share * (closed - dst[shut])
+                postures = self._postures(a, b, ends)[shut]
+                for out in (dst, base):
+                    closed = close_lips(lm[shut], out[shut], postures, LIP_CLOSURE * w[shut])
+                    out[shut] = out[shut] + share * (closed - out[shut])
+        self._last_removal = ((a, b), base)
         return new, dst
 
     def _gaze(self, a: int, b: int, use: np.ndarray, w: np.ndarray, dst: np.ndarray

@@ -201,6 +201,7 @@ def _grin_removed(plans, neutral, grin):
     return float((w_g - w_e) / (w_g - w_n))
 
 
+@pytest.mark.slow
 def test_a_grin_after_the_fit_is_removed_with_the_clips_own_offsets(manip, late_grin,
                                                                      monkeypatch):
     """A lowered group the fit's frames never show (his grin starts at frame 72, the fit
@@ -228,6 +229,7 @@ def test_a_grin_after_the_fit_is_removed_with_the_clips_own_offsets(manip, late_
         np.testing.assert_array_equal(plans[i].dst, field[i].dst)
 
 
+@pytest.mark.slow
 def test_fold_repair_keeps_the_grin_removed_under_a_frown(manip, late_grin, monkeypatch):
     """Sad over his late grin: the corner depressor drawn over the removed grin folds the
     lip corners; the repair shrinks the depressor towards the removal, so more of the

@@ -40,7 +40,7 @@ from contact_sheets import (
 )
 
 KINDS = ("nasolabial", "glabella", "nose_root", "forehead", "under_eye", "crows_feet",
-         "lid_fold")
+         "lid_fold", "nose_side", "under_lip")
 TILE = 100
 
 

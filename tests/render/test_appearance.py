@@ -10,6 +10,7 @@ from ned.render.appearance import (
     _FOREHEAD_TOP,
     _LID_FOLD_R,
     _NASOLABIAL_R,
+    _NOSE_SIDE_R,
     _UNDER_EYE_R,
     _UPPER_LID_R,
     AppearanceConfig,
@@ -25,7 +26,7 @@ from ned.render.appearance import (
 from ned.render.warp import mesh_triangles, warp_patch
 
 KINDS = {"nasolabial", "under_eye", "crows_feet", "glabella", "nose_root", "forehead",
-         "lid_fold"}
+         "lid_fold", "nose_side", "under_lip"}
 
 
 @pytest.fixture(scope="module")
@@ -143,6 +144,9 @@ def _reference_creases(p):
             v = np.array([c * d[0] - s * d[1], s * d[0] + c * d[1]])
             line = outer + v * 0.1 * iod + np.linspace(0, 1, 5)[:, None] * v * 0.16 * iod
             out.append(("crows_feet", line, np.repeat([[-v[1], v[0]]], 5, 0), 0.6 * w))
+        for ids_ in _NOSE_SIDE_R:
+            ns = _resample(p[list(ids(ids_))], 5)
+            out.append(("nose_side", ns, _normals(ns, p[ids((236,))[0]]), 0.6 * w))
     for t in (0.35, 0.65):
         lo = p[55] * (1 - t) + p[285] * t
         up = p[107] * (1 - t) + p[336] * t
@@ -150,6 +154,9 @@ def _reference_creases(p):
         out.append(("glabella", line, _normals(line, (p[55] + p[285]) / 2), 0.8 * w))
     nr = _resample(p[[193, 168, 417]], 6)
     out.append(("nose_root", nr, _normals(nr, p[9]), 0.8 * w))
+    ids = (182, 83, 18, int(mir[83]), int(mir[182]))
+    ul = _resample(p[list(ids)], 9)
+    out.append(("under_lip", ul, _normals(ul, p[199]), 0.9 * w))
     brow = _resample(p[list(_BROW_TOP)], 16)
     top = _resample(p[list(_FOREHEAD_TOP)], 16)
     for f in (0.3, 0.5, 0.7):
@@ -315,6 +322,40 @@ def test_frowning_brows_darken_the_glabella_and_nothing_far_away(frames):
     # the mouth, far from any compressed crease, is untouched
     mx, my = np.round(src[tp.UPPER_INNER_LIP, :2] - roi[:2]).astype(int)
     assert np.abs(diff[my - 2:my + 3, mx - 5:mx + 6]).max() <= 1.0
+
+
+def _mean_change_along(kind, diff, dst, roi):
+    creases = crease_lines(dst - (roi[0], roi[1], 0))
+    pts = np.concatenate([c.points for c in creases if c.name == kind])
+    gx, gy = np.round(pts).astype(int).T
+    return diff[gy, gx].mean()
+
+
+def test_raised_chin_and_nose_wings_darken_their_own_creases(frames):
+    image, src = frames[14]
+    iod = float(tp.inter_ocular(src))
+    mesh = np.arange(tp.N_MESH)
+    # AU 17: the skin between the lower lip and the chin pushed up towards the lip
+    band = mesh[(src[mesh, 1] > src[17, 1]) & (src[mesh, 1] < src[152, 1])
+                & (np.abs(src[mesh, 0] - src[17, 0]) < 0.5 * iod)]
+    dst_chin = src.copy()
+    dst_chin[band, 1] -= 0.06 * iod * (src[152, 1] - src[band, 1]) / (src[152, 1] - src[17, 1])
+    patch, out, roi, stats = _shade(image, src, dst_chin)
+    diff = out.astype(float).mean(2) - patch.astype(float).mean(2)
+    assert stats["under_lip"] > 0.02
+    assert _mean_change_along("under_lip", diff, dst_chin, roi) < -1.0
+    assert abs(_mean_change_along("glabella", diff, dst_chin, roi)) <= 0.5
+    # AU 9: the nose's wings raised, its root held: the side walls between squeezed
+    root, tip = src[6, 1], src[tp.NOSE_TIP, 1] + 0.1 * iod
+    wall = mesh[(src[mesh, 1] > root) & (src[mesh, 1] < tip)
+                & (np.abs(src[mesh, 0] - src[6, 0]) < 0.35 * iod)]
+    dst_nose = src.copy()
+    dst_nose[wall, 1] -= 0.08 * iod * (src[wall, 1] - root) / (tip - root)
+    patch, out, roi, stats = _shade(image, src, dst_nose)
+    diff = out.astype(float).mean(2) - patch.astype(float).mean(2)
+    assert stats["nose_side"] > 0.02
+    assert _mean_change_along("nose_side", diff, dst_nose, roi) < -1.0
+    assert abs(_mean_change_along("forehead", diff, dst_nose, roi)) <= 0.5
 
 
 def test_a_stretched_source_crease_is_lifted(frames):

@@ -5,8 +5,8 @@ added to the warped face patch, all procedural or taken from the same clip, no t
 
 * **Creases** (:func:`crease_lines`, :func:`shade_creases`): at the places where faces
   crease (nasolabial lines, the vertical furrows between the brows and the line across the
-  nose root, forehead lines, crow's feet, the folds above the upper lid and under the lower
-  lid), the deformation's
+  nose root, the nose's sides (AU 9), forehead lines, crow's feet, the folds above the upper
+  lid and under the lower lid, the sulcus under the lower lip), the deformation's
   compression across the line (from the mesh's per-triangle deformation gradients,
   :func:`compression_across`) darkens a thin line and lightens the bulge beside it; the
   amplitude follows the face's own brightness and texture contrast, and the bulge's
@@ -50,6 +50,10 @@ _LID_FOLD_R = (56, 28, 27, 29, 30, 247)
 _UPPER_LID_R = (173, 157, 158, 159, 160, 161)
 _BROW_TOP = (70, 63, 105, 66, 107, 336, 296, 334, 293, 300)
 _FOREHEAD_TOP = (103, 67, 109, 10, 338, 297, 332)
+#: The nose wrinkler's (AU 9) lines on the nose's side wall, from the bridge outwards.
+_NOSE_SIDE_R = ((122, 188, 114), (196, 174, 217))
+#: The mentolabial sulcus from the subject's right to the midline (mirrored beyond).
+_UNDER_LIP_R = (182, 83, 18)
 
 
 @dataclass(frozen=True)
@@ -83,7 +87,7 @@ class Crease:
 
     Attributes:
         name: the crease kind (``nasolabial``, ``glabella``, ``nose_root``, ``forehead``,
-            ``crows_feet``, ``under_eye``, ``lid_fold``).
+            ``crows_feet``, ``under_eye``, ``lid_fold``, ``nose_side``, ``under_lip``).
         points: (K, 2) polyline, pixels.
         bulge: (K, 2) unit normals pointing to the side that bulges (gets the highlight).
         width: line width in pixels.
@@ -98,9 +102,11 @@ class Crease:
 #: Full compression (shading saturates) per crease kind, and its darkening at full
 #: compression relative to the skin's brightness.
 _FULL = {"nasolabial": 0.12, "under_eye": 0.12, "crows_feet": 0.12, "glabella": 0.10,
-         "nose_root": 0.10, "forehead": 0.08, "lid_fold": 0.15}
+         "nose_root": 0.10, "forehead": 0.08, "lid_fold": 0.15, "nose_side": 0.06,
+         "under_lip": 0.08}
 _DARK = {"nasolabial": 0.22, "under_eye": 0.14, "crows_feet": 0.14, "glabella": 0.20,
-         "nose_root": 0.12, "forehead": 0.13, "lid_fold": 0.18}
+         "nose_root": 0.12, "forehead": 0.13, "lid_fold": 0.18, "nose_side": 0.16,
+         "under_lip": 0.16}
 
 
 @functools.lru_cache(maxsize=64)
@@ -123,7 +129,8 @@ def _mirror() -> np.ndarray:
 
 #: Line width per crease kind, as a factor on 0.04 inter-ocular distances.
 _WIDTH = {"nasolabial": 1.0, "under_eye": 0.8, "lid_fold": 1.6, "crows_feet": 0.6,
-          "glabella": 0.8, "nose_root": 0.8, "forehead": 1.0}
+          "glabella": 0.8, "nose_root": 0.8, "forehead": 1.0, "nose_side": 0.6,
+          "under_lip": 0.9}
 #: Crow's feet: the three lines' angles to the eye's corner axis (radians).
 _CROWS_ANGLES = (-0.45, 0.0, 0.45)
 
@@ -216,7 +223,10 @@ def _layout() -> _Layout:
         ue = poly(single(ids(_UNDER_EYE_R)), 8)
         lf = poly([[(a, 0.5), (b, 0.5)] for a, b in zip(ids(_LID_FOLD_R), ids(_UPPER_LID_R))],
                   7)
-        sides.append((nl, ue, lf, ids((50, 118, 52))))
+        # AU 9's wrinkles on the nose's sides: two oblique lines from the bridge down
+        # and out over the side wall, compressed when the wings rise
+        ns = (poly(single(ids(_NOSE_SIDE_R[0])), 5), poly(single(ids(_NOSE_SIDE_R[1])), 5))
+        sides.append((nl, ue, lf, ns, ids((50, 118, 52, 236))))
     glab = []
     for t in (0.35, 0.65):
         # lo = p55 (1 - t) + p285 t, up = p107 (1 - t) + p336 t: from 0.7 lo + 0.3 up to
@@ -225,11 +235,15 @@ def _layout() -> _Layout:
                            (336, 0.3 * t)],
                           [(107, 1 - t), (336, t), (151, 0.2), (9, -0.2)]], 5))
     nr = poly(single((193, 168, 417)), 6)
+    # the mentolabial sulcus under the lower lip, deepened by a raised chin (AU 17)
+    ul = poly(single(_UNDER_LIP_R
+                     + tuple(int(mir[i]) for i in _UNDER_LIP_R[-2::-1])), 9)
     brow = poly(single(_BROW_TOP), 16)
     top = poly(single(_FOREHEAD_TOP), 16)
     n_vert = len(rows)
-    anchor_terms = [[(i, 1.0)] for s in sides for i in s[3]]
-    anchor_terms += [[(55, 0.5), (285, 0.5)], [(9, 1.0)]]  # glabella's middle, nose root's
+    anchor_terms = [[(i, 1.0)] for s in sides for i in s[4]]
+    # glabella's middle, nose root's, the chin's
+    anchor_terms += [[(55, 0.5), (285, 0.5)], [(9, 1.0)], [(199, 1.0)]]
     rows.extend(anchor_terms)
     gather_idx = np.zeros((4, len(rows)), np.intp)
     gather_w = np.zeros((4, len(rows)))
@@ -262,17 +276,20 @@ def _layout() -> _Layout:
                       np.full(n, 1.0 if ib is None else 1.0 - f), np.full(n, f),
                       np.broadcast_to(towards, (n,)), np.full(n, crows)))
 
-    for side, (nl, ue, lf, _) in enumerate(sides):
-        cheek, under, above = anchor0 + 3 * side + np.arange(3)
+    for side, (nl, ue, lf, ns, _) in enumerate(sides):
+        cheek, under, above, wall = anchor0 + 4 * side + np.arange(4)
         add("nasolabial", res(nl), cheek)
         add("under_eye", res(ue), under)
         add("lid_fold", res(lf), above)
         for a in range(len(_CROWS_ANGLES)):
             add("crows_feet", n_res + (side * len(_CROWS_ANGLES) + a) * 5 + np.arange(5), 0,
                 crows=True)
+        for j in ns:
+            add("nose_side", res(j), wall)
     for j in glab:
-        add("glabella", res(j), anchor0 + 6)
-    add("nose_root", res(nr), anchor0 + 7)
+        add("glabella", res(j), anchor0 + 8)
+    add("nose_root", res(nr), anchor0 + 9)
+    add("under_lip", res(ul), anchor0 + 10)
     for f in (0.3, 0.5, 0.7):
         b = res(brow)[2:-2]
         add("forehead", b, b, ib=res(top)[2:-2], f=f)

@@ -59,13 +59,16 @@ REST = 0.03
 #: keep the lips' posture their geometry gives them.
 LIPS_CLOSED = ("neutral", "angry", "sad")
 
-#: Postures of the speech's own action units an emotion sets (the syllables ride on them):
-#: emotion -> {posture field (``ned.facemodel.fields.POSTURE_FIELDS``): level at intensity
-#: 1}. Surprise and fear drop the jaw (AU 26/25: the mouth hangs open between syllables);
-#: the speech's motion (jaw and lips opening and closing) is the source's.
+#: Postures an emotion sets at a fixed size, not chased by the calibration: those of the
+#: speech's own action units (the syllables ride on them) and those the analyser cannot
+#: measure. emotion -> {posture field (``ned.facemodel.fields.POSTURE_FIELDS``): level at
+#: intensity 1}. Surprise and fear drop the jaw (AU 26/25: the mouth hangs open between
+#: syllables); the speech's motion (jaw and lips opening and closing) is the source's.
+#: Disgust wrinkles the nose (AU 9; noseSneer is a dead output of the analyser).
 POSTURES: dict[str, dict[str, float]] = {
     "surprised": {"jawDrop": 1.0},
     "fear": {"jawDrop": 0.5},
+    "disgusted": {"noseWrinkle": 1.0},
 }
 
 #: Emotions whose posture opens the mouth (a dropped jaw, a raised upper lip): the warp

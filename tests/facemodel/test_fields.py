@@ -94,3 +94,9 @@ def test_posed_fields_at_the_table_level(offsets, canonical):
     np.testing.assert_allclose(sad[13, 1], sad[14, 1], atol=1e-6)    # the opening is kept
     jaw = fields.posture_offsets("jawDrop") / iod
     assert jaw[152, 1] == pytest.approx(-0.12, abs=1e-3) and abs(jaw[13]).max() < 1e-9
+    # AU 9: the wings up towards a still root (the side walls squeezed), lips and lids held
+    nose = fields.posture_offsets("noseWrinkle") / iod
+    assert nose[129, 1] == pytest.approx(0.06, abs=1e-3) and nose[358, 1] > 0.05
+    assert abs(nose[6]).max() < 1e-9 and abs(nose[168]).max() < 1e-9
+    assert nose[217, 1] - nose[188, 1] > 0.03                        # the wall compresses
+    assert max(abs(nose[i]).max() for i in (13, 14, 0, 17, 159, 145, 386, 374)) < 1e-9

@@ -182,3 +182,63 @@ def test_still_teeth_keeps_the_mouth_interior_in_place(single_face_path, single_
                   - original[cy - 3:cy + 3, cx - 8:cx + 8]).mean() > 3
     far = np.abs(still.astype(int) - squeezed.astype(int)).sum(-1)
     assert far[:max(0, cy - 40)].max() == 0                # the rest of the face: same warp
+
+
+def _jaw_dropped(src, drop):
+    """The edit of a jaw dropped by ``drop`` pixels: the lower lip, the chin and the jaw
+    line down, everything above the mouth's inner corners still."""
+    dst = src.copy()
+    below = src[:, 1] > src[[78, 308], 1].max() + 1.0
+    dst[below, 1] += drop
+    return dst
+
+
+def test_jaw_drop_is_the_chins_opening_move_only(frame_and_points):
+    from ned.render.warp import MIN_JAW_PX, jaw_drop
+
+    _, src = frame_and_points
+    np.testing.assert_array_equal(jaw_drop(src, src), 0.0)
+    np.testing.assert_array_equal(jaw_drop(src, _jaw_dropped(src, -6.0)), 0.0)  # closing
+    np.testing.assert_array_equal(jaw_drop(src, _jaw_dropped(src, 0.5 * MIN_JAW_PX)), 0.0)
+    u = (src[152, :2] - src[13, :2]) / np.linalg.norm(src[152, :2] - src[13, :2])
+    np.testing.assert_allclose(jaw_drop(src, _jaw_dropped(src, 6.0)), u * 6.0 * u[1],
+                               atol=1e-9)
+
+
+def test_a_dropped_jaw_parts_the_teeth_and_shows_the_cavity(frame_and_points):
+    """A grin (frame 30: teeth together between parted lips) with the jaw dropped 6 px:
+    the upper teeth stay, the lower teeth come down with the jaw, and the interior cue
+    paints the gap between them dark even though the bank holds an open mouth."""
+    from ned.render.appearance import MouthBank
+    from ned.render.warp import polygon_mask, teeth_parts, warp_patch
+
+    image, src = frame_and_points
+    dst = _jaw_dropped(src, 6.0)
+    patch, roi = warp_patch(image, src, dst)
+    x0, y0 = roi[:2]
+    original = image[y0:y0 + patch.shape[0], x0:x0 + patch.shape[1]].astype(int)
+    upper, lower, gap, jaw = teeth_parts(src, dst, (x0, y0), patch.shape[:2])
+    assert jaw[1] > 5.0 and upper.sum() > 50 and lower.sum() > 50 and gap.sum() > 50
+    assert not (upper & lower).any() and not (gap & (upper | lower)).any()
+    p = patch.astype(int)
+    # the upper teeth read the frame where they are, the lower ones from 6 px higher up
+    assert np.abs(p[upper] - original[upper]).mean() < 2.0
+    yy, xx = np.nonzero(lower)
+    src_y = np.round(yy - jaw[1]).astype(int)
+    src_x = np.round(xx - jaw[0]).astype(int)
+    assert np.abs(p[yy, xx] - original[src_y, src_x]).mean() < 6.0
+    assert np.abs(p[yy, xx] - original[yy, xx]).mean() > 10.0   # they did move
+    # the cavity: dark between the teeth, also with an exemplar of open teeth in the bank
+    bank = MouthBank()
+    bank.observe(image, src)
+    assert bank.crop is not None
+    before = patch.copy()
+    bank.fill(patch, image, src, dst, roi)
+    inside = polygon_mask(dst[list(tp.LIPS_INNER), :2] - (x0, y0), patch.shape[:2])
+    core = gap & inside
+    assert core.sum() > 30
+    assert patch[core].mean() < 0.6 * before[upper].mean()   # darker than the teeth
+    # a closing edit (no jaw drop) keeps the whole interior still, as before
+    closing = _jaw_dropped(src, -3.0)
+    up2, low2, gap2, jaw2 = teeth_parts(src, closing, (x0, y0), patch.shape[:2])
+    assert gap2 is None and not low2.any() and not jaw2.any()

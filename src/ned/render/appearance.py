@@ -32,7 +32,7 @@ import cv2
 import numpy as np
 
 from ned.errors import NedError
-from ned.render.warp import polygon_mask
+from ned.render.warp import polygon_mask, teeth_parts
 from ned.topology import (
     LEFT_EYE,
     LEFT_IRIS,
@@ -846,7 +846,6 @@ class MouthBank:
         _check_inputs(patch, src, dst, roi, "MouthBank.fill")
         h, w = patch.shape[:2]
         lips_d = np.asarray(dst, np.float64)[list(LIPS_INNER), :2] - roi[:2]
-        lips_s = np.asarray(src, np.float64)[list(LIPS_INNER), :2] - roi[:2]
         # all the work happens in the edited opening's box (with the blur's reach): the
         # same pixels as over the whole patch, the rest is never touched
         bx0, by0 = np.maximum(np.floor(lips_d.min(0)).astype(int) - _FILL_MARGIN, 0)
@@ -854,8 +853,11 @@ class MouthBank:
         if bx1 - bx0 < 2 or by1 - by0 < 2:
             return 0
         bw, bh = int(bx1 - bx0), int(by1 - by0)
-        lips_d, lips_s = lips_d - (bx0, by0), lips_s - (bx0, by0)
-        new = polygon_mask(lips_d, (bh, bw)) & ~polygon_mask(lips_s, (bh, bw))
+        lips_d = lips_d - (bx0, by0)
+        edited = polygon_mask(lips_d, (bh, bw))
+        off = (roi[0] + bx0, roi[1] + by0)
+        upper, lower, gap, _ = teeth_parts(src, dst, off, (bh, bw))
+        new = edited & ~upper & ~lower
         if new.sum() < 4:
             return 0
         colour = self._lip_colour(image, src)
@@ -863,6 +865,8 @@ class MouthBank:
             return 0
         soft = cv2.GaussianBlur(new.astype(np.float32), (0, 0), 0.8)
         soft = np.maximum(soft, new * 0.85)[..., None]
+        # between the teeth a dropped jaw parted: the mouth's cavity, not an exemplar's teeth
+        gap = None if gap is None else gap & new
         if self.crop is not None:
             a, _ = cv2.estimateAffine2D(self.lips.astype(np.float32),
                                         (lips_d + (bx0, by0)).astype(np.float32),
@@ -873,17 +877,23 @@ class MouthBank:
             fill = cv2.warpAffine(self.crop, a, (bw, bh), flags=cv2.INTER_LINEAR,
                                   borderMode=cv2.BORDER_REPLICATE).astype(np.float32)
             fill *= (colour / np.maximum(self.lip_colour, 1.0))[None, None]
+            if gap is not None and gap.any():
+                fill[gap] = _dark_interior(edited, colour)[gap]
         else:
-            # no open mouth seen yet: a shadowed interior in the lips' own colour, darkest
-            # in the middle of the opening
-            dist = cv2.distanceTransform(polygon_mask(lips_d, (bh, bw)).astype(np.uint8),
-                                         cv2.DIST_L2, 3)
-            depth = np.clip(dist / max(float(dist.max()), 1.0), 0, 1)[..., None]
-            fill = colour[None, None] * (0.35 - 0.2 * depth)
+            # no open mouth seen yet: a shadowed interior
+            fill = _dark_interior(edited, colour)
         box = patch[by0:by1, bx0:bx1]
         out = box.astype(np.float32) * (1 - soft) + fill * soft
         box[:] = np.clip(out, 0, 255).astype(np.uint8)
         return int(new.sum())
+
+
+def _dark_interior(opening: np.ndarray, colour: np.ndarray) -> np.ndarray:
+    """(h, w, 3) float32: a shadowed mouth interior in the lips' own ``colour`` (3,),
+    darkest in the middle of the ``opening`` (h, w) bool."""
+    dist = cv2.distanceTransform(opening.astype(np.uint8), cv2.DIST_L2, 3)
+    depth = np.clip(dist / max(float(dist.max()), 1.0), 0, 1)[..., None]
+    return (colour[None, None] * (0.35 - 0.2 * depth)).astype(np.float32)
 
 
 #: Pixels around the edited opening's box that :meth:`MouthBank.fill` works in: beyond

@@ -316,11 +316,84 @@ def rigid_iris(mapx: np.ndarray, mapy: np.ndarray, src: np.ndarray, dst: np.ndar
         mapy[by0:by1, bx0:bx1][inside] = sy[inside]
 
 
+#: The least drop of the jaw, in pixels, that parts the teeth (less: the interior is still).
+MIN_JAW_PX = 1.0
+_CHIN, _UPPER_LIP_MID, _INNER_CORNERS = 152, 13, (78, 308)
+
+
+def jaw_drop(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+    """(2,) pixels: how far an edit drops the jaw (the chin's move along the line from the
+    upper lip to the chin, when it opens the mouth by :data:`MIN_JAW_PX` or more), else 0.
+
+    A posture that drops the jaw (surprise, fear) carries the lower teeth with it; the
+    speech's own jaw motion is already in the frame.
+
+    Args:
+        src: (478, 2+) measured landmarks, pixels.
+        dst: (478, 2+) edited landmarks, pixels.
+    """
+    u = np.asarray(src[_CHIN, :2] - src[_UPPER_LIP_MID, :2], np.float64)
+    n = float(np.hypot(*u))
+    if n < 1e-6:
+        return np.zeros(2)
+    u /= n
+    d = float(np.dot(np.asarray(dst[_CHIN, :2] - src[_CHIN, :2], np.float64), u))
+    return u * d if d >= MIN_JAW_PX else np.zeros(2)
+
+
+def teeth_parts(src: np.ndarray, dst: np.ndarray, off: tuple[float, float],
+                shape: tuple[int, int]
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray]:
+    """Where the frame's own mouth interior shows in the edited opening, in a box.
+
+    Across the mouth (along the line through the measured inner corners), each slice of
+    the measured opening is split in the middle of its height: the upper half (the upper
+    teeth, fixed to the skull) stays where it is, the lower half (the lower teeth) moves
+    with the edit's :func:`jaw_drop`, and the band between the two halves is the gap the
+    parted teeth open. What the edited opening shows beyond all of them is new (lips
+    parted wider than the frame's).
+
+    Args:
+        src, dst: (478, 2+) measured and edited landmarks, pixels.
+        off: (x, y) of the box's corner in frame pixels.
+        shape: (h, w) of the box.
+
+    Returns:
+        (upper, lower, gap, jaw): (h, w) bool masks of the box (``lower`` already moved;
+        ``gap`` None without a jaw drop) and the (2,) jaw drop in pixels.
+    """
+    lips_s = np.asarray(src, np.float64)[list(LIPS_INNER), :2] - off
+    opening = polygon_mask(lips_s, shape)
+    jaw = jaw_drop(src, dst)
+    if not jaw.any() or not opening.any():
+        return opening, np.zeros(shape, bool), None, np.zeros(2)
+    drop = float(np.hypot(*jaw))
+    down = jaw / drop
+    across = np.array([down[1], -down[0]])
+    gy, gx = np.mgrid[0:shape[0], 0:shape[1]]
+    t = np.round(gx * across[0] + gy * across[1]).astype(np.intp)
+    d = gx * down[0] + gy * down[1]
+    t -= t.min()
+    lo = np.full(t.max() + 1, np.inf)
+    hi = np.full(t.max() + 1, -np.inf)
+    np.minimum.at(lo, t[opening], d[opening])
+    np.maximum.at(hi, t[opening], d[opening])
+    with np.errstate(invalid="ignore"):  # inf - inf: nan where a slice has no opening
+        mid_px = ((lo + hi) / 2)[t]
+        below = d > mid_px  # nan compares False: not below, not in the gap
+        gap = below & (d <= mid_px + drop + 0.5)
+    lower = (opening & below).astype(np.uint8)
+    m = np.float32([[1, 0, jaw[0]], [0, 1, jaw[1]]])
+    lower = cv2.warpAffine(lower, m, shape[::-1], flags=cv2.INTER_NEAREST) > 0
+    return opening & ~below, lower, gap & ~lower, jaw
+
+
 def still_teeth(mapx: np.ndarray, mapy: np.ndarray, src: np.ndarray, dst: np.ndarray,
                 roi: tuple[int, int, int, int]) -> None:
-    """Make the backward map the identity where the edited and the measured inner-lip
-    openings overlap, in place: the mouth's interior stays where it is while the lips move
-    over it (an edit changes the lips' posture, not the teeth).
+    """Show the frame's own mouth interior where the edited opening covers it, in place:
+    the upper teeth stay where they are while the lips move over them (an edit changes
+    the lips' posture, not the teeth), the lower teeth move with a dropped jaw
+    (:func:`teeth_parts`).
 
     Args:
         mapx, mapy: (h, w) float32 backward map of ``roi``.
@@ -331,20 +404,25 @@ def still_teeth(mapx: np.ndarray, mapy: np.ndarray, src: np.ndarray, dst: np.nda
     x0, y0 = roi[0], roi[1]
     h, w = mapx.shape
     lips_s, lips_d = src[list(LIPS_INNER), :2], dst[list(LIPS_INNER), :2]
+    jaw = jaw_drop(src, dst)
     lo = np.floor(np.minimum(lips_s.min(0), lips_d.min(0))) - 1
-    hi = np.ceil(np.maximum(lips_s.max(0), lips_d.max(0))) + 2
+    hi = np.ceil(np.maximum(lips_s.max(0) + np.maximum(jaw, 0), lips_d.max(0))) + 2
+    lo = np.minimum(lo, np.floor(lips_s.min(0) + np.minimum(jaw, 0)) - 1)
     bx0, by0 = np.maximum(lo - (x0, y0), 0).astype(int)
     bx1, by1 = np.minimum(hi - (x0, y0), (w, h)).astype(int)
     if bx1 <= bx0 or by1 <= by0:
         return
     shape = (by1 - by0, bx1 - bx0)
     off = (x0 + bx0, y0 + by0)
-    inside = polygon_mask(lips_d - off, shape) & polygon_mask(lips_s - off, shape)
-    if not inside.any():
-        return
-    yy, xx = np.nonzero(inside)
-    mapx[by0:by1, bx0:bx1][inside] = (xx + off[0]).astype(np.float32)
-    mapy[by0:by1, bx0:bx1][inside] = (yy + off[1]).astype(np.float32)
+    edited = polygon_mask(lips_d - off, shape)
+    upper, lower, _, jaw = teeth_parts(src, dst, off, shape)
+    for part, shift in ((upper, (0.0, 0.0)), (lower, jaw)):
+        inside = edited & part
+        if not inside.any():
+            continue
+        yy, xx = np.nonzero(inside)
+        mapx[by0:by1, bx0:bx1][inside] = (xx + off[0] - shift[0]).astype(np.float32)
+        mapy[by0:by1, bx0:bx1][inside] = (yy + off[1] - shift[1]).astype(np.float32)
 
 
 def polygon_mask(poly: np.ndarray, shape: tuple[int, int]) -> np.ndarray:

@@ -139,12 +139,13 @@ SPEECH_OFF = {
     ("single_face", "neutral"): "syllable amplitude 0.84x (the grin's onset closed; "
                                 "0.84-0.86 as the creases change)",
     ("single_face", "sad"): "jawOpen r 0.87 (a still jaw)",
-    ("single_face", "surprised"): "jawOpen r 0.57 (a still jaw, dropped by the posture); "
-                                  "syllable amplitude 0.70x (the teeth parted by the jaw)",
-    ("carphone", "fear"): "syllable amplitude 0.75x (the analyser's inner lips partly on "
-                          "the teeth the dropped jaw parts)",
-    ("carphone", "surprised"): "jawOpen r 0.82, syllable amplitude 0.73x (the analyser's "
-                               "inner lips partly on the teeth the dropped jaw parts)",
+    ("single_face", "surprised"): "jawOpen r 0.84 (a still jaw, dropped by the posture); "
+                                  "syllable amplitude 0.55x (the grin's onset, over teeth "
+                                  "parted by the jaw)",
+    ("carphone", "fear"): "syllable amplitude 0.79x (0.89x at crf 0: the analyser's "
+                          "inner lips partly on the teeth the dropped jaw parts)",
+    ("carphone", "surprised"): "jawOpen r 0.87 (0.91 at crf 0; the analyser's inner lips "
+                               "partly on the teeth the dropped jaw parts)",
 }
 
 

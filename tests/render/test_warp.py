@@ -217,7 +217,7 @@ def test_a_dropped_jaw_parts_the_teeth_and_shows_the_cavity(frame_and_points):
     patch, roi = warp_patch(image, src, dst)
     x0, y0 = roi[:2]
     original = image[y0:y0 + patch.shape[0], x0:x0 + patch.shape[1]].astype(int)
-    upper, lower, gap, jaw = teeth_parts(src, dst, (x0, y0), patch.shape[:2])
+    upper, lower, gap, jaw = teeth_parts(src, dst, (x0, y0), patch.shape[:2], image)
     assert jaw[1] > 5.0 and upper.sum() > 50 and lower.sum() > 50 and gap.sum() > 50
     assert not (upper & lower).any() and not (gap & (upper | lower)).any()
     p = patch.astype(int)
@@ -238,6 +238,12 @@ def test_a_dropped_jaw_parts_the_teeth_and_shows_the_cavity(frame_and_points):
     core = gap & inside
     assert core.sum() > 30
     assert patch[core].mean() < 0.6 * before[upper].mean()   # darker than the teeth
+    # the split follows where the teeth meet (the darkest line between them), not the
+    # opening's middle: the upper teeth keep their whole height
+    mid_upper, _, _, _ = teeth_parts(src, dst, (x0, y0), patch.shape[:2])
+    assert upper.sum() > mid_upper.sum()
+    lum = original.mean(2)
+    assert lum[upper].mean() > lum[mid_upper].mean() - 1.0   # no darker for it: teeth
     # a closing edit (no jaw drop) keeps the whole interior still, as before
     closing = _jaw_dropped(src, -3.0)
     up2, low2, gap2, jaw2 = teeth_parts(src, closing, (x0, y0), patch.shape[:2])

@@ -183,11 +183,20 @@ def test_app_in_a_browser(server, browser, single_face_path, tmp_path):
     time.sleep(2)   # the events of opening the clip settle
     first = _wait(lambda: _preview_src(d), what="the first preview")
     # move a control: the preview changes
-    for value in ("-0.8", "-0.6"):
-        t0 = time.perf_counter()
-        _set(d, "ctl-smile", value, settle=0.0)
-        second = _wait(lambda old=first: (s := _preview_src(d)) and s != old and s,
-                       what="a new preview", driver=d, poll=0.02)
+    for values in (("-0.8", "-0.75", "-0.7"), ("-0.6", "-0.55", "-0.5")):
+        # a value typed while the page re-renders the slider can be kept without its change
+        # event (seen once in a full run on a loaded machine): typed again, a new value
+        for attempt, value in enumerate(values):
+            t0 = time.perf_counter()
+            _set(d, "ctl-smile", value, settle=0.0)
+            try:
+                second = _wait(lambda old=first: (s := _preview_src(d)) and s != old and s,
+                               timeout=40.0 if attempt < len(values) - 1 else 120.0,
+                               what="a new preview", driver=d, poll=0.02)
+                break
+            except AssertionError:
+                if attempt == len(values) - 1:
+                    raise
         round_trip = time.perf_counter() - t0
         first = second
     latency = _wait(lambda: (t := _text(d, "latency")) and "ms" in t and "no edit" not in t

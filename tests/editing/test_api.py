@@ -144,7 +144,7 @@ SPEECH_OFF = {
                                   "parted by the jaw)",
     ("carphone", "fear"): "syllable amplitude 0.79x (0.89x at crf 0: the analyser's "
                           "inner lips partly on the teeth the dropped jaw parts)",
-    ("carphone", "surprised"): "jawOpen r 0.87 (0.91 at crf 0; the analyser's inner lips "
+    ("carphone", "surprised"): "jawOpen r 0.87-0.88 (0.91 at crf 0; the analyser's inner lips "
                                "partly on the teeth the dropped jaw parts)",
 }
 

@@ -134,18 +134,18 @@ SPEECH_OFF = {
     ("single_face", "angry"): "jawOpen r 0.76 (a still jaw); syllable amplitude 0.68x "
                               "(pressed lips over the grin's onset)",
     ("single_face", "disgusted"): "jawOpen r 0.38 (a still jaw under a raised upper lip)",
-    ("single_face", "fear"): "syllable amplitude 0.68x (the stretched lips' onset, the "
+    ("single_face", "fear"): "syllable amplitude 0.69x (the stretched lips' onset, the "
                              "teeth parted by the jaw)",
     ("single_face", "neutral"): "syllable amplitude 0.84x (the grin's onset closed; "
                                 "0.84-0.86 as the creases change)",
     ("single_face", "sad"): "jawOpen r 0.87 (a still jaw)",
-    ("single_face", "surprised"): "jawOpen r 0.84 (a still jaw, dropped by the posture); "
-                                  "syllable amplitude 0.55x (the grin's onset, over teeth "
+    ("single_face", "surprised"): "jawOpen r 0.42 (a still jaw, dropped by the posture); "
+                                  "syllable amplitude 0.69x (the grin's onset, over teeth "
                                   "parted by the jaw)",
-    ("carphone", "fear"): "syllable amplitude 0.79x (0.89x at crf 0: the analyser's "
-                          "inner lips partly on the teeth the dropped jaw parts)",
-    ("carphone", "surprised"): "jawOpen r 0.87-0.88 (0.91 at crf 0; the analyser's inner lips "
-                               "partly on the teeth the dropped jaw parts)",
+    ("carphone", "fear"): "syllable amplitude 0.75x (the analyser's inner lips partly on "
+                          "the teeth the dropped jaw parts)",
+    ("carphone", "surprised"): "jawOpen r 0.85, syllable amplitude 0.84x (the analyser's "
+                               "inner lips partly on the teeth the dropped jaw parts)",
 }
 
 

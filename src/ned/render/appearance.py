@@ -856,7 +856,7 @@ class MouthBank:
         lips_d = lips_d - (bx0, by0)
         edited = polygon_mask(lips_d, (bh, bw))
         off = (roi[0] + bx0, roi[1] + by0)
-        upper, lower, gap, _ = teeth_parts(src, dst, off, (bh, bw), image)
+        upper, lower, gap, _ = teeth_parts(src, dst, off, (bh, bw))
         new = edited & ~upper & ~lower
         if new.sum() < 4:
             return 0

@@ -222,7 +222,7 @@ def warp_patch(image: np.ndarray, src: np.ndarray, dst: np.ndarray,
     if cfg.rigid_iris:
         rigid_iris(mapx, mapy, src, dst, roi)
     if cfg.still_teeth:
-        still_teeth(mapx, mapy, src, dst, roi, image)
+        still_teeth(mapx, mapy, src, dst, roi)
     # bicubic: a bilinear read of the shifted face blurs it (the face's high-frequency
     # energy fell to 0.74 of the source's on carphone's 22 px inter-ocular face, 0.91 on
     # single_face); bicubic keeps 0.87 / 1.12 for about 1 ms more per 640x360 frame
@@ -341,25 +341,24 @@ def jaw_drop(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
     return u * d if d >= MIN_JAW_PX else np.zeros(2)
 
 
-def teeth_parts(src: np.ndarray, dst: np.ndarray, off: tuple[int, int],
-                shape: tuple[int, int], image: np.ndarray | None = None
+def teeth_parts(src: np.ndarray, dst: np.ndarray, off: tuple[float, float],
+                shape: tuple[int, int]
                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray]:
     """Where the frame's own mouth interior shows in the edited opening, in a box.
 
     Across the mouth (perpendicular to the jaw's drop), each slice of the measured opening
-    is split where the teeth meet: the darkest point of the slice's middle half in
-    ``image`` (the line between clenched teeth, or the dark of an open mouth), its middle
-    without an image; the split line is smoothed across the slices. Above it (the upper
-    teeth, fixed to the skull) the interior stays where it is, below it (the lower teeth,
-    the tongue) it moves with the edit's :func:`jaw_drop`, and the band the drop opens
-    between the two is the gap. What the edited opening shows beyond all of them is new
-    (lips parted wider than the frame's).
+    is split in the middle of its height, the split line smoothed across the slices (a
+    geometric rule: it holds still from frame to frame; the darkest line between the
+    teeth, tried first, jumped between frames and made the gap flicker). Above it (the
+    upper teeth, fixed to the skull) the interior stays where it is, below it (the lower
+    teeth, the tongue) it moves with the edit's :func:`jaw_drop`, and the band the drop
+    opens between the two is the gap. What the edited opening shows beyond all of them
+    is new (lips parted wider than the frame's).
 
     Args:
         src, dst: (478, 2+) measured and edited landmarks, pixels.
         off: (x, y) of the box's corner in frame pixels.
         shape: (h, w) of the box.
-        image: (H, W, 3) uint8 source frame, or None.
 
     Returns:
         (upper, lower, gap, jaw): (h, w) bool masks of the box (``lower`` already moved;
@@ -384,22 +383,6 @@ def teeth_parts(src: np.ndarray, dst: np.ndarray, off: tuple[int, int],
     seen = np.isfinite(lo)
     mid = np.full(n_bins, np.nan)
     mid[seen] = (lo[seen] + hi[seen]) / 2
-    x0, y0 = int(off[0]), int(off[1])
-    if image is not None and image[y0:y0 + shape[0], x0:x0 + shape[1]].shape[:2] == shape:
-        box = image[y0:y0 + shape[0], x0:x0 + shape[1]]
-        # blurred along the mouth: the line where the teeth meet stays, the dark gaps
-        # between neighbouring teeth (across it) fade
-        along = max(2.0, 0.06 * float(np.ptp(t[opening])))
-        lum = cv2.GaussianBlur(cv2.cvtColor(box, cv2.COLOR_BGR2GRAY).astype(np.float32),
-                               (0, 0), sigmaX=along, sigmaY=1.0)
-        height = np.where(seen, hi - lo, 0.0)
-        rel = (d - lo[tb]) / np.maximum(height[tb], 1e-9)
-        sel = opening & (height[tb] >= 3.0) & (rel >= 0.25) & (rel <= 0.75)
-        if sel.any():
-            order = np.lexsort((lum[sel], tb[sel]))
-            bins, depth = tb[sel][order], d[sel][order]
-            first = np.concatenate([[True], bins[1:] != bins[:-1]])
-            mid[bins[first]] = depth[first]
     ok = np.flatnonzero(np.isfinite(mid))
     if len(ok) >= 5:  # one line across the mouth, not a staircase of slices
         from scipy.ndimage import median_filter, uniform_filter1d
@@ -417,7 +400,7 @@ def teeth_parts(src: np.ndarray, dst: np.ndarray, off: tuple[int, int],
 
 
 def still_teeth(mapx: np.ndarray, mapy: np.ndarray, src: np.ndarray, dst: np.ndarray,
-                roi: tuple[int, int, int, int], image: np.ndarray | None = None) -> None:
+                roi: tuple[int, int, int, int]) -> None:
     """Show the frame's own mouth interior where the edited opening covers it, in place:
     the upper teeth stay where they are while the lips move over them (an edit changes
     the lips' posture, not the teeth), the lower teeth move with a dropped jaw
@@ -428,7 +411,6 @@ def still_teeth(mapx: np.ndarray, mapy: np.ndarray, src: np.ndarray, dst: np.nda
         src: (478, 2+) measured landmarks, pixels.
         dst: (478, 2+) edited landmarks, pixels.
         roi: (x0, y0, x1, y1) of the maps.
-        image: (H, W, 3) uint8 source frame (where the teeth meet), or None.
     """
     x0, y0 = roi[0], roi[1]
     h, w = mapx.shape
@@ -444,7 +426,7 @@ def still_teeth(mapx: np.ndarray, mapy: np.ndarray, src: np.ndarray, dst: np.nda
     shape = (by1 - by0, bx1 - bx0)
     off = (x0 + bx0, y0 + by0)
     edited = polygon_mask(lips_d - off, shape)
-    upper, lower, _, jaw = teeth_parts(src, dst, off, shape, image)
+    upper, lower, _, jaw = teeth_parts(src, dst, off, shape)
     for part, shift in ((upper, (0.0, 0.0)), (lower, jaw)):
         inside = edited & part
         if not inside.any():

@@ -318,7 +318,7 @@ def rigid_iris(mapx: np.ndarray, mapy: np.ndarray, src: np.ndarray, dst: np.ndar
 
 #: The least drop of the jaw, in pixels, that parts the teeth (less: the interior is still).
 MIN_JAW_PX = 1.0
-_CHIN, _UPPER_LIP_MID, _INNER_CORNERS = 152, 13, (78, 308)
+_CHIN, _UPPER_LIP_MID = 152, 13
 
 
 def jaw_drop(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
@@ -380,16 +380,13 @@ def teeth_parts(src: np.ndarray, dst: np.ndarray, off: tuple[float, float],
     lo, hi = np.full(n_bins, np.inf), np.full(n_bins, -np.inf)
     np.minimum.at(lo, tb[opening], d[opening])
     np.maximum.at(hi, tb[opening], d[opening])
-    seen = np.isfinite(lo)
-    mid = np.full(n_bins, np.nan)
-    mid[seen] = (lo[seen] + hi[seen]) / 2
-    ok = np.flatnonzero(np.isfinite(mid))
+    ok = np.flatnonzero(np.isfinite(lo))  # the slices the opening crosses
+    mid = (lo[ok] + hi[ok]) / 2
     if len(ok) >= 5:  # one line across the mouth, not a staircase of slices
         from scipy.ndimage import median_filter, uniform_filter1d
 
-        mid[ok] = uniform_filter1d(median_filter(mid[ok], 7, mode="nearest"), 5,
-                                   mode="nearest")
-    mid_px = np.interp(t - t0, ok.astype(np.float64), mid[ok])
+        mid = uniform_filter1d(median_filter(mid, 7, mode="nearest"), 5, mode="nearest")
+    mid_px = np.interp(t - t0, ok.astype(np.float64), mid)
     inside = (t - t0 >= ok[0] - 0.5) & (t - t0 <= ok[-1] + 0.5)
     below = d > mid_px
     lower = (opening & below).astype(np.uint8)

@@ -225,7 +225,7 @@ def _layout() -> _Layout:
                   7)
         # AU 9's wrinkles on the nose's sides: two oblique lines from the bridge down
         # and out over the side wall, compressed when the wings rise
-        ns = (poly(single(ids(_NOSE_SIDE_R[0])), 5), poly(single(ids(_NOSE_SIDE_R[1])), 5))
+        ns = tuple(poly(single(ids(line)), 5) for line in _NOSE_SIDE_R)
         sides.append((nl, ue, lf, ns, ids((50, 118, 52, 236))))
     glab = []
     for t in (0.35, 0.65):

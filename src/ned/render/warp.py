@@ -412,10 +412,9 @@ def still_teeth(mapx: np.ndarray, mapy: np.ndarray, src: np.ndarray, dst: np.nda
     x0, y0 = roi[0], roi[1]
     h, w = mapx.shape
     lips_s, lips_d = src[list(LIPS_INNER), :2], dst[list(LIPS_INNER), :2]
-    jaw = jaw_drop(src, dst)
-    lo = np.floor(np.minimum(lips_s.min(0), lips_d.min(0))) - 1
-    hi = np.ceil(np.maximum(lips_s.max(0) + np.maximum(jaw, 0), lips_d.max(0))) + 2
-    lo = np.minimum(lo, np.floor(lips_s.min(0) + np.minimum(jaw, 0)) - 1)
+    # the box of both openings and of the measured one moved with the jaw
+    reach = np.concatenate([lips_s, lips_s + jaw_drop(src, dst), lips_d])
+    lo, hi = np.floor(reach.min(0)) - 1, np.ceil(reach.max(0)) + 2
     bx0, by0 = np.maximum(lo - (x0, y0), 0).astype(int)
     bx1, by1 = np.minimum(hi - (x0, y0), (w, h)).astype(int)
     if bx1 <= bx0 or by1 <= by0:

@@ -64,17 +64,21 @@ LIPS_CLOSED = ("neutral", "angry", "sad")
 #: measure. emotion -> {posture field (``ned.facemodel.fields.POSTURE_FIELDS``): level at
 #: intensity 1}. Surprise and fear drop the jaw (AU 26/25: the mouth hangs open between
 #: syllables); the speech's motion (jaw and lips opening and closing) is the source's.
-#: Disgust wrinkles the nose (AU 9; noseSneer is a dead output of the analyser).
+#: Disgust wrinkles the nose (AU 9; noseSneer is a dead output of the analyser). Fear and
+#: sadness knit the raised inner brows (AU 4's medial pull without its lowering: a lowered
+#: brow cancels AU 1, and browDown reads the brow's height, not the pull).
 POSTURES: dict[str, dict[str, float]] = {
     "surprised": {"jawDrop": 1.0},
-    "fear": {"jawDrop": 0.5},
+    "fear": {"jawDrop": 0.5, "browTogether": 1.0},
+    "sad": {"browTogether": 1.0},
     "disgusted": {"noseWrinkle": 1.0},
 }
 
 #: Emotions whose posture opens the mouth (a dropped jaw, a raised upper lip): the warp
 #: shows a mouth interior in the opening instead of stretching the lips over it.
 OPENS_MOUTH = tuple(e for e in TARGETS
-                    if e in POSTURES or any(g in SPEECH_GROUPS for g in TARGETS[e]))
+                    if "jawDrop" in POSTURES.get(e, {})
+                    or any(g in SPEECH_GROUPS for g in TARGETS[e]))
 
 #: The least an edit at intensity 1 must show, re-measured on the output (the project's
 #: acceptance floor; TARGETS sit at or above it).

@@ -100,3 +100,9 @@ def test_posed_fields_at_the_table_level(offsets, canonical):
     assert abs(nose[6]).max() < 1e-9 and abs(nose[168]).max() < 1e-9
     assert nose[217, 1] - nose[188, 1] > 0.03                        # the wall compresses
     assert max(abs(nose[i]).max() for i in (13, 14, 0, 17, 159, 145, 386, 374)) < 1e-9
+    # AU 4's medial pull alone (fear's and sadness's knitted brows): the inner ends
+    # together, nothing lowered, the midline, the outer ends and the lids still
+    knit = fields.posture_offsets("browTogether") / iod
+    assert knit[107, 0] == pytest.approx(0.08, abs=1e-3) and knit[336, 0] < -0.07
+    assert abs(knit[:, 1]).max() < 1e-9
+    assert max(abs(knit[i]).max() for i in (9, 168, 70, 300, 159, 386, 13)) < 1e-9

@@ -168,6 +168,17 @@ POSTURE_FIELDS: dict[str, tuple[float, tuple[tuple[int, tuple[float, float]], ..
         (0, (0.0, 0.0)), (13, (0.0, 0.0)), (14, (0.0, 0.0)), (17, (0.0, 0.0)),
         (61, (0.0, 0.0)), (78, (0.0, 0.0)), (37, (0.0, 0.0)), (82, (0.0, 0.0)),
         *_LID_ANCHORS, *_LOWER_LID_ANCHORS)),
+    # AU 4's pull without its lowering (the corrugator's medial part, as fear and sadness
+    # show it with AU 1: the raised inner brows drawn together into a straight, tense
+    # line, the glabella bunched between them): the inner brows and the skin under them
+    # towards a still midline, the outer brows and the lids still
+    "browTogether": (1.0, (
+        (107, (0.08, 0.0)), (55, (0.08, 0.0)), (66, (0.05, 0.0)), (65, (0.05, 0.0)),
+        (105, (0.02, 0.0)), (52, (0.02, 0.0)), (63, (0.0, 0.0)), (53, (0.0, 0.0)),
+        (70, (0.0, 0.0)), (46, (0.0, 0.0)), (108, (0.04, 0.0)), (69, (0.015, 0.0)),
+        (221, (0.05, 0.0)), (222, (0.03, 0.0)), (193, (0.04, 0.0)), (189, (0.03, 0.0)),
+        (9, (0.0, 0.0)), (8, (0.0, 0.0)), (168, (0.0, 0.0)), (151, (0.0, 0.0)),
+        (6, (0.0, 0.0)), *_LID_ANCHORS)),
 }
 
 

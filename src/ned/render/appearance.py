@@ -32,7 +32,7 @@ import cv2
 import numpy as np
 
 from ned.errors import NedError
-from ned.render.warp import polygon_mask, teeth_parts
+from ned.render.warp import gap_coverage, polygon_mask, teeth_parts
 from ned.topology import (
     LEFT_EYE,
     LEFT_IRIS,
@@ -856,17 +856,29 @@ class MouthBank:
         lips_d = lips_d - (bx0, by0)
         edited = polygon_mask(lips_d, (bh, bw))
         off = (roi[0] + bx0, roi[1] + by0)
-        upper, lower, gap, _ = teeth_parts(src, dst, off, (bh, bw))
+        upper, lower, _, _ = teeth_parts(src, dst, off, (bh, bw))
+        # between the teeth a dropped jaw parted: the mouth's cavity, not an exemplar's
+        # teeth, anti-aliased along the teeth's edges (the frame's own teeth reach under
+        # them: ``ned.render.warp.still_teeth``)
+        cov = gap_coverage(src, dst, off, (bh, bw))
+        if cov is not None:
+            cov *= edited
+            gap = cov > 0
+            upper &= ~gap
+            lower &= ~gap
         new = edited & ~upper & ~lower
         if new.sum() < 4:
             return 0
         colour = self._lip_colour(image, src)
         if colour is None:
             return 0
-        soft = cv2.GaussianBlur(new.astype(np.float32), (0, 0), 0.8)
-        soft = np.maximum(soft, new * 0.85)[..., None]
-        # between the teeth a dropped jaw parted: the mouth's cavity, not an exemplar's teeth
-        gap = None if gap is None else gap & new
+        rest = new if cov is None else new & ~gap  # what an exemplar (or shadow) fills
+        soft = cv2.GaussianBlur(rest.astype(np.float32), (0, 0), 0.8)
+        soft = np.maximum(soft, rest * 0.85)[..., None]
+        if cov is not None:   # the gap's own edges: its coverage, not a blur
+            soft = np.where(gap[..., None], cov[..., None], soft)
+        else:
+            gap = None
         if self.crop is not None:
             a, _ = cv2.estimateAffine2D(self.lips.astype(np.float32),
                                         (lips_d + (bx0, by0)).astype(np.float32),

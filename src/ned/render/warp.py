@@ -317,6 +317,9 @@ def rigid_iris(mapx: np.ndarray, mapy: np.ndarray, src: np.ndarray, dst: np.ndar
 
 
 #: The least drop of the jaw, in pixels, that parts the teeth (less: the interior is still).
+#: Pixels each set of parted teeth reaches into the gap: the texture under its
+#: anti-aliased edges (``gap_coverage``).
+TEETH_REACH = 1.0
 MIN_JAW_PX = 1.0
 _CHIN, _UPPER_LIP_MID = 152, 13
 
@@ -342,7 +345,7 @@ def jaw_drop(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
 
 
 def teeth_parts(src: np.ndarray, dst: np.ndarray, off: tuple[float, float],
-                shape: tuple[int, int]
+                shape: tuple[int, int], *, reach: float = 0.0
                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray]:
     """Where the frame's own mouth interior shows in the edited opening, in a box.
 
@@ -359,16 +362,59 @@ def teeth_parts(src: np.ndarray, dst: np.ndarray, off: tuple[float, float],
         src, dst: (478, 2+) measured and edited landmarks, pixels.
         off: (x, y) of the box's corner in frame pixels.
         shape: (h, w) of the box.
+        reach: pixels each set of teeth reaches past the split into the gap (the texture
+            under the gap's anti-aliased edges, :func:`gap_coverage`); 0: the parts do
+            not overlap.
 
     Returns:
         (upper, lower, gap, jaw): (h, w) bool masks of the box (``lower`` already moved;
         ``gap`` None without a jaw drop) and the (2,) jaw drop in pixels.
     """
+    split = _teeth_split(src, dst, off, shape)
+    if split is None:
+        opening = polygon_mask(np.asarray(src, np.float64)[list(LIPS_INNER), :2] - off,
+                               shape)
+        return opening, np.zeros(shape, bool), None, np.zeros(2)
+    opening, d, mid_px, inside, jaw, drop = split
+    below = d > mid_px
+    lower = (opening & (d > mid_px - reach)).astype(np.uint8)
+    m = np.float32([[1, 0, jaw[0]], [0, 1, jaw[1]]])
+    lower = cv2.warpAffine(lower, m, shape[::-1], flags=cv2.INTER_NEAREST) > 0
+    gap = inside & below & (d <= mid_px + drop + 0.5) & ~lower
+    return opening & (d <= mid_px + reach), lower, gap, jaw
+
+
+def gap_coverage(src: np.ndarray, dst: np.ndarray, off: tuple[float, float],
+                 shape: tuple[int, int]) -> np.ndarray | None:
+    """(h, w) float32 in [0, 1]: how much of each pixel of a box the gap between the
+    parted teeth covers (:func:`teeth_parts`), anti-aliased: its two edges are lines
+    (the split, and the split moved by the jaw), so a pixel they cross is covered by
+    the share of it on the gap's side instead of all or nothing (a staircase of whole
+    pixels along a sloping mouth). None without a jaw drop.
+
+    Args:
+        src, dst: (478, 2+) measured and edited landmarks, pixels.
+        off: (x, y) of the box's corner in frame pixels.
+        shape: (h, w) of the box.
+    """
+    split = _teeth_split(src, dst, off, shape)
+    if split is None:
+        return None
+    _, d, mid_px, inside, _, drop = split
+    cov = np.clip(d - mid_px + 0.5, 0.0, 1.0) * np.clip(mid_px + drop - d + 0.5, 0.0, 1.0)
+    return (cov * inside).astype(np.float32)
+
+
+def _teeth_split(src: np.ndarray, dst: np.ndarray, off: tuple[float, float],
+                 shape: tuple[int, int]) -> tuple[np.ndarray, ...] | None:
+    """The split of :func:`teeth_parts`: (opening (h, w) bool, d (h, w) distance towards
+    the chin, the split's d at each pixel (h, w), inside (h, w) bool: within the slices
+    the opening crosses, the (2,) jaw drop, its length), or None without a jaw drop."""
     lips_s = np.asarray(src, np.float64)[list(LIPS_INNER), :2] - off
     opening = polygon_mask(lips_s, shape)
     jaw = jaw_drop(src, dst)
     if not jaw.any() or opening.sum() < 4:
-        return opening, np.zeros(shape, bool), None, np.zeros(2)
+        return None
     drop = float(np.hypot(*jaw))
     down = jaw / drop
     gy, gx = np.mgrid[0:shape[0], 0:shape[1]].astype(np.float64)
@@ -388,12 +434,7 @@ def teeth_parts(src: np.ndarray, dst: np.ndarray, off: tuple[float, float],
         mid = uniform_filter1d(median_filter(mid, 7, mode="nearest"), 5, mode="nearest")
     mid_px = np.interp(t - t0, ok.astype(np.float64), mid)
     inside = (t - t0 >= ok[0] - 0.5) & (t - t0 <= ok[-1] + 0.5)
-    below = d > mid_px
-    lower = (opening & below).astype(np.uint8)
-    m = np.float32([[1, 0, jaw[0]], [0, 1, jaw[1]]])
-    lower = cv2.warpAffine(lower, m, shape[::-1], flags=cv2.INTER_NEAREST) > 0
-    gap = inside & below & (d <= mid_px + drop + 0.5) & ~lower
-    return opening & ~below, lower, gap, jaw
+    return opening, d, mid_px, inside, jaw, drop
 
 
 def still_teeth(mapx: np.ndarray, mapy: np.ndarray, src: np.ndarray, dst: np.ndarray,
@@ -422,7 +463,7 @@ def still_teeth(mapx: np.ndarray, mapy: np.ndarray, src: np.ndarray, dst: np.nda
     shape = (by1 - by0, bx1 - bx0)
     off = (x0 + bx0, y0 + by0)
     edited = polygon_mask(lips_d - off, shape)
-    upper, lower, _, jaw = teeth_parts(src, dst, off, shape)
+    upper, lower, _, jaw = teeth_parts(src, dst, off, shape, reach=TEETH_REACH)
     for part, shift in ((upper, (0.0, 0.0)), (lower, jaw)):
         inside = edited & part
         if not inside.any():

@@ -210,7 +210,7 @@ def test_a_dropped_jaw_parts_the_teeth_and_shows_the_cavity(frame_and_points):
     the upper teeth stay, the lower teeth come down with the jaw, and the interior cue
     paints the gap between them dark even though the bank holds an open mouth."""
     from ned.render.appearance import MouthBank
-    from ned.render.warp import gap_coverage, polygon_mask, teeth_parts, warp_patch
+    from ned.render.warp import polygon_mask, teeth_parts, warp_patch
 
     image, src = frame_and_points
     dst = _jaw_dropped(src, 6.0)
@@ -250,7 +250,7 @@ def test_a_dropped_jaw_parts_the_teeth_and_shows_the_cavity(frame_and_points):
     assert np.abs(split + 0.5 - (top + bottom) / 2).mean() < 1.0
     # the gap's coverage: the band between the split and the split moved by the jaw,
     # anti-aliased (pixels its edges cross are partly covered), as wide as the drop
-    cov = gap_coverage(src, dst, (x0, y0), patch.shape[:2])
+    _, _, cov, _ = teeth_parts(src, dst, (x0, y0), patch.shape[:2], coverage=True)
     assert cov.dtype == np.float32 and cov.min() >= 0.0 and cov.max() == 1.0
     edge = (cov > 0.05) & (cov < 0.95)
     assert edge.sum() > 0.5 * len(cols)           # the sloping edges: partial pixels
@@ -265,4 +265,4 @@ def test_a_dropped_jaw_parts_the_teeth_and_shows_the_cavity(frame_and_points):
     closing = _jaw_dropped(src, -3.0)
     up2, low2, gap2, jaw2 = teeth_parts(src, closing, (x0, y0), patch.shape[:2])
     assert gap2 is None and not low2.any() and not jaw2.any()
-    assert gap_coverage(src, closing, (x0, y0), patch.shape[:2]) is None
+    assert teeth_parts(src, closing, (x0, y0), patch.shape[:2], coverage=True)[2] is None

@@ -32,7 +32,7 @@ import cv2
 import numpy as np
 
 from ned.errors import NedError
-from ned.render.warp import gap_coverage, polygon_mask, teeth_parts
+from ned.render.warp import polygon_mask, teeth_parts
 from ned.topology import (
     LEFT_EYE,
     LEFT_IRIS,
@@ -856,11 +856,10 @@ class MouthBank:
         lips_d = lips_d - (bx0, by0)
         edited = polygon_mask(lips_d, (bh, bw))
         off = (roi[0] + bx0, roi[1] + by0)
-        upper, lower, _, _ = teeth_parts(src, dst, off, (bh, bw))
         # between the teeth a dropped jaw parted: the mouth's cavity, not an exemplar's
         # teeth, anti-aliased along the teeth's edges (the frame's own teeth reach under
         # them: ``ned.render.warp.still_teeth``)
-        cov = gap_coverage(src, dst, off, (bh, bw))
+        upper, lower, cov, _ = teeth_parts(src, dst, off, (bh, bw), coverage=True)
         if cov is not None:
             cov *= edited
             gap = cov > 0

@@ -318,7 +318,7 @@ def rigid_iris(mapx: np.ndarray, mapy: np.ndarray, src: np.ndarray, dst: np.ndar
 
 #: The least drop of the jaw, in pixels, that parts the teeth (less: the interior is still).
 #: Pixels each set of parted teeth reaches into the gap: the texture under its
-#: anti-aliased edges (``gap_coverage``).
+#: anti-aliased edges (:func:`teeth_parts`' coverage).
 TEETH_REACH = 1.0
 MIN_JAW_PX = 1.0
 _CHIN, _UPPER_LIP_MID = 152, 13
@@ -345,7 +345,7 @@ def jaw_drop(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
 
 
 def teeth_parts(src: np.ndarray, dst: np.ndarray, off: tuple[float, float],
-                shape: tuple[int, int], *, reach: float = 0.0
+                shape: tuple[int, int], *, reach: float = 0.0, coverage: bool = False
                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray]:
     """Where the frame's own mouth interior shows in the edited opening, in a box.
 
@@ -355,20 +355,26 @@ def teeth_parts(src: np.ndarray, dst: np.ndarray, off: tuple[float, float],
     teeth, tried first, jumped between frames and made the gap flicker). Above it (the
     upper teeth, fixed to the skull) the interior stays where it is, below it (the lower
     teeth, the tongue) it moves with the edit's :func:`jaw_drop`, and the band the drop
-    opens between the two is the gap. What the edited opening shows beyond all of them
+    opens between the two is the gap.  What the edited opening shows beyond all of them
     is new (lips parted wider than the frame's).
+
+    The gap's two edges are lines (the split, and the split moved by the jaw): with
+    ``coverage`` it comes anti-aliased, each pixel covered by the share of it on the
+    gap's side instead of all or nothing (a staircase of whole pixels along a sloping
+    mouth), and ``reach`` lets each set of teeth extend under those edges.
 
     Args:
         src, dst: (478, 2+) measured and edited landmarks, pixels.
         off: (x, y) of the box's corner in frame pixels.
         shape: (h, w) of the box.
-        reach: pixels each set of teeth reaches past the split into the gap (the texture
-            under the gap's anti-aliased edges, :func:`gap_coverage`); 0: the parts do
-            not overlap.
+        reach: pixels each set of teeth reaches past the split into the gap (0: the parts
+            do not overlap).
+        coverage: give the gap as (h, w) float32 coverage in [0, 1] instead of a mask.
 
     Returns:
-        (upper, lower, gap, jaw): (h, w) bool masks of the box (``lower`` already moved;
-        ``gap`` None without a jaw drop) and the (2,) jaw drop in pixels.
+        (upper, lower, gap, jaw): (h, w) bool masks of the box (``lower`` already moved),
+        the gap (bool, or float32 with ``coverage``; None without a jaw drop) and the
+        (2,) jaw drop in pixels.
     """
     split = _teeth_split(src, dst, off, shape)
     if split is None:
@@ -376,33 +382,15 @@ def teeth_parts(src: np.ndarray, dst: np.ndarray, off: tuple[float, float],
                                shape)
         return opening, np.zeros(shape, bool), None, np.zeros(2)
     opening, d, mid_px, inside, jaw, drop = split
-    below = d > mid_px
     lower = (opening & (d > mid_px - reach)).astype(np.uint8)
     m = np.float32([[1, 0, jaw[0]], [0, 1, jaw[1]]])
     lower = cv2.warpAffine(lower, m, shape[::-1], flags=cv2.INTER_NEAREST) > 0
-    gap = inside & below & (d <= mid_px + drop + 0.5) & ~lower
+    if coverage:
+        gap = (np.clip(d - mid_px + 0.5, 0.0, 1.0) * np.clip(mid_px + drop - d + 0.5, 0.0, 1.0)
+               * inside).astype(np.float32)
+    else:
+        gap = inside & (d > mid_px) & (d <= mid_px + drop + 0.5) & ~lower
     return opening & (d <= mid_px + reach), lower, gap, jaw
-
-
-def gap_coverage(src: np.ndarray, dst: np.ndarray, off: tuple[float, float],
-                 shape: tuple[int, int]) -> np.ndarray | None:
-    """(h, w) float32 in [0, 1]: how much of each pixel of a box the gap between the
-    parted teeth covers (:func:`teeth_parts`), anti-aliased: its two edges are lines
-    (the split, and the split moved by the jaw), so a pixel they cross is covered by
-    the share of it on the gap's side instead of all or nothing (a staircase of whole
-    pixels along a sloping mouth). None without a jaw drop.
-
-    Args:
-        src, dst: (478, 2+) measured and edited landmarks, pixels.
-        off: (x, y) of the box's corner in frame pixels.
-        shape: (h, w) of the box.
-    """
-    split = _teeth_split(src, dst, off, shape)
-    if split is None:
-        return None
-    _, d, mid_px, inside, _, drop = split
-    cov = np.clip(d - mid_px + 0.5, 0.0, 1.0) * np.clip(mid_px + drop - d + 0.5, 0.0, 1.0)
-    return (cov * inside).astype(np.float32)
 
 
 def _teeth_split(src: np.ndarray, dst: np.ndarray, off: tuple[float, float],

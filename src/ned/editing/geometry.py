@@ -210,9 +210,9 @@ def rise_floor(old: np.ndarray, new: np.ndarray, emotion: str | None,
 
 
 def emotion_posture(emotion: str | None, intensity: float) -> np.ndarray | None:
-    """(478, 3) float32 cm: the posture of the speech's action units ``emotion`` sets at
-    ``intensity`` (``ned.facs.POSTURES``: a dropped jaw for surprise and fear), or None
-    when it sets none."""
+    """(478, 3) float32 cm: the fixed postures ``emotion`` sets at ``intensity``
+    (``ned.facs.POSTURES``: a dropped jaw for surprise and fear, knitted brows for fear
+    and sadness, a wrinkled nose for disgust), or None when it sets none."""
     from ned.facemodel.fields import posture_offsets
 
     levels = POSTURES.get(emotion or "", {})

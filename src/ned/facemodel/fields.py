@@ -19,8 +19,9 @@ cheek raise (AU 6), the upper-lip raise the nose wrinkle (AU 9), the corner depr
 chin raise (AU 17). They replace the data-fitted rig wherever an edit raises a group (a
 per-clip refit of a rarely exercised channel can point anywhere, and the rig's offsets are
 entangled and small). :func:`field_offsets` returns them in the rig's units (cm per unit
-coefficient), so they pose like the rig's offsets; :func:`posture_offsets` the postures of
-the speech's own action units (the jaw dropped for surprise).
+coefficient), so they pose like the rig's offsets; :func:`posture_offsets` the fixed postures
+(the jaw dropped for surprise, the brows knitted for fear and sadness, the nose wrinkled
+for disgust).
 """
 
 from __future__ import annotations
@@ -140,10 +141,11 @@ FIELDS: dict[str, tuple[float, tuple[tuple[int, tuple[float, float]], ...]]] = {
         (51, (0.0, 0.04)), (14, (0.0, 0.0)), (17, (0.0, 0.0)))),
 }
 
-#: Postures of the speech's action units (not blendshape groups: the speech channels keep
-#: the clip's own offsets for their motion), in the same form as :data:`FIELDS`, at level
-#: 1. AU 26: the jaw dropped, the lower lip, the chin and the jaw line with it; the upper
-#: lip and the nose still.
+#: Fixed postures (not blendshape groups), in the same form as :data:`FIELDS`, at level 1:
+#: those of the speech's action units (the speech channels keep the clip's own offsets for
+#: their motion) and those the analyser cannot measure, so the calibration cannot chase
+#: them (``ned.facs.POSTURES``). AU 26: the jaw dropped, the lower lip, the chin and the
+#: jaw line with it; the upper lip and the nose still.
 POSTURE_FIELDS: dict[str, tuple[float, tuple[tuple[int, tuple[float, float]], ...]]] = {
     "jawDrop": (1.0, (
         (14, (0.0, -0.12)), (87, (0.0, -0.12)), (178, (0.0, -0.11)), (88, (0.0, -0.085)),

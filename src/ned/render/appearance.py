@@ -917,14 +917,25 @@ _LOWER_LID = {"right": (33, 7, 163, 144, 145, 153, 154, 155, 133),
               "left": (263, 249, 390, 373, 374, 380, 381, 382, 362)}
 
 
-def _lid_at(points: np.ndarray, ids: tuple[int, ...], t: np.ndarray) -> np.ndarray:
-    """y of the lid polyline at the parameters ``t`` in [0, 1] along the eye's corner axis."""
+def _lid_curve(points: np.ndarray, ids: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """A lid polyline as (u, y), sorted by u: its points' parameters along the eye's corner
+    axis and their heights above the corner line (what :func:`_lid_at` interpolates)."""
     p = points[list(ids), :2]
     axis = p[-1] - p[0]
     u = ((p - p[0]) @ axis) / max(float(axis @ axis), 1e-9)
     order = np.argsort(u)
     y = p[:, 1] - (p[0, 1] + u * axis[1])  # height above the corner line
-    return np.interp(t, u[order], y[order])
+    return u[order], y[order]
+
+
+def _lid_at(points: np.ndarray, ids: tuple[int, ...], t: np.ndarray) -> np.ndarray:
+    """y of the lid polyline at the parameters ``t`` in [0, 1] along the eye's corner axis."""
+    return np.interp(t, *_lid_curve(points, ids))
+
+
+def _gain(hs: np.ndarray, hd: np.ndarray, iod: float) -> np.ndarray:
+    """:func:`_growth` from the source's and the edit's openings ``hs``, ``hd``."""
+    return np.clip((hd - hs) / np.maximum(0.35 * np.abs(hs), 0.02 * iod), 0, 1)
 
 
 def _growth(s: np.ndarray, d: np.ndarray, up: tuple[int, ...], lo: tuple[int, ...],
@@ -934,7 +945,7 @@ def _growth(s: np.ndarray, d: np.ndarray, up: tuple[int, ...], lo: tuple[int, ..
     s, d: (478, 2) source and edited landmarks; up, lo: the lids' landmark ids."""
     hs = _lid_at(s, lo, t) - _lid_at(s, up, t)
     hd = _lid_at(d, lo, t) - _lid_at(d, up, t)
-    return np.clip((hd - hs) / np.maximum(0.35 * np.abs(hs), 0.02 * iod), 0, 1)
+    return _gain(hs, hd, iod)
 
 
 #: An eye whose opening grows by less than this anywhere (pixels) is left to the warp:
@@ -942,6 +953,11 @@ def _growth(s: np.ndarray, d: np.ndarray, up: tuple[int, ...], lo: tuple[int, ..
 #: eyes by 0.5 px at most on a median frame, from the brows' and lids' fields, and had
 #: about 8 pixels painted for 3 ms a frame).
 MIN_WIDENING_PX = 1.0
+
+
+#: The parameters along an eye where :func:`widen_eyes` checks its growth.
+_SAMPLES = np.linspace(0.0, 1.0, 65)
+_SAMPLES.flags.writeable = False
 
 
 def _widening_along(s: np.ndarray, d: np.ndarray, up: tuple[int, ...], lo: tuple[int, ...],
@@ -989,8 +1005,13 @@ def widen_eyes(patch: np.ndarray, image: np.ndarray, src: np.ndarray, dst: np.nd
     for side, eye, iris in (("right", RIGHT_EYE, RIGHT_IRIS), ("left", LEFT_EYE, LEFT_IRIS)):
         up, lo = _UPPER_LID[side], _LOWER_LID[side]
         ed, es = d[list(eye)], s[list(eye)]
-        if (_growth_along(s, d, up, lo, iod).max() <= 0.05
-                or _widening_along(s, d, up, lo).max() < MIN_WIDENING_PX):
+        # the four lids as curves once (what _growth_along, _widening_along and _growth
+        # would each build again)
+        su, sl = _lid_curve(s, up), _lid_curve(s, lo)
+        du, dl = _lid_curve(d, up), _lid_curve(d, lo)
+        ts = _SAMPLES
+        hs, hd = np.interp(ts, *sl) - np.interp(ts, *su), np.interp(ts, *dl) - np.interp(ts, *du)
+        if _gain(hs, hd, iod).max() <= 0.05 or (hd - hs).max() < MIN_WIDENING_PX:
             continue  # the opening grows nowhere, or by less than a pixel (the growth
             # depends on the position along the eye alone)
         bx0, by0 = np.maximum(np.floor(ed.min(0) - (x0, y0)).astype(int) - 1, 0)
@@ -1003,9 +1024,10 @@ def widen_eyes(patch: np.ndarray, image: np.ndarray, src: np.ndarray, dst: np.nd
         axis = c1 - c0
         t = ((fx - c0[0]) * axis[0] + (fy - c0[1]) * axis[1]) / max(float(axis @ axis), 1e-9)
         base = c0[1] + t * axis[1]
-        ud = base + _lid_at(d, up, np.clip(t, 0, 1))
-        ld = base + _lid_at(d, lo, np.clip(t, 0, 1))
-        grow = _growth(s, d, up, lo, iod, np.clip(t, 0, 1))
+        tc = np.clip(t, 0, 1)
+        lid_u, lid_l = np.interp(tc, *du), np.interp(tc, *dl)
+        ud, ld = base + lid_u, base + lid_l
+        grow = _gain(np.interp(tc, *sl) - np.interp(tc, *su), lid_l - lid_u, iod)
         inside = polygon_mask(ed - (x0 + bx0, y0 + by0), grow.shape)
         if not (inside & (grow > 0.05)).any():
             continue

@@ -452,7 +452,7 @@ def test_eye_growth_sampled_along_the_eye_bounds_every_pixel(frames):
     """The early exit of widen_eyes: the opening's growth depends on the position along
     the eye alone, so its samples bound every pixel's; a narrowed eye (a squint) grows
     nowhere and is skipped, one eye widened is found on that side only."""
-    from ned.render.appearance import _LOWER_LID, _UPPER_LID, _growth, _growth_along
+    from ned.render.appearance import _LOWER_LID, _UPPER_LID, _eye_lids, _growth, _growth_along
 
     image, src = frames[14]
     s = src[:, :2].astype(np.float64)
@@ -461,14 +461,16 @@ def test_eye_growth_sampled_along_the_eye_bounds_every_pixel(frames):
     for lo in _LOWER_LID.values():
         squint[list(lo), 1] -= 0.03 * iod
     for side in ("right", "left"):
-        assert _growth_along(s, squint, _UPPER_LID[side], _LOWER_LID[side], iod).max() == 0
+        lids = _eye_lids(s, squint, _UPPER_LID[side], _LOWER_LID[side])
+        assert _growth_along(lids, iod).max() == 0
     wide = s.copy()
     wide[list(_UPPER_LID["right"][1:-1]), 1] -= 0.08 * iod
-    right = _growth_along(s, wide, _UPPER_LID["right"], _LOWER_LID["right"], iod)
-    left = _growth_along(s, wide, _UPPER_LID["left"], _LOWER_LID["left"], iod)
+    lids_r = _eye_lids(s, wide, _UPPER_LID["right"], _LOWER_LID["right"])
+    right = _growth_along(lids_r, iod)
+    left = _growth_along(_eye_lids(s, wide, _UPPER_LID["left"], _LOWER_LID["left"]), iod)
     assert right.max() > 0.5 and left.max() == 0
     t = np.random.default_rng(0).uniform(0, 1, 500)   # any pixel's growth is within the
-    dense = _growth(s, wide, _UPPER_LID["right"], _LOWER_LID["right"], iod, t)  # samples'
+    dense = _growth(lids_r, iod, t)                   # samples'
     assert dense.max() <= right.max() + 1e-9
     patch, roi = warp_patch(image, src, np.concatenate([squint, src[:, 2:]], 1),
                             box=_box(src))
@@ -480,7 +482,13 @@ def test_eye_growth_sampled_along_the_eye_bounds_every_pixel(frames):
 def test_eyes_widened_by_less_than_a_pixel_are_left_to_the_warp(frames):
     """An upper lid raised by half a pixel is no sclera to show: nothing is painted; the
     same lid raised by 3 px is painted."""
-    from ned.render.appearance import _LOWER_LID, _UPPER_LID, MIN_WIDENING_PX, _widening_along
+    from ned.render.appearance import (
+        _LOWER_LID,
+        _UPPER_LID,
+        MIN_WIDENING_PX,
+        _eye_lids,
+        _widening_along,
+    )
 
     image, src = frames[14]
     for lift, painted in ((0.5, False), (3.0, True)):
@@ -488,7 +496,7 @@ def test_eyes_widened_by_less_than_a_pixel_are_left_to_the_warp(frames):
         for side in ("right", "left"):
             dst[list(_UPPER_LID[side][1:-1]), 1] -= lift
         s, d = src[:, :2].astype(np.float64), dst[:, :2].astype(np.float64)
-        wid = _widening_along(s, d, _UPPER_LID["right"], _LOWER_LID["right"])
+        wid = _widening_along(_eye_lids(s, d, _UPPER_LID["right"], _LOWER_LID["right"]))
         assert wid.max() == pytest.approx(lift, rel=0.15)   # along the tilted eye
         assert (wid.max() >= MIN_WIDENING_PX) == painted
         patch, roi = warp_patch(image, src, dst, box=_box(src))

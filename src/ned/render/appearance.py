@@ -918,8 +918,8 @@ _LOWER_LID = {"right": (33, 7, 163, 144, 145, 153, 154, 155, 133),
 
 
 def _lid_curve(points: np.ndarray, ids: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
-    """A lid polyline as (u, y), sorted by u: its points' parameters along the eye's corner
-    axis and their heights above the corner line (what :func:`_lid_at` interpolates)."""
+    """A lid polyline as (u, y), sorted by u: its points' parameters in [0, 1] along the
+    eye's corner axis and their heights above the corner line."""
     p = points[list(ids), :2]
     axis = p[-1] - p[0]
     u = ((p - p[0]) @ axis) / max(float(axis @ axis), 1e-9)
@@ -928,24 +928,29 @@ def _lid_curve(points: np.ndarray, ids: tuple[int, ...]) -> tuple[np.ndarray, np
     return u[order], y[order]
 
 
-def _lid_at(points: np.ndarray, ids: tuple[int, ...], t: np.ndarray) -> np.ndarray:
-    """y of the lid polyline at the parameters ``t`` in [0, 1] along the eye's corner axis."""
-    return np.interp(t, *_lid_curve(points, ids))
+_Lids = tuple[tuple[np.ndarray, np.ndarray], ...]
 
 
-def _gain(hs: np.ndarray, hd: np.ndarray, iod: float) -> np.ndarray:
-    """:func:`_growth` from the source's and the edit's openings ``hs``, ``hd``."""
-    return np.clip((hd - hs) / np.maximum(0.35 * np.abs(hs), 0.02 * iod), 0, 1)
+def _eye_lids(s: np.ndarray, d: np.ndarray, up: tuple[int, ...], lo: tuple[int, ...]
+              ) -> _Lids:
+    """An eye's four lid curves (:func:`_lid_curve`), built once: the source's upper and
+    lower lid, the edit's upper and lower lid. s, d: (478, 2) source and edited
+    landmarks; up, lo: the lids' landmark ids."""
+    return _lid_curve(s, up), _lid_curve(s, lo), _lid_curve(d, up), _lid_curve(d, lo)
 
 
-def _growth(s: np.ndarray, d: np.ndarray, up: tuple[int, ...], lo: tuple[int, ...],
-            iod: float, t: np.ndarray) -> np.ndarray:
+def _openings(lids: _Lids, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The source's and the edit's opening (lower lid minus upper lid, pixels) at the
+    parameters ``t`` (any shape, in [0, 1] along the corner axis)."""
+    su, sl, du, dl = lids
+    return np.interp(t, *sl) - np.interp(t, *su), np.interp(t, *dl) - np.interp(t, *du)
+
+
+def _growth(lids: _Lids, iod: float, t: np.ndarray) -> np.ndarray:
     """How much an eye's opening grows at the parameters ``t`` (any shape, in [0, 1]
-    along the corner axis): the opening's gain over a third of the source's, in [0, 1].
-    s, d: (478, 2) source and edited landmarks; up, lo: the lids' landmark ids."""
-    hs = _lid_at(s, lo, t) - _lid_at(s, up, t)
-    hd = _lid_at(d, lo, t) - _lid_at(d, up, t)
-    return _gain(hs, hd, iod)
+    along the corner axis): the opening's gain over a third of the source's, in [0, 1]."""
+    hs, hd = _openings(lids, t)
+    return np.clip((hd - hs) / np.maximum(0.35 * np.abs(hs), 0.02 * iod), 0, 1)
 
 
 #: An eye whose opening grows by less than this anywhere (pixels) is left to the warp:
@@ -953,26 +958,21 @@ def _growth(s: np.ndarray, d: np.ndarray, up: tuple[int, ...], lo: tuple[int, ..
 #: eyes by 0.5 px at most on a median frame, from the brows' and lids' fields, and had
 #: about 8 pixels painted for 3 ms a frame).
 MIN_WIDENING_PX = 1.0
-
-
 #: The parameters along an eye where :func:`widen_eyes` checks its growth.
 _SAMPLES = np.linspace(0.0, 1.0, 65)
 _SAMPLES.flags.writeable = False
 
 
-def _widening_along(s: np.ndarray, d: np.ndarray, up: tuple[int, ...], lo: tuple[int, ...],
-                    samples: int = 65) -> np.ndarray:
-    """(samples,) pixels the eye's opening grows by along the eye (edited minus source).
-    s, d: (478, 2) source and edited landmarks; up, lo: the lids' landmark ids."""
-    t = np.linspace(0.0, 1.0, samples)
-    return ((_lid_at(d, lo, t) - _lid_at(d, up, t)) - (_lid_at(s, lo, t) - _lid_at(s, up, t)))
+def _widening_along(lids: _Lids) -> np.ndarray:
+    """(65,) pixels the eye's opening grows by along the eye (edited minus source)."""
+    hs, hd = _openings(lids, _SAMPLES)
+    return hd - hs
 
 
-def _growth_along(s: np.ndarray, d: np.ndarray, up: tuple[int, ...], lo: tuple[int, ...],
-                  iod: float, samples: int = 65) -> np.ndarray:
-    """(samples,) :func:`_growth` along the whole eye (the pixels' growth takes only these
+def _growth_along(lids: _Lids, iod: float) -> np.ndarray:
+    """(65,) :func:`_growth` along the whole eye (the pixels' growth takes only these
     values, up to the sampling)."""
-    return _growth(s, d, up, lo, iod, np.linspace(0.0, 1.0, samples))
+    return _growth(lids, iod, _SAMPLES)
 
 
 def widen_eyes(patch: np.ndarray, image: np.ndarray, src: np.ndarray, dst: np.ndarray,
@@ -1005,13 +1005,9 @@ def widen_eyes(patch: np.ndarray, image: np.ndarray, src: np.ndarray, dst: np.nd
     for side, eye, iris in (("right", RIGHT_EYE, RIGHT_IRIS), ("left", LEFT_EYE, LEFT_IRIS)):
         up, lo = _UPPER_LID[side], _LOWER_LID[side]
         ed, es = d[list(eye)], s[list(eye)]
-        # the four lids as curves once (what _growth_along, _widening_along and _growth
-        # would each build again)
-        su, sl = _lid_curve(s, up), _lid_curve(s, lo)
-        du, dl = _lid_curve(d, up), _lid_curve(d, lo)
-        ts = _SAMPLES
-        hs, hd = np.interp(ts, *sl) - np.interp(ts, *su), np.interp(ts, *dl) - np.interp(ts, *du)
-        if _gain(hs, hd, iod).max() <= 0.05 or (hd - hs).max() < MIN_WIDENING_PX:
+        lids = _eye_lids(s, d, up, lo)
+        if (_growth_along(lids, iod).max() <= 0.05
+                or _widening_along(lids).max() < MIN_WIDENING_PX):
             continue  # the opening grows nowhere, or by less than a pixel (the growth
             # depends on the position along the eye alone)
         bx0, by0 = np.maximum(np.floor(ed.min(0) - (x0, y0)).astype(int) - 1, 0)
@@ -1025,9 +1021,8 @@ def widen_eyes(patch: np.ndarray, image: np.ndarray, src: np.ndarray, dst: np.nd
         t = ((fx - c0[0]) * axis[0] + (fy - c0[1]) * axis[1]) / max(float(axis @ axis), 1e-9)
         base = c0[1] + t * axis[1]
         tc = np.clip(t, 0, 1)
-        lid_u, lid_l = np.interp(tc, *du), np.interp(tc, *dl)
-        ud, ld = base + lid_u, base + lid_l
-        grow = _gain(np.interp(tc, *sl) - np.interp(tc, *su), lid_l - lid_u, iod)
+        ud, ld = base + np.interp(tc, *lids[2]), base + np.interp(tc, *lids[3])
+        grow = _growth(lids, iod, tc)
         inside = polygon_mask(ed - (x0 + bx0, y0 + by0), grow.shape)
         if not (inside & (grow > 0.05)).any():
             continue

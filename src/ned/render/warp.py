@@ -317,10 +317,10 @@ def rigid_iris(mapx: np.ndarray, mapy: np.ndarray, src: np.ndarray, dst: np.ndar
 
 
 #: The least drop of the jaw, in pixels, that parts the teeth (less: the interior is still).
+MIN_JAW_PX = 1.0
 #: Pixels each set of parted teeth reaches into the gap: the texture under its
 #: anti-aliased edges (:func:`teeth_parts`' coverage).
 TEETH_REACH = 1.0
-MIN_JAW_PX = 1.0
 _CHIN, _UPPER_LIP_MID = 152, 13
 
 

@@ -860,6 +860,7 @@ class MouthBank:
         # teeth, anti-aliased along the teeth's edges (the frame's own teeth reach under
         # them: ``ned.render.warp.still_teeth``)
         upper, lower, cov, _ = teeth_parts(src, dst, off, (bh, bw), coverage=True)
+        gap = None
         if cov is not None:
             cov *= edited
             gap = cov > 0
@@ -871,13 +872,11 @@ class MouthBank:
         colour = self._lip_colour(image, src)
         if colour is None:
             return 0
-        rest = new if cov is None else new & ~gap  # what an exemplar (or shadow) fills
+        rest = new if gap is None else new & ~gap  # what an exemplar (or shadow) fills
         soft = cv2.GaussianBlur(rest.astype(np.float32), (0, 0), 0.8)
         soft = np.maximum(soft, rest * 0.85)[..., None]
-        if cov is not None:   # the gap's own edges: its coverage, not a blur
+        if gap is not None:   # the gap's own edges: its coverage, not a blur
             soft = np.where(gap[..., None], cov[..., None], soft)
-        else:
-            gap = None
         if self.crop is not None:
             a, _ = cv2.estimateAffine2D(self.lips.astype(np.float32),
                                         (lips_d + (bx0, by0)).astype(np.float32),

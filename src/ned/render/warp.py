@@ -398,10 +398,11 @@ def _teeth_split(src: np.ndarray, dst: np.ndarray, off: tuple[float, float],
     """The split of :func:`teeth_parts`: (opening (h, w) bool, d (h, w) distance towards
     the chin, the split's d at each pixel (h, w), inside (h, w) bool: within the slices
     the opening crosses, the (2,) jaw drop, its length), or None without a jaw drop."""
-    lips_s = np.asarray(src, np.float64)[list(LIPS_INNER), :2] - off
-    opening = polygon_mask(lips_s, shape)
     jaw = jaw_drop(src, dst)
-    if not jaw.any() or opening.sum() < 4:
+    if not jaw.any():  # most frames of most edits: no mask to build
+        return None
+    opening = polygon_mask(np.asarray(src, np.float64)[list(LIPS_INNER), :2] - off, shape)
+    if opening.sum() < 4:
         return None
     drop = float(np.hypot(*jaw))
     down = jaw / drop

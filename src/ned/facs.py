@@ -6,7 +6,8 @@ docs/expressions.md). Levels are for a clearly posed expression (FACS intensity 
 intensity 1; an edit brings the target's groups to these levels and every other emotion's
 groups down to :data:`REST`, and keeps the speech channels' motion. (AU 4 is left out of
 sad and fear: a lowered brow, drawn on the same brow as the raise, cancels it; measured,
-docs/expressions.md.)
+docs/expressions.md. Angry keeps AU 5, the glare: the upper lids raised under the lowered
+brows.)
 
 A group is the mean of its channels (left / right pairs move together). Four groups
 cannot be checked by re-measuring the output with the analyser (measured, see
@@ -47,7 +48,8 @@ TARGETS: dict[str, dict[str, float]] = {
     "neutral": {},
     "happy": {"mouthSmile": 0.75, "eyeSquint": 0.4},                          # AU 6 + 12
     "sad": {"browInnerUp": 0.6, "mouthFrown": 0.6},                           # AU 1 + 15
-    "angry": {"browDown": 0.7, "eyeSquint": 0.4, "mouthPress": 0.4},          # AU 4 + 7 + 23/24
+    "angry": {"browDown": 0.7, "eyeSquint": 0.4, "eyeWide": 0.5,              # AU 4 + 7 + 5
+              "mouthPress": 0.4},                                             #  + 23/24
     "surprised": {"browInnerUp": 0.7, "browOuterUp": 0.7, "eyeWide": 0.5},    # AU 1 + 2 + 5
     "fear": {"browInnerUp": 0.7, "browOuterUp": 0.3, "eyeWide": 0.5,          # AU 1 + 2 + 5
              "mouthStretch": 0.4},                                            #  + 20

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -123,3 +125,30 @@ def test_short_loop_on_a_real_clip(single_face_path, tmp_path):
     best = max(out.rounds, key=lambda h: C._score(h["levels"], out.targets, out.ceilings))
     assert out.gains == best["gains"] and planner.calibration is out
     assert planner.basis.gains["browInnerUp"] == pytest.approx(out.gains["browInnerUp"])
+
+
+def test_the_loop_renders_the_edits_own_cues():
+    """The loop re-measures what the edit draws: its appearance cues (the analyser reads
+    the parted teeth and the sclera), none when the edit has none or the neural renderer
+    draws its own appearance."""
+    fear = C.calibration_cues(EditConfig.build(emotion="fear"))
+    assert (fear.creases, fear.interior, fear.eyes) == (True, True, True)
+    happy = C.calibration_cues(EditConfig.build(emotion="happy"))
+    assert (happy.creases, happy.interior, happy.eyes) == (True, False, True)
+    only = C.calibration_cues(EditConfig.build(emotion="fear", cues=("eyes",)))
+    assert (only.creases, only.interior, only.eyes) == (False, False, True)
+    assert C.calibration_cues(EditConfig.build(emotion="fear", cues=())) is None
+    neural = EditConfig.build(emotion="fear", renderer="actor.safetensors")
+    assert C.calibration_cues(neural) is None
+
+
+def test_cached_gains_are_per_cue_set(single_face_path):
+    """Gains found with one set of cues are not reused by an edit drawing another."""
+    from ned.editing.run import ClipCalibration
+
+    def key(**options):
+        config = EditConfig.build(emotion="fear", **options)
+        return ClipCalibration(single_face_path, config, ({}, {}, {}), Path("m"))._key()
+
+    assert key() == key(cues=("creases", "interior", "eyes"))
+    assert key() != key(cues=("creases", "eyes")) != key(cues=())

@@ -4,11 +4,13 @@ How far the landmarks must move for a face to read, say, browDown 0.7 depends on
 face: its size in pixels, its shape, how the analyser follows a warped picture (measured:
 it re-detects 75-85 % of a commanded landmark motion). So once the face model is fitted,
 a few frames of the clip are edited with the current gain of each channel group, rendered
-with the warp, re-measured by the analyser (the same MediaPipe landmarker, in image mode
-on a crop around the face), and each group's gain is corrected towards its target level
-(``ned.facs.TARGETS``; a grin to remove towards its ceiling, ``ned.facs.CEILINGS``), for
-a few rounds; the round closest to every target wins. Groups the analyser cannot verify
-(``ned.facs.GEOMETRIC_FLOORS``) keep their start gains.
+with the warp and the edit's own appearance cues (the analyser reads them too: parted
+teeth lower its mouthStretch), re-measured by the analyser (the same MediaPipe
+landmarker, in image mode on a crop around the face), and each group's gain is corrected
+towards its target level (``ned.facs.TARGETS``; a grin to remove towards its ceiling,
+``ned.facs.CEILINGS``), for a few rounds; the round closest to every target wins. Groups
+the analyser cannot verify (``ned.facs.GEOMETRIC_FLOORS``) are corrected on the
+re-detected landmarks' motion instead, towards their geometric floor.
 
 Image mode reads a frame slightly differently from the analysis's video mode (a few
 hundredths), so every level is corrected by the difference of the two on the source
@@ -38,10 +40,11 @@ from ned.editing.renderers import warp_frame
 from ned.errors import NedError
 from ned.facegeom import geometric_changes
 from ned.facs import CEILINGS, GEOMETRIC_FLOORS, TARGETS, group_indices
+from ned.render.appearance import AppearanceConfig, MouthBank
 from ned.topology import FACE_OVAL
 
 #: Bump when the loop or its inputs change meaning: cached calibrations are then redone.
-VERSION = 9
+VERSION = 10
 
 
 @dataclass(frozen=True)
@@ -184,6 +187,17 @@ def _levels(bs: np.ndarray, groups: list[str]) -> dict[str, float]:
     return {g: float(bs[ok][:, group_indices(g)].mean()) for g in groups}
 
 
+def calibration_cues(config: EditConfig) -> AppearanceConfig | None:
+    """The appearance cues the loop renders its frames with: the edit's own (the analyser
+    reads them: single_face -> fear re-measured mouthStretch 0.35 warped alone, 0.20 with
+    the mouth's parted teeth), none under the neural renderer, which draws its own."""
+    cues = () if config.render.renderer is not None else config.cues
+    if not cues:
+        return None
+    return AppearanceConfig(creases="creases" in cues, interior="interior" in cues,
+                            eyes="eyes" in cues)
+
+
 def calibrate(planner: EditPlanner, images: Mapping[int, np.ndarray],
               targets: Mapping[str, float], ceilings: Mapping[str, float],
               config: EditConfig, cal: CalibrationConfig | None = None,
@@ -211,9 +225,13 @@ def calibrate(planner: EditPlanner, images: Mapping[int, np.ndarray],
     gains = planner.initial_gains()
     history: list[dict] = []
     rc = config.render
+    appearance = calibration_cues(config)
     measure = Remeasure(cal)
     try:
         src, _ = planner.sample_geometry(frames, gains)
+        mouth = MouthBank()  # the sampled frames' own mouth interiors
+        for k, i in enumerate(frames):
+            mouth.observe(images[i], src[k])
         crops = [measure.crop(images[i], src[k]) for k, i in enumerate(frames)]
         rows = planner.measured_blendshapes(frames)
         bias = {g: _levels(rows, [g])[g] - v for g, v in _levels(measure(crops), groups).items()}
@@ -223,7 +241,8 @@ def calibrate(planner: EditPlanner, images: Mapping[int, np.ndarray],
             src, dst = planner.sample_geometry(frames, gains)
             crops = [measure.crop(warp_frame(images[i], src[k], dst[k], grow=rc.mask_grow,
                                              feather=rc.mask_feather,
-                                             levels=rc.blend_levels).image, src[k])
+                                             levels=rc.blend_levels, appearance=appearance,
+                                             mouth=mouth).image, src[k])
                      for k, i in enumerate(frames)]
             raw = _levels(measure(crops), groups)
             geo = _geometric(src_points, measure.landmarks, geometric or {})

@@ -301,6 +301,7 @@ class ClipCalibration:
             "reference": file_hash(t.reference) if t.reference else None,
             "manipulator": file_hash(weights) if weights.is_file() else str(weights),
             "render": [r.gain, r.mask_grow, r.mask_feather, r.blend_levels],
+            "cues": list(self.config.cues) if r.renderer is None else None,
             "goals": self.goals, "guards": self.config.guards})
 
     def __call__(self, planner: EditPlanner) -> Calibration:

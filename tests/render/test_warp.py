@@ -117,7 +117,7 @@ def _iris_stretch(src, dst, rigid):
     x0, y0 = np.floor(np.maximum(a.min(0), 0)).astype(int)
     x1, y1 = np.ceil(np.minimum(a.max(0) + 1, [640, 360])).astype(int)
     roi = (int(x0), int(y0), int(x1), int(y1))
-    mx, my = W._backward_map(src, dst, a, roi, max(1, round(max(x1 - x0, y1 - y0) / 240)))
+    mx, my, _ = W._backward_map(src, dst, a, roi, max(1, round(max(x1 - x0, y1 - y0) / 240)))
     if rigid:
         W.rigid_iris(mx, my, src, dst, roi)
     gy, gx = np.gradient(my, axis=0), np.gradient(mx, axis=1)
@@ -266,3 +266,87 @@ def test_a_dropped_jaw_parts_the_teeth_and_shows_the_cavity(frame_and_points):
     up2, low2, gap2, jaw2 = teeth_parts(src, closing, (x0, y0), patch.shape[:2])
     assert gap2 is None and not low2.any() and not jaw2.any()
     assert teeth_parts(src, closing, (x0, y0), patch.shape[:2], coverage=True)[2] is None
+
+
+def _squeezing_maps(h: int = 40, w: int = 60, band: tuple[int, int] = (15, 20),
+                    factor: float = 8.0) -> tuple[np.ndarray, np.ndarray]:
+    """Backward maps that read rows band[0]..band[1] of the patch from a source band
+    ``factor`` times taller (a strip of skin squeezed by a lowered brow); the identity
+    elsewhere, shifted so the map stays continuous."""
+    y = np.arange(h, dtype=np.float32)
+    src_y = np.where(y < band[0], y, np.where(y < band[1], band[0] + factor * (y - band[0]),
+                                               y + (factor - 1) * (band[1] - band[0])))
+    mapy = np.repeat(src_y[:, None], w, 1).astype(np.float32)
+    mapx = np.repeat(np.arange(w, dtype=np.float32)[None], h, 0)
+    return mapx, mapy
+
+
+def test_squeeze_weights_find_the_squeezed_band():
+    from ned.render.warp import SQUEEZE_FROM, squeeze_weights
+
+    mapx, mapy = _squeezing_maps()
+    sq = squeeze_weights(mapx, mapy, (0, 0, 60, 40))
+    x0, y0, x1, y1 = sq.box
+    weight = np.zeros((40, 60), np.float32)
+    weight[y0:y1, x0:x1] = sq.weight
+    assert weight[16:19, 10:50].min() > 0.5          # inside the 8x band
+    assert weight[:10].max() == 0 and weight[26:].max() == 0   # unsqueezed rows
+    assert 0.7 <= sq.sigma <= 2.5
+    # a map that squeezes less than SQUEEZE_FROM anywhere is left alone
+    mapx, mapy = _squeezing_maps(factor=SQUEEZE_FROM * 0.9)
+    assert squeeze_weights(mapx, mapy, (0, 0, 60, 40)) is None
+
+
+def test_prefilter_removes_the_aliasing_of_a_squeezed_band():
+    """A fine pattern squeezed 8x samples one source row in eight: unfiltered it keeps the
+    pattern's full contrast as noise (a dotted line); prefiltered it reads the pattern's
+    mean, and the rows that are not squeezed are not touched."""
+    import cv2
+
+    from ned.render.warp import prefilter_squeezed, squeeze_weights
+
+    rng = np.random.default_rng(0)
+    image = rng.integers(0, 256, (200, 60, 3), dtype=np.uint8)   # texture finer than 8 px
+    mapx, mapy = _squeezing_maps()
+    plain = cv2.remap(image, mapx, mapy, cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
+    out = plain.copy()
+    prefilter_squeezed(out, image, mapx, mapy, squeeze_weights(mapx, mapy, (0, 0, 60, 40)))
+    band = slice(16, 19)
+    assert plain[band].astype(float).std() > 60
+    assert out[band].astype(float).std() < 0.4 * plain[band].astype(float).std()
+    np.testing.assert_array_equal(out[:10], plain[:10])
+    np.testing.assert_array_equal(out[30:], plain[30:])
+
+
+def test_prefilter_keeps_pixels_whose_map_was_replaced():
+    """A rigid iris or still teeth replace the map after the squeeze is measured: those
+    pixels keep their own read."""
+    import cv2
+
+    from ned.render.warp import prefilter_squeezed, squeeze_weights
+
+    image = np.random.default_rng(1).integers(0, 256, (200, 60, 3), dtype=np.uint8)
+    mapx, mapy = _squeezing_maps()
+    sq = squeeze_weights(mapx, mapy, (0, 0, 60, 40))
+    mapx[15:20, 20:30] += 0.5     # replaced after the measurement
+    plain = cv2.remap(image, mapx, mapy, cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
+    out = plain.copy()
+    prefilter_squeezed(out, image, mapx, mapy, sq)
+    np.testing.assert_array_equal(out[15:20, 20:30], plain[15:20, 20:30])
+    assert not np.array_equal(out[16:19, 40:50], plain[16:19, 40:50])
+
+
+def test_warp_prefilter_switch(frame_and_points):
+    """A frown squeezed into the lids changes pixels only where the map squeezes, and
+    prefilter=False is the plain warp."""
+    frame, src = frame_and_points
+    dst = src.copy()
+    brows = list(tp.LEFT_EYEBROW + tp.RIGHT_EYEBROW)
+    dst[brows, 1] += 0.25 * tp.inter_ocular(src)
+    on, _ = warp_face(frame, src, dst)
+    off, _ = warp_face(frame, src, dst, WarpConfig(prefilter=False))
+    changed = np.abs(on.astype(int) - off.astype(int)).max(2) > 0
+    assert 0 < changed.sum() < 0.01 * changed.size
+    ys = np.flatnonzero(changed.any(1))
+    lids = src[list(tp.LEFT_EYE + tp.RIGHT_EYE), 1]
+    assert ys.min() >= src[brows, 1].min() - 5 and ys.max() <= lids.max() + 5

@@ -53,6 +53,9 @@ class WarpConfig:
         still_teeth: where the edited mouth opening overlaps the measured one, show the
             frame's own mouth interior where it is (the teeth do not move when the lips
             close over them or part), instead of squeezing or stretching it with the lips.
+        prefilter: where the warp squeezes the skin (a lowered brow over its lid), read
+            the source blurred to the squeeze instead of sampling it sparsely
+            (:func:`prefilter_squeezed`).
     """
 
     anchor_scale: float = 1.7
@@ -61,6 +64,7 @@ class WarpConfig:
     map_step: int = 0
     rigid_iris: bool = True
     still_teeth: bool = True
+    prefilter: bool = True
 
 
 @functools.lru_cache(maxsize=1)
@@ -218,7 +222,9 @@ def warp_patch(image: np.ndarray, src: np.ndarray, dst: np.ndarray,
     if x1 - x0 < 2 or y1 - y0 < 2 or np.array_equal(src[:, :2], dst[:, :2]):
         return image[y0:y1, x0:x1].copy(), roi
     step = cfg.map_step or max(1, round(max(x1 - x0, y1 - y0) / 240))
-    mapx, mapy = _backward_map(src, dst, anchors, roi, step)
+    mapx, mapy, squeezed = _backward_map(src, dst, anchors, roi, step)
+    squeeze = (squeeze_weights(mapx, mapy, squeezed)
+               if cfg.prefilter and squeezed is not None else None)
     if cfg.rigid_iris:
         rigid_iris(mapx, mapy, src, dst, roi)
     if cfg.still_teeth:
@@ -227,12 +233,111 @@ def warp_patch(image: np.ndarray, src: np.ndarray, dst: np.ndarray,
     # energy fell to 0.74 of the source's on carphone's 22 px inter-ocular face, 0.91 on
     # single_face); bicubic keeps 0.87 / 1.12 for about 1 ms more per 640x360 frame
     patch = cv2.remap(image, mapx, mapy, cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
+    if squeeze is not None:
+        prefilter_squeezed(patch, image, mapx, mapy, squeeze)
     return patch, roi
 
 
+#: Area ratio (source over edited) from which a warped triangle reads its source through a
+#: prefilter: squeezed this much, a pixel's neighbours read source pixels several apart and
+#: the texture aliases (a frown at browDown gain 1.3 squeezed the skin along a brow's upper
+#: edge 12 times into a strip of one or two pixels: the hairs came out as a dotted line).
+SQUEEZE_FROM = 2.0
+
+
+@dataclass(frozen=True)
+class Squeeze:
+    """Where a piecewise-affine map squeezes its source (:func:`squeeze_weights`).
+
+    Attributes:
+        box: (x0, y0, x1, y1) pixels of the maps it covers.
+        weight: (y1 - y0, x1 - x0) float32 in [0, 1]: how much each pixel reads the
+            prefiltered source.
+        sigma: the prefilter's Gaussian sigma, source pixels.
+        mapx, mapy: the map's values in ``box`` it was measured on (a pixel whose map is
+            later replaced, a rigid iris or still teeth, is not prefiltered).
+    """
+
+    box: tuple[int, int, int, int]
+    weight: np.ndarray
+    sigma: float
+    mapx: np.ndarray
+    mapy: np.ndarray
+
+
+def squeeze_weights(mapx: np.ndarray, mapy: np.ndarray, box: tuple[int, int, int, int]
+                    ) -> Squeeze | None:
+    """How much each pixel of ``box`` should read a prefiltered source.
+
+    A pixel's squeeze is the area ratio of the backward map (its Jacobian's determinant);
+    from :data:`SQUEEZE_FROM` up it reads the source blurred by half the largest sample
+    spacing in the box, fully from twice :data:`SQUEEZE_FROM`.
+
+    Args:
+        mapx, mapy: (h, w) float32 piecewise-affine backward map (source x, y per pixel).
+        box: (x0, y0, x1, y1) pixels holding every squeezed triangle.
+
+    Returns:
+        :class:`Squeeze`, or None where nothing is squeezed enough.
+    """
+    h, w = mapx.shape
+    bx0, by0 = max(box[0] - 2, 0), max(box[1] - 2, 0)
+    bx1, by1 = min(box[2] + 3, w), min(box[3] + 3, h)
+    if bx1 - bx0 < 3 or by1 - by0 < 3:
+        return None
+    mx, my = mapx[by0:by1, bx0:bx1].copy(), mapy[by0:by1, bx0:bx1].copy()
+    jxy, jxx = np.gradient(mx)  # d/dy, d/dx of the source x
+    jyy, jyx = np.gradient(my)
+    ratio = np.abs(jxx * jyy - jxy * jyx)
+    weight = np.clip((ratio - SQUEEZE_FROM) / SQUEEZE_FROM, 0.0, 1.0).astype(np.float32)
+    if not weight.any():
+        return None
+    sigma = float(np.clip(0.5 * np.sqrt(ratio[weight > 0].max()), 0.7, 2.5))
+    # a strip squeezed under a pixel's height is hit by some pixel centres along it and
+    # missed by others (a dotted line of whatever it holds): its neighbours share it
+    weight = cv2.GaussianBlur(weight, (0, 0), 1.0)
+    return Squeeze((bx0, by0, bx1, by1), weight, sigma, mx, my)
+
+
+def prefilter_squeezed(patch: np.ndarray, image: np.ndarray, mapx: np.ndarray,
+                       mapy: np.ndarray, squeeze: Squeeze) -> None:
+    """Where the warp squeezes the source, read it blurred to the squeeze, in place.
+
+    The squeezed pixels read the source blurred by ``squeeze.sigma`` through the map
+    smoothed by one pixel, blended in by ``squeeze.weight``; pixels whose map was replaced
+    after it was measured (a rigid iris, still teeth) keep their read.
+
+    Args:
+        patch: (h, w, 3) uint8 warped pixels of the maps' box.
+        image: (H, W, 3) uint8 source frame the maps read.
+        mapx, mapy: (h, w) float32 backward map (source x, y of each patch pixel).
+        squeeze: :func:`squeeze_weights` of the piecewise-affine map.
+    """
+    bx0, by0, bx1, by1 = squeeze.box
+    mx, my = mapx[by0:by1, bx0:bx1], mapy[by0:by1, bx0:bx1]
+    weight = np.where((mx == squeeze.mapx) & (my == squeeze.mapy), squeeze.weight, 0.0)
+    sigma = squeeze.sigma
+    reach = int(np.ceil(3 * sigma)) + 2
+    H, W = image.shape[:2]
+    sx0 = int(np.clip(np.floor(mx.min()) - reach, 0, W - 1))
+    sy0 = int(np.clip(np.floor(my.min()) - reach, 0, H - 1))
+    sx1 = int(np.clip(np.ceil(mx.max()) + reach + 1, sx0 + 1, W))
+    sy1 = int(np.clip(np.ceil(my.max()) + reach + 1, sy0 + 1, H))
+    blurred = cv2.GaussianBlur(image[sy0:sy1, sx0:sx1], (0, 0), sigma)
+    smx = cv2.GaussianBlur(mx, (0, 0), 1.0) - np.float32(sx0)
+    smy = cv2.GaussianBlur(my, (0, 0), 1.0) - np.float32(sy0)
+    soft = cv2.remap(blurred, smx, smy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    region = patch[by0:by1, bx0:bx1]
+    wgt = weight[..., None].astype(np.float32)
+    region[:] = np.round(region * (1.0 - wgt) + soft * wgt).astype(np.uint8)
+
+
 def _backward_map(src: np.ndarray, dst: np.ndarray, anchors: np.ndarray,
-                  roi: tuple[int, int, int, int], step: int) -> tuple[np.ndarray, np.ndarray]:
-    """Source position of every ROI pixel: (h, w) float32 maps for ``cv2.remap``.
+                  roi: tuple[int, int, int, int], step: int
+                  ) -> tuple[np.ndarray, np.ndarray, tuple[int, int, int, int] | None]:
+    """Source position of every ROI pixel: (h, w) float32 maps for ``cv2.remap``, and the
+    ROI pixel box (x0, y0, x1, y1) of the triangles it squeezes by :data:`SQUEEZE_FROM`
+    or more (None: none).
 
     The map is piecewise affine, hence continuous: it is computed on a grid of every
     ``step`` pixels and bilinearly upsampled (exact inside triangles, smooth across edges).
@@ -248,6 +353,13 @@ def _backward_map(src: np.ndarray, dst: np.ndarray, anchors: np.ndarray,
     gw, gh = -(-(x1 - x0 - 1) // step) + 1, -(-(y1 - y0 - 1) // step) + 1
     ids = _raster_ids((v_dst[all_tris] - (x0, y0)) / step, (gh, gw))
     aff = _affines(v_src[all_tris], v_dst[all_tris]).astype(np.float32)
+    lin = aff[:, :, :2]
+    squeezed = np.abs(lin[:, 0, 0] * lin[:, 1, 1] - lin[:, 0, 1] * lin[:, 1, 0]) >= SQUEEZE_FROM
+    box = None
+    if squeezed.any():
+        corners = v_dst[all_tris[squeezed]].reshape(-1, 2) - (x0, y0)
+        lo, hi = np.floor(corners.min(0)).astype(int), np.ceil(corners.max(0)).astype(int)
+        box = (int(lo[0]), int(lo[1]), int(hi[0]) + 1, int(hi[1]) + 1)
     # id 0 (no triangle) maps every pixel to itself
     aff = np.concatenate([np.array([[[1, 0, 0], [0, 1, 0]]], np.float32), aff])
     gy, gx = _grid(gh, gw)
@@ -261,7 +373,7 @@ def _backward_map(src: np.ndarray, dst: np.ndarray, anchors: np.ndarray,
         flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
         mapx = cv2.warpAffine(mapx, up, size, flags=flags, borderMode=cv2.BORDER_REPLICATE)
         mapy = cv2.warpAffine(mapy, up, size, flags=flags, borderMode=cv2.BORDER_REPLICATE)
-    return mapx, mapy
+    return mapx, mapy, box
 
 
 @functools.lru_cache(maxsize=4)

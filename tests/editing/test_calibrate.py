@@ -152,3 +152,34 @@ def test_cached_gains_are_per_cue_set(single_face_path):
 
     assert key() == key(cues=("creases", "interior", "eyes"))
     assert key() != key(cues=("creases", "eyes")) != key(cues=())
+
+
+def test_geometric_goals_are_the_posed_fields_as_redetected():
+    """A group the analyser cannot read is aimed at what its posed field does (the
+    docs' field table: the frown's corners 0.12 IOD at mouthFrown 0.6, the glare's lids
+    0.065 at eyeWide 0.5), as much of it as the analyser re-detects, never under its
+    floor."""
+    assert C.posed_change("mouthFrown", 0.6) == pytest.approx(0.12, abs=0.005)
+    assert C.posed_change("eyeWide", 0.5) == pytest.approx(0.065, abs=0.005)
+    assert C.posed_change("eyeWide", 0.25) == pytest.approx(0.5 * C.posed_change("eyeWide", 0.5))
+    sad = C.geometric_goals("sad")
+    assert set(sad) == {"mouthFrown"}
+    assert sad["mouthFrown"] == pytest.approx(C.REDETECTED * C.posed_change("mouthFrown", 0.6))
+    for emotion in TARGETS:
+        for g, goal in C.geometric_goals(emotion).items():
+            assert goal >= GEOMETRIC_FLOORS[g][1] + C.GEOMETRIC_MARGIN
+    # disgust's frown (browDown 0.4) is aimed lower than angry's (0.7)
+    assert C.geometric_goals("disgusted")["browDown"] < C.geometric_goals("angry")["browDown"]
+    assert C.geometric_goals("happy") == {}
+
+
+def test_geometric_step_aims_at_the_goal():
+    cal = C.CalibrationConfig()
+    gains = dict(START_GAINS)
+    out = C._geometric_step(gains, {"mouthFrown": 0.05}, {"mouthFrown": 0.10}, cal)
+    assert out["mouthFrown"] == pytest.approx(cal.max_step)        # far under: one step
+    out = C._geometric_step(gains, {"mouthFrown": 0.12}, {"mouthFrown": 0.10}, cal)
+    assert out["mouthFrown"] == START_GAINS["mouthFrown"]           # reached: kept
+    high = {**gains, "eyeWide": MAX_GAINS["eyeWide"]}
+    out = C._geometric_step(high, {"eyeWide": 0.0}, {"eyeWide": 0.05}, cal)
+    assert out["eyeWide"] == MAX_GAINS["eyeWide"]                   # capped

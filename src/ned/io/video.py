@@ -583,13 +583,16 @@ class VideoWriter:
         threads: encoder threads (0 = automatic).
         lookahead: x264's rate-control lookahead in frames (None: the preset's; each frame
             of it holds about 25 MB at 4K).
+        b_pyramid: x264 keeps B-frames as references (the preset's ``normal`` pyramid);
+            False: none is (``b-pyramid none``: one reference frame fewer held, about
+            85 MB at 4K).
     """
 
     def __init__(self, path: str | os.PathLike, *, fps: float | Fraction | None = None,
                  size: tuple[int, int] | None = None, like: str | os.PathLike | None = None,
                  audio_from: str | os.PathLike | None = None, crf: int = 16,
                  preset: str = "veryfast", threads: int = 0,
-                 lookahead: int | None = None) -> None:
+                 lookahead: int | None = None, b_pyramid: bool = True) -> None:
         self.path = check_video_output(path, inputs=(like, audio_from))
         self.muxer, self.codec = CONTAINERS[self.path.suffix.lower()]
         self.source_pix_fmt = "yuv420p"
@@ -618,6 +621,7 @@ class VideoWriter:
         self.audio_from = audio_from
         self.crf, self.preset, self.threads = crf, preset, threads
         self.lookahead = lookahead
+        self.b_pyramid = b_pyramid
         self._tmp = atomic_path(self.path)
         self._out: av.container.OutputContainer | None = None
         self._count = 0
@@ -672,7 +676,8 @@ class VideoWriter:
             vs.options = {**quality, "preset": self.preset,
                           **({"bf": "0"} if self.constant_rate else {}),
                           **({"rc-lookahead": str(self.lookahead)}
-                             if self.lookahead is not None else {})}
+                             if self.lookahead is not None else {}),
+                          **({} if self.b_pyramid else {"b-pyramid": "none"})}
         else:  # libvpx-vp9: constant quality, fast
             vs.options = ({"lossless": "1"} if self.crf == 0 else
                           {"crf": str(min(63, round(self.crf * 63 / 51))), "b": "0"})

@@ -113,6 +113,19 @@ def test_writer_without_source_and_odd_size(tmp_path):
     assert info.fps == pytest.approx(24)
 
 
+def test_writer_lookahead_and_b_pyramid_reach_x264(tmp_path):
+    """The options x264 was given, as it writes them into the stream (its SEI)."""
+    said = {}
+    for name, kw in (("default", {}), ("large", {"lookahead": 5, "b_pyramid": False})):
+        out = tmp_path / f"{name}.mp4"
+        with VideoWriter(out, fps=25, size=(64, 48), **kw) as w:
+            for i in range(12):
+                w.write(np.full((48, 64, 3), 20 * i, np.uint8))
+        said[name] = out.read_bytes()
+    assert b"b_pyramid=2" in said["default"] and b"rc_lookahead=10" in said["default"]
+    assert b"b_pyramid=0" in said["large"] and b"rc_lookahead=5" in said["large"]
+
+
 # errors
 def test_writer_failure_leaves_no_file(tmp_path):
     out = tmp_path / "fail.mp4"

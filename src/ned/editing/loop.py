@@ -27,7 +27,7 @@ from ned.io import VideoWriter, WriteBehind, prefetch, probe, read_frames
 from ned.io.stamp import current_stamp
 from ned.io.video import planes_to_rgb
 
-#: Frames of more pixels than 1080p are rendered on a crop, queued two deep (a 4K frame
+#: Frames of more pixels than 1080p are rendered on a crop, queued one deep (a 4K frame
 #: is 37 MB in RGB and planes), decoded on one thread and encoded with a lookahead of
 #: :data:`LARGE_LOOKAHEAD` frames and no B-frame kept as a reference.
 LARGE_FRAME = 1920 * 1088
@@ -107,7 +107,7 @@ def render_clip(video: Path, output: Path, plans: Iterator[FramePlan],
         stamp = current_stamp()
         crop = (large and preview is None and getattr(renderer, "face_crop", False)
                 and writers[0].takes_planes and not (stamp is not None and stamp.mark))
-        depth = 2 if large else 4
+        depth = 1 if large else 4
         writers = [WriteBehind(w, depth=depth) for w in writers]
         t_mark = time.perf_counter()
         frames = read_frames(video, yuv=True, rgb=not crop, threads=1 if large else 0)

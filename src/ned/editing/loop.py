@@ -151,7 +151,7 @@ def render_clip(video: Path, output: Path, plans: Iterator[FramePlan],
             t2 = time.perf_counter()
             timings["render"] += t2 - t1
             writers[0].write(out, frame.pts, source_yuv=frame.yuv, changed=changed,
-                             origin=origin)
+                             origin=origin, consume=True)
             if preview is not None:
                 writers[1].write(np.concatenate([frame.image, annotate(out, plan)], axis=1))
             t_mark = time.perf_counter()

@@ -708,7 +708,7 @@ class VideoWriter:
     def write(self, image: np.ndarray | None, pts: int | None = None, *,
               source_yuv: np.ndarray | None = None,
               changed: tuple[int, int, int, int] | None = None,
-              origin: tuple[int, int] | None = None) -> None:
+              origin: tuple[int, int] | None = None, consume: bool = False) -> None:
         """Encode one frame.
 
         Args:
@@ -728,12 +728,15 @@ class VideoWriter:
                 it (with ``source_yuv`` and ``changed`` inside it; x and the part's width
                 even, y and its height multiples of 4 or its foot the frame's; see
                 :attr:`takes_planes`).
+            consume: the caller hands ``source_yuv`` over (it does not read it after): the
+                changed box is written into it instead of into a copy (8 bits a 12 MB copy
+                a frame fewer at 4K, nothing copied at all for the encoder).
         """
         if self._out is None:
             self.open()
         w, h = self.size
         if image is None or origin is not None:
-            self._write_planes(image, pts, source_yuv, changed, origin or (0, 0))
+            self._write_planes(image, pts, source_yuv, changed, origin or (0, 0), consume)
             return
         if image.dtype != np.uint8 or image.shape != (h, w, 3):
             raise NedError(f"frame must be ({h}, {w}, 3) uint8, got {image.shape} {image.dtype}")
@@ -754,7 +757,7 @@ class VideoWriter:
                 box = _box_to_stored(box, rot, (w, h)) if rot and box is not None else box
             else:
                 stored = None
-            planes = _merge_yuv(source_yuv, stored, box)
+            planes = _merge_yuv(source_yuv, stored, box, in_place=consume)
             if marked is not None:   # the mark's box on its own: nothing between converted
                 planes = _merge_yuv(planes, stored,
                                     _box_to_stored(marked, rot, (w, h)) if rot else marked)
@@ -766,7 +769,7 @@ class VideoWriter:
 
     def _write_planes(self, image: np.ndarray | None, pts: int | None,
                       source_yuv: np.ndarray | None, changed: tuple[int, int, int, int] | None,
-                      origin: tuple[int, int]) -> None:
+                      origin: tuple[int, int], consume: bool = False) -> None:
         """:meth:`write` of a source's planes with an optional changed part ``image``."""
         vs = self._vs
         if (source_yuv is None or not self.takes_planes or source_yuv.dtype != self._yuv_dtype
@@ -788,7 +791,7 @@ class VideoWriter:
         if pts is None or self.constant_rate:
             pts = round(self._count / (self.rate * self.time_base))
         pts = max(int(pts), self._last_pts + 1)
-        planes = _merge_yuv(source_yuv, image, box, origin)
+        planes = _merge_yuv(source_yuv, image, box, origin, in_place=consume)
         self._encode(_planes_frame(planes, vs.pix_fmt), pts)
 
     def _encode(self, frame: av.VideoFrame, pts: int) -> None:
@@ -922,10 +925,10 @@ def _planes_frame(planes: np.ndarray, pix_fmt: str) -> av.VideoFrame:
 
 def _merge_yuv(source: np.ndarray, image: np.ndarray | None,
                box: tuple[int, int, int, int] | None,
-               origin: tuple[int, int] = (0, 0)) -> np.ndarray:
+               origin: tuple[int, int] = (0, 0), in_place: bool = False) -> np.ndarray:
     """Source 4:2:0 planes (uint8, or uint16 10-bit) with the box (grown to even bounds)
     taken from ``image`` (RGB, the planes' orientation; the whole frame, or the part of it
-    at ``origin``)."""
+    at ``origin``): a copy, or ``source`` itself changed with ``in_place``."""
     if box is None or image is None:
         return source
     w = source.shape[1]
@@ -944,7 +947,7 @@ def _merge_yuv(source: np.ndarray, image: np.ndarray | None,
     if source.dtype == np.uint16:  # 10-bit planes: the edit's 8 bits, scaled
         sub = sub.astype(np.uint16) << 2
     bh, bw = y1 - y0, x1 - x0
-    out = source.copy()
+    out = source if in_place else source.copy()
     out[y0:y1, x0:x1] = sub[:bh]
     u, v = sub[bh:bh + bh // 4].reshape(bh // 2, bw // 2), sub[bh + bh // 4:].reshape(bh // 2,
                                                                                      bw // 2)

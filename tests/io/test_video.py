@@ -442,6 +442,31 @@ def test_planes_views_and_crops_match_the_rgb_frames(single_face_path):
         next(read_frames(clip, shrink=0))
 
 
+def test_writer_consumes_planes_handed_over(tmp_path):
+    """With ``consume`` the changed box is written into the caller's planes (no copy): the
+    same lossless output as without, whose caller's planes stay as they were."""
+    clip = _grey_clip(tmp_path)
+    outs = {}
+    for consume in (False, True):
+        frames = list(read_frames(clip, yuv=True))
+        before = [f.yuv.copy() for f in frames]
+        out = tmp_path / f"{consume}.mp4"
+        with VideoWriter(out, like=clip, crf=0) as w:
+            for f in frames:
+                img = f.image.copy()
+                img[20:40, 30:50] = 255 - img[20:40, 30:50]
+                if f.index % 2:
+                    w.write(img, f.pts, source_yuv=f.yuv, changed=(30, 20, 50, 40),
+                            consume=consume)
+                else:
+                    w.write(img[16:44, 28:52], f.pts, source_yuv=f.yuv, changed=(30, 20, 50, 40),
+                            origin=(28, 16), consume=consume)
+        outs[consume] = [g.image for g in read_frames(out)]
+        kept = [np.array_equal(f.yuv, b) for f, b in zip(frames, before)]
+        assert not any(kept) if consume else all(kept)
+    assert all(np.array_equal(a, b) for a, b in zip(outs[False], outs[True]))
+
+
 def test_writer_takes_planes_and_a_changed_part(tmp_path):
     """A frame written as its source planes plus the changed part (at an origin) encodes
     exactly what the whole frame would (lossless), and parts that do not fit are refused."""

@@ -729,8 +729,8 @@ class VideoWriter:
                 even, y and its height multiples of 4 or its foot the frame's; see
                 :attr:`takes_planes`).
             consume: the caller hands ``source_yuv`` over (it does not read it after): the
-                changed box is written into it instead of into a copy (8 bits a 12 MB copy
-                a frame fewer at 4K, nothing copied at all for the encoder).
+                changed box is written into it instead of into a copy of it (a 12 MB copy a
+                frame fewer at 4K; 8-bit planes then reach the encoder with no copy at all).
         """
         if self._out is None:
             self.open()

@@ -366,13 +366,11 @@ def shrunk_rgb(frame: av.VideoFrame, k: int) -> np.ndarray:
     if k <= 1:
         return frame.to_ndarray(format="rgb24")
     name = frame.format.name
-    if name in YUV_FORMATS and w % (2 * k) == 0 and h % (4 * k) == 0:
-        planes = frame.to_ndarray(format=name)
-        if planes.dtype == np.uint16:  # 10 bits: the 8 the analysis needs
-            planes = (planes >> 2).astype(np.uint8)
-        y = planes[:h]
-        u = planes[h:h + h // 4].reshape(h // 2, w // 2)
-        v = planes[h + h // 4:].reshape(h // 2, w // 2)
+    if (name in YUV_FORMATS and w % (2 * k) == 0 and h % (4 * k) == 0
+            and all(p.line_size > 0 for p in frame.planes)):
+        y, u, v = (_plane_view(frame, i, YUV_FORMATS[name]) for i in range(3))
+        if y.dtype == np.uint16:  # 10 bits: the 8 the analysis needs
+            y, u, v = ((p >> 2).astype(np.uint8) for p in (y, u, v))
         sw, sh = w // k, h // k
         small = np.empty((sh * 3 // 2, sw), np.uint8)
         small[:sh] = cv2.resize(y, (sw, sh), interpolation=cv2.INTER_AREA)
@@ -383,6 +381,16 @@ def shrunk_rgb(frame: av.VideoFrame, k: int) -> np.ndarray:
                                     interpolation=cv2.INTER_AREA).reshape(q, sw)
         return cv2.cvtColor(small, cv2.COLOR_YUV2RGB_I420)
     return frame.to_ndarray(format="rgb24", width=max(1, w // k), height=max(1, h // k))
+
+
+def _plane_view(frame: av.VideoFrame, i: int, dtype: type) -> np.ndarray:
+    """Plane ``i`` of a decoded frame as a (rows, columns) array of ``dtype`` that views
+    the decoder's buffer (no copy: a 4K frame's planes are 12 MB), valid while ``frame``
+    is."""
+    p = frame.planes[i]
+    item = np.dtype(dtype).itemsize
+    rows = np.frombuffer(p, dtype, count=p.line_size // item * p.height)
+    return rows.reshape(p.height, p.line_size // item)[:, :p.width]
 
 
 def planes_to_rgb(planes: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:

@@ -115,7 +115,7 @@ class _Smoother:
 
 #: Frames whose longer side exceeds this many pixels are analysed on a view shrunk by an
 #: integer factor to at most it (a 4K frame on a 1920x1080 view; decoded on one thread,
-#: two frames ahead): the landmark model sees the face at 256 px whatever the frame's
+#: one frame ahead): the landmark model sees the face at 256 px whatever the frame's
 #: size, its detector the whole frame at 128 px.
 VIEW_SIDE = 1920
 
@@ -285,7 +285,7 @@ def analyze_to_file(path: str | os.PathLike, output: str | os.PathLike,
                    leave=False)
         # everything below runs in view pixels; the rows are written in frame pixels
         for frame in prefetch(read_frames(path, shrink=k, threads=1 if k > 1 else 0),
-                              depth=2 if k > 1 else 4):
+                              depth=1 if k > 1 else 4):
             cut = bool(cfg.detect_cuts and cut_detector(frame.image))
             if cut:
                 cuts.append(frame.index)

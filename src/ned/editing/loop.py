@@ -6,8 +6,8 @@ renderer allows it (a ``face_crop`` attribute that is True: its work stays insid
 of twice the face's landmark box): the decoder's 4:2:0 planes are kept as they are, only
 the crop around the face is converted to RGB (:func:`face_crop_box`,
 :func:`ned.io.video.planes_to_rgb`), rendered with the plan moved into it, and written
-back into the planes; nothing of the frame is held in RGB. Their queues are shorter and
-x264 runs on its own threads.
+back into the planes; nothing of the frame is held in RGB. Their queues are one frame
+deep and x264 holds fewer frames (:data:`LARGE_LOOKAHEAD`, no B-pyramid).
 """
 
 from __future__ import annotations

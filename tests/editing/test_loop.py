@@ -203,6 +203,14 @@ def test_large_frames_render_on_the_face_crop(single_face_path, single_face_trac
         for f in read_frames(single_face_path, stop=n):
             w.write(f.image, f.pts)
     outs = {}
+    writers = []   # large frames: x264's lookahead 5 and no B-pyramid
+
+    class Recorded(loop.VideoWriter):
+        def __init__(self, *args, **kwargs) -> None:
+            writers.append((kwargs.get("lookahead"), kwargs.get("b_pyramid", True)))
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(loop, "VideoWriter", Recorded)
     for mode in ("whole", "crop"):
         monkeypatch.setattr(loop, "LARGE_FRAME", 10**9 if mode == "whole" else 0)
         r = WarpRenderer(RenderConfig(occlusion=False))
@@ -216,6 +224,7 @@ def test_large_frames_render_on_the_face_crop(single_face_path, single_face_trac
         assert d.mean() < 0.5 and d[~changed].max() <= 8, i   # chroma of the box's edge
         if i == 5:
             assert np.array_equal(b, src[i])
+    assert writers == [(None, True), (loop.LARGE_LOOKAHEAD, False)]
 
 
 def test_large_faces_render_scaled_close_to_the_full_render(frame_and_points):

@@ -130,16 +130,21 @@ def test_short_loop_on_a_real_clip(single_face_path, tmp_path):
 def test_the_loop_renders_the_edits_own_cues():
     """The loop re-measures what the edit draws: its appearance cues (the analyser reads
     the parted teeth and the sclera), none when the edit has none or the neural renderer
-    draws its own appearance."""
-    fear = C.calibration_cues(EditConfig.build(emotion="fear"))
-    assert (fear.creases, fear.interior, fear.eyes) == (True, True, True)
-    happy = C.calibration_cues(EditConfig.build(emotion="happy"))
-    assert (happy.creases, happy.interior, happy.eyes) == (True, False, True)
-    only = C.calibration_cues(EditConfig.build(emotion="fear", cues=("eyes",)))
-    assert (only.creases, only.interior, only.eyes) == (False, False, True)
-    assert C.calibration_cues(EditConfig.build(emotion="fear", cues=())) is None
-    neural = EditConfig.build(emotion="fear", renderer="actor.safetensors")
-    assert C.calibration_cues(neural) is None
+    draws its own appearance; a large face at the renderer's working scale."""
+    from ned.editing.renderers import WarpRenderer
+
+    def cues(**options):
+        app = C.calibration_renderer(EditConfig.build(**options)).appearance
+        return app.creases, app.interior, app.eyes
+
+    assert cues(emotion="fear") == (True, True, True)
+    assert cues(emotion="happy") == (True, False, True)
+    assert cues(emotion="fear", cues=("eyes",)) == (False, False, True)
+    assert cues(emotion="fear", cues=()) == (False, False, False)
+    assert cues(emotion="fear", renderer="actor.safetensors") == (False, False, False)
+    renderer = C.calibration_renderer(EditConfig.build(emotion="fear"))
+    assert isinstance(renderer, WarpRenderer) and renderer.occlusion is None
+    assert renderer.large_iod == WarpRenderer.large_iod
 
 
 def test_cached_gains_are_per_cue_set(single_face_path):

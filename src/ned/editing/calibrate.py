@@ -28,7 +28,7 @@ import json
 import os
 import time
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -37,15 +37,14 @@ from ned.atomic import write_text
 from ned.editing.config import EditConfig
 from ned.editing.geometry import MAX_GAIN, MAX_GAINS, START_GAINS
 from ned.editing.plan import EditPlanner
-from ned.editing.renderers import warp_frame
+from ned.editing.renderers import WarpRenderer
 from ned.errors import NedError
 from ned.facegeom import geometric_changes
 from ned.facs import CEILINGS, GEOMETRIC_FLOORS, TARGETS, group_indices
-from ned.render.appearance import AppearanceConfig, MouthBank
 from ned.topology import FACE_OVAL
 
 #: Bump when the loop or its inputs change meaning: cached calibrations are then redone.
-VERSION = 11
+VERSION = 12
 
 
 @dataclass(frozen=True)
@@ -220,15 +219,14 @@ def _levels(bs: np.ndarray, groups: list[str]) -> dict[str, float]:
     return {g: float(bs[ok][:, group_indices(g)].mean()) for g in groups}
 
 
-def calibration_cues(config: EditConfig) -> AppearanceConfig | None:
-    """The appearance cues the loop renders its frames with: the edit's own (the analyser
-    reads them: single_face -> fear re-measured mouthStretch 0.35 warped alone, 0.20 with
-    the mouth's parted teeth), none under the neural renderer, which draws its own."""
+def calibration_renderer(config: EditConfig) -> WarpRenderer:
+    """The renderer the loop draws its frames with: the edit's warp with the edit's own
+    appearance cues (the analyser reads them: single_face -> fear re-measured
+    mouthStretch 0.35 warped alone, 0.20 with the mouth's parted teeth), a large face at
+    the renderer's working scale; no cue under the neural renderer, which draws its own;
+    no occluder (the loop's frames are whole)."""
     cues = () if config.render.renderer is not None else config.cues
-    if not cues:
-        return None
-    return AppearanceConfig(creases="creases" in cues, interior="interior" in cues,
-                            eyes="eyes" in cues)
+    return WarpRenderer(replace(config.render, renderer=None, cues=cues, occlusion=False))
 
 
 def calibrate(planner: EditPlanner, images: Mapping[int, np.ndarray],
@@ -258,14 +256,13 @@ def calibrate(planner: EditPlanner, images: Mapping[int, np.ndarray],
     groups = sorted(set(targets) | set(ceilings))
     gains = planner.initial_gains()
     history: list[dict] = []
-    rc = config.render
-    appearance = calibration_cues(config)
+    renderer = calibration_renderer(config)
     measure = Remeasure(cal)
     try:
         src, _ = planner.sample_geometry(frames, gains)
-        mouth = MouthBank()  # the sampled frames' own mouth interiors
-        for k, i in enumerate(frames):
-            mouth.observe(images[i], src[k])
+        if renderer.appearance.interior:  # the sampled frames' own mouth interiors
+            for k, i in enumerate(frames):
+                renderer.mouth.observe(images[i], src[k])
         crops = [measure.crop(images[i], src[k]) for k, i in enumerate(frames)]
         rows = planner.measured_blendshapes(frames)
         bias = {g: _levels(rows, [g])[g] - v for g, v in _levels(measure(crops), groups).items()}
@@ -273,10 +270,7 @@ def calibrate(planner: EditPlanner, images: Mapping[int, np.ndarray],
         frozen: set[str] = set()
         for r in range(cal.rounds + 1):
             src, dst = planner.sample_geometry(frames, gains)
-            crops = [measure.crop(warp_frame(images[i], src[k], dst[k], grow=rc.mask_grow,
-                                             feather=rc.mask_feather,
-                                             levels=rc.blend_levels, appearance=appearance,
-                                             mouth=mouth).image, src[k])
+            crops = [measure.crop(renderer.draw(images[i], src[k], dst[k]).image, src[k])
                      for k, i in enumerate(frames)]
             raw = _levels(measure(crops), groups)
             geo = _geometric(src_points, measure.landmarks, geometric or {})

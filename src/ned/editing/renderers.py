@@ -72,20 +72,27 @@ class WarpRenderer:
         self.mouth.reset()
 
     def render(self, image: np.ndarray, plan: FramePlan) -> RenderResult:
-        cfg = self.config
         if self.appearance.interior:
             self.mouth.observe(image, plan.src)
         occluder = self.occlusion.at(plan.index) if self.occlusion is not None else None
-        iod = float(inter_ocular(plan.src))
+        return self.draw(image, plan.src, plan.dst, occluder)
+
+    def draw(self, image: np.ndarray, src: np.ndarray, dst: np.ndarray,
+             occluder: FrameOccluders | None = None) -> RenderResult:
+        """One frame's face moved from ``src`` to ``dst`` ((478, 3) pixels) with this
+        renderer's cues and mouth bank, a large face at :attr:`work_iod`
+        (:func:`render_scaled`): :meth:`render` without the plan (the calibration renders
+        its frames with it)."""
+        cfg = self.config
+        iod = float(inter_ocular(src))
         if self.large_iod is not None and iod > self.large_iod:
-            return render_scaled(image, plan.src, plan.dst, scale=self.work_iod / iod,
+            return render_scaled(image, src, dst, scale=self.work_iod / iod,
                                  grow=cfg.mask_grow, feather=cfg.mask_feather,
                                  levels=cfg.blend_levels, warp=self.warp, occluder=occluder,
                                  appearance=self.appearance, mouth=self.mouth)
-        return warp_frame(image, plan.src, plan.dst, grow=cfg.mask_grow,
-                          feather=cfg.mask_feather, levels=cfg.blend_levels, warp=self.warp,
-                          occluder=occluder, appearance=self.appearance,
-                          mouth=self.mouth)
+        return warp_frame(image, src, dst, grow=cfg.mask_grow, feather=cfg.mask_feather,
+                          levels=cfg.blend_levels, warp=self.warp, occluder=occluder,
+                          appearance=self.appearance, mouth=self.mouth)
 
     def close(self) -> None:
         pass

@@ -242,6 +242,9 @@ def warp_patch(image: np.ndarray, src: np.ndarray, dst: np.ndarray,
 #: prefilter: squeezed this much, a pixel's neighbours read source pixels several apart and
 #: the texture aliases (a frown at browDown gain 1.3 squeezed the skin along a brow's upper
 #: edge 12 times into a strip of one or two pixels: the hairs came out as a dotted line).
+#: Only where the map is computed at every pixel (a face box under about 360 px, inter-
+#: ocular distance under about 110 px): on a larger face the same squeeze leaves a strip
+#: several pixels tall, and prefiltering a 4K face cost 180 ms a frame (the render's 415).
 SQUEEZE_FROM = 2.0
 
 
@@ -337,7 +340,7 @@ def _backward_map(src: np.ndarray, dst: np.ndarray, anchors: np.ndarray,
                   ) -> tuple[np.ndarray, np.ndarray, tuple[int, int, int, int] | None]:
     """Source position of every ROI pixel: (h, w) float32 maps for ``cv2.remap``, and the
     ROI pixel box (x0, y0, x1, y1) of the triangles it squeezes by :data:`SQUEEZE_FROM`
-    or more (None: none).
+    or more (None: none, or a map computed on a coarser grid than the pixels).
 
     The map is piecewise affine, hence continuous: it is computed on a grid of every
     ``step`` pixels and bilinearly upsampled (exact inside triangles, smooth across edges).
@@ -356,7 +359,7 @@ def _backward_map(src: np.ndarray, dst: np.ndarray, anchors: np.ndarray,
     lin = aff[:, :, :2]
     squeezed = np.abs(lin[:, 0, 0] * lin[:, 1, 1] - lin[:, 0, 1] * lin[:, 1, 0]) >= SQUEEZE_FROM
     box = None
-    if squeezed.any():
+    if step == 1 and squeezed.any():  # see SQUEEZE_FROM: not for large faces
         corners = v_dst[all_tris[squeezed]].reshape(-1, 2) - (x0, y0)
         lo, hi = np.floor(corners.min(0)).astype(int), np.ceil(corners.max(0)).astype(int)
         box = (int(lo[0]), int(lo[1]), int(hi[0]) + 1, int(hi[1]) + 1)

@@ -10,7 +10,8 @@ landmarker, in image mode on a crop around the face), and each group's gain is c
 towards its target level (``ned.facs.TARGETS``; a grin to remove towards its ceiling,
 ``ned.facs.CEILINGS``), for a few rounds; the round closest to every target wins. Groups
 the analyser cannot verify (``ned.facs.GEOMETRIC_FLOORS``) are corrected on the
-re-detected landmarks' motion instead, towards their geometric floor.
+re-detected landmarks' motion instead, towards what their posed field draws
+(:func:`geometric_goals`).
 
 Image mode reads a frame slightly differently from the analysis's video mode (a few
 hundredths), so every level is corrected by the difference of the two on the source

@@ -291,15 +291,15 @@ def calibrate(planner: EditPlanner, images: Mapping[int, np.ndarray],
                        time.perf_counter() - t0)
 
 
-def _geometric(source: np.ndarray, edited: np.ndarray, floors: Mapping[str, float]
+def _geometric(source: np.ndarray, edited: np.ndarray, groups: Mapping[str, float]
                ) -> dict[str, float]:
-    """group -> mean re-detected geometric change (IOD) over the crops with a face in
+    """Each of ``groups`` -> mean re-detected geometric change (IOD) over the crops with a face in
     both (source (n, 478, 3) and edited (n, 478, 3) landmarks in crop pixels)."""
     ok = ~(np.isnan(source).any((1, 2)) | np.isnan(edited).any((1, 2)))
     if not ok.any():
-        return {g: float("nan") for g in floors}
+        return {g: float("nan") for g in groups}
     changes = geometric_changes(source[ok], edited[ok])
-    return {g: float(changes[GEOMETRIC_FLOORS[g][0]].mean()) for g in floors}
+    return {g: float(changes[GEOMETRIC_FLOORS[g][0]].mean()) for g in groups}
 
 
 def _geometric_step(gains: Mapping[str, float], geo: Mapping[str, float],

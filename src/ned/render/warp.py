@@ -356,13 +356,14 @@ def _backward_map(src: np.ndarray, dst: np.ndarray, anchors: np.ndarray,
     gw, gh = -(-(x1 - x0 - 1) // step) + 1, -(-(y1 - y0 - 1) // step) + 1
     ids = _raster_ids((v_dst[all_tris] - (x0, y0)) / step, (gh, gw))
     aff = _affines(v_src[all_tris], v_dst[all_tris]).astype(np.float32)
-    lin = aff[:, :, :2]
-    squeezed = np.abs(lin[:, 0, 0] * lin[:, 1, 1] - lin[:, 0, 1] * lin[:, 1, 0]) >= SQUEEZE_FROM
     box = None
-    if step == 1 and squeezed.any():  # see SQUEEZE_FROM: not for large faces
-        corners = v_dst[all_tris[squeezed]].reshape(-1, 2) - (x0, y0)
-        lo, hi = np.floor(corners.min(0)).astype(int), np.ceil(corners.max(0)).astype(int)
-        box = (int(lo[0]), int(lo[1]), int(hi[0]) + 1, int(hi[1]) + 1)
+    if step == 1:  # see SQUEEZE_FROM: not for large faces
+        lin = aff[:, :, :2]
+        squeezed = np.abs(lin[:, 0, 0] * lin[:, 1, 1] - lin[:, 0, 1] * lin[:, 1, 0]) >= SQUEEZE_FROM
+        if squeezed.any():
+            corners = v_dst[all_tris[squeezed]].reshape(-1, 2) - (x0, y0)
+            lo, hi = np.floor(corners.min(0)).astype(int), np.ceil(corners.max(0)).astype(int)
+            box = (int(lo[0]), int(lo[1]), int(hi[0]) + 1, int(hi[1]) + 1)
     # id 0 (no triangle) maps every pixel to itself
     aff = np.concatenate([np.array([[[1, 0, 0], [0, 1, 0]]], np.float32), aff])
     gy, gx = _grid(gh, gw)

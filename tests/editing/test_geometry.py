@@ -9,6 +9,8 @@ import pytest
 
 from ned.blendshapes import INDEX
 from ned.editing.geometry import (
+    CONTACT,
+    CONTACT_RAMP,
     DUCHENNE,
     EXERCISED,
     INNER_LIP_PAIRS,
@@ -22,7 +24,9 @@ from ned.editing.geometry import (
     edited_landmarks,
     emotion_posture,
     initial_gains,
+    keep_contact,
     lower_envelope,
+    mouth_down,
     pair_openings,
     posture_window,
     rise_floor,
@@ -31,6 +35,7 @@ from ned.errors import NedError
 from ned.facemodel.fields import field_offsets
 from ned.facemodel.fit import fit_frames
 from ned.facs import TARGETS, group_indices
+from ned.metrics.expression import syllable_amplitude
 from ned.topology import inter_ocular
 
 
@@ -127,8 +132,21 @@ def test_lower_envelope_known_answer():
     # happens (within the final smoothing), not smeared over the window
     step = np.where(t < 30, 0.0, 3.0) + 0.5 * np.abs(np.sin(t / 2.0))
     env = lower_envelope(step, 15)
-    assert np.allclose(env[:25], 0.0, atol=0.1) and np.allclose(env[34:], 3.0, atol=0.15)
+    assert np.allclose(env[:12], 0.0, atol=0.1) and np.allclose(env[45:], 3.0, atol=0.15)
+    assert 28 <= np.argmin(np.abs(env - 1.5)) <= 31 and (np.diff(env) > -1e-9).all()
     assert posture_window(30.0) == 15 and posture_window(5.0) == 3
+
+
+def test_lower_envelope_leaves_the_syllables_band():
+    # lips that part into a grin while they speak: closing half the posture keeps the
+    # syllables' amplitude (the envelope's own steps would pass into their band: a box
+    # smoothing of a third of the window kept 0.81 to 0.86 of it)
+    t = np.arange(150)
+    for k in range(3):
+        x = np.where(t < 50 + 20 * k, 0.02, 0.2) + 0.04 * np.abs(np.sin(t / (2.0 + k)))
+        closed = np.maximum(x - 0.5 * lower_envelope(x, 15), 0)
+        assert syllable_amplitude(closed, 30.0) > 0.9 * syllable_amplitude(x, 30.0)
+        assert closed[100:].mean() < 0.7 * x[100:].mean()   # the grin's lips did close
 
 
 def test_close_lips_keeps_the_syllables(single_face_track):
@@ -145,6 +163,32 @@ def test_close_lips_keeps_the_syllables(single_face_track):
     assert (o_src - got).mean() > 1.0                # the grin's parted lips did close
     # no strength, no change
     np.testing.assert_array_equal(close_lips(src, src, posture, np.zeros(len(src))), src)
+
+
+def test_keep_contact_closes_what_the_source_closes(single_face_track):
+    """An opening added to every frame (a dropped jaw's) is gone where the source's lips
+    touch, whole where they are well apart, and never more than added; an edit that
+    narrows the lips is left alone."""
+    src = single_face_track.landmarks[:60].astype(np.float32)
+    iod = inter_ocular(src)
+    up, low = np.array(INNER_LIP_PAIRS).T
+    # closed lips, then a grin's (0.2 IOD), then a shout's (the grin's lower lip dropped)
+    src[45:, low, :2] += 0.3 * iod[45:, None, None] * mouth_down(src)[45:, None]
+    o_src = pair_openings(src)
+    extra = 0.1 * iod                                  # pixels, per frame
+    dst = src.copy()
+    dst[:, low, :2] += extra[:, None, None] * mouth_down(src)[:, None]
+    out = keep_contact(src, dst)
+    got = pair_openings(out)
+    touching = o_src / iod[:, None] <= CONTACT
+    apart = o_src / iod[:, None] >= CONTACT + CONTACT_RAMP
+    assert touching.sum() > 20 and apart.sum() > 20
+    np.testing.assert_allclose(got[touching], o_src[touching], atol=1e-3)
+    np.testing.assert_allclose(got[apart], pair_openings(dst)[apart], atol=1e-3)
+    assert (got >= o_src - 1e-3).all() and (got <= pair_openings(dst) + 1e-3).all()
+    narrowed = src.copy()
+    narrowed[:, low, :2] -= 0.3 * extra[:, None, None] * mouth_down(src)[:, None]
+    np.testing.assert_allclose(keep_contact(src, narrowed), narrowed, atol=1e-4)
 
 
 def test_rise_floor_moves_a_face_already_near_the_target():

@@ -14,6 +14,7 @@ from ned.editing.geometry import (
     close_lips,
     edited_landmarks,
     emotion_posture,
+    keep_contact,
     lower_envelope,
     pair_openings,
     rise_floor,
@@ -26,7 +27,13 @@ from ned.editing.guards import (
     range_weights,
     segments,
 )
-from ned.editing.plan import LIP_CLOSURE, SPEECH_POSTURE_S, EditPlanner, PlanConfig
+from ned.editing.plan import (
+    LIP_CLOSURE,
+    MOUTH_CHANNELS,
+    SPEECH_POSTURE_S,
+    EditPlanner,
+    PlanConfig,
+)
 from ned.facemodel.deform import ArapSolver, fold_free
 from ned.facemodel.fit import fit_frames
 from ned.facs import LIPS_CLOSED, TARGETS, group_indices
@@ -104,6 +111,10 @@ def test_plan_equals_whole_clip_planning(manip, rows, emotion):
                                                     axis=0, mode="nearest")
         y[:, speech] = old[a:b, speech]
         y[:, posture] = slow
+        # the other mouth channels: the target's level, the source's motion
+        mouth = [i for i in MOUTH_CHANNELS if i not in speech]
+        y[:, mouth] = old[a:b, mouth] + uniform_filter1d(y[:, mouth] - old[a:b, mouth], width,
+                                                         axis=0, mode="nearest")
         style_new[a:b] = y
     w = (range_weights(rows["timestamps"], 0.5, None, 0.3)
          * pose_weights(rows["transforms"], valid, GuardConfig())
@@ -130,6 +141,9 @@ def test_plan_equals_whole_clip_planning(manip, rows, emotion):
             posture[a:b] = lower_envelope(pair_openings(lm[a:b]), planner.lip_width)
         dst[use] = close_lips(lm[use], dst[use], posture[use], LIP_CLOSURE * w[use])
         base[use] = close_lips(lm[use], base[use], posture[use], LIP_CLOSURE * w[use])
+    # lips that touch in the source touch in the edit
+    dst[use] = keep_contact(lm[use], dst[use])
+    base[use] = keep_contact(lm[use], base[use])
     solver = ArapSolver(np.median(lm[first], axis=0))
     got_w = np.array([p.weight for p in plans])
     assert np.allclose(got_w, w, atol=1e-6)

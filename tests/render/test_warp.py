@@ -205,6 +205,23 @@ def test_jaw_drop_is_the_chins_opening_move_only(frame_and_points):
                                atol=1e-9)
 
 
+def test_jaw_drop_parts_the_teeth_no_more_than_the_lips(frame_and_points):
+    """A chin dropped behind lips kept together (an edit that keeps the source's lip
+    contact) parts nothing; lips parted by less than the chin's drop part the teeth by
+    what the lips part."""
+    from ned.render.warp import jaw_drop
+
+    _, src = frame_and_points
+    dropped = _jaw_dropped(src, 6.0)
+    closed = dropped.copy()
+    closed[14, :2] = src[14, :2]            # the lower lip's middle where it was
+    np.testing.assert_array_equal(jaw_drop(src, closed), 0.0)
+    part = dropped.copy()
+    part[14, 1] = src[14, 1] + 3.0          # the lips part by 3 of the chin's 6 pixels
+    u = (src[152, :2] - src[13, :2]) / np.linalg.norm(src[152, :2] - src[13, :2])
+    np.testing.assert_allclose(jaw_drop(src, part), u * 3.0 * u[1], atol=1e-9)
+
+
 def test_a_dropped_jaw_parts_the_teeth_and_shows_the_cavity(frame_and_points):
     """A grin (frame 30: teeth together between parted lips) with the jaw dropped 6 px:
     the upper teeth stay, the lower teeth come down with the jaw, and the interior cue

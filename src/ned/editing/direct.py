@@ -28,7 +28,7 @@ import numpy as np
 
 from ned.editing.config import EditConfig
 from ned.editing.controls import BY_NAME, NAMES, blendshape_delta
-from ned.editing.geometry import close_lips, mixed_landmarks
+from ned.editing.geometry import close_lips, keep_contact, mixed_landmarks
 from ned.editing.guards import keep_lid_state
 from ned.editing.plan import LIP_CLOSURE, EditPlanner, PlanConfig
 from ned.editing.timeline import Curves
@@ -195,6 +195,11 @@ class DirectedPlanner(EditPlanner):
                 for out in (dst, base):
                     closed = close_lips(lm[shut], out[shut], postures, LIP_CLOSURE * w[shut])
                     out[shut] = out[shut] + share * (closed - out[shut])
+            # emotions keep the source's lip contact; hand-set controls may open the lips
+            free = use & ~(controls != 0).any(1)
+            if free.any():
+                for out in (dst, base):
+                    out[free] = keep_contact(lm[free], out[free])
         self._last_removal = ((a, b), base)
         return new, dst
 

@@ -19,14 +19,17 @@ from typing import TYPE_CHECKING, Protocol
 import numpy as np
 
 from ned.analysis.stream import RowChunk
+from ned.blendshapes import BLENDSHAPE_NAMES
 from ned.editing.config import EditConfig, Limit, PassReason
 from ned.editing.geometry import (
     ExpressionBasis,
     close_lips,
     edited_landmarks,
     emotion_posture,
+    envelope_reach,
     exercised,
     initial_gains,
+    keep_contact,
     late_offsets,
     lower_envelope,
     pair_openings,
@@ -162,6 +165,14 @@ class _Rows:
 #: Seconds over which the manipulator's change of a speech channel is averaged: what is
 #: left is the posture change an emotion may make; the motion stays the source's.
 SPEECH_POSTURE_S = 0.5
+#: The channels that shape the mouth (``mouth*`` and ``jaw*``): the edit changes their
+#: level slowly (its change averaged over :data:`SPEECH_POSTURE_S`), so that what moves
+#: with each syllable stays the source's. A smile removed frame by frame follows the
+#: analyser's frame-to-frame reading of it, which moves with the speech: taken out at
+#: full rate it took the syllables with it (single_face, fear: the planned opening's
+#: syllable amplitude 0.80 of the source's, 0.97 with the change averaged).
+MOUTH_CHANNELS = tuple(i for i, name in enumerate(BLENDSHAPE_NAMES)
+                       if name.startswith(("mouth", "jaw")))
 #: Seconds of the lips' posture window (:func:`ned.editing.geometry.posture_window`).
 LIP_POSTURE_S = 0.5
 #: Share of the source lips' posture (their parting between syllables) a closed-lips
@@ -220,7 +231,10 @@ class EditPlanner:
         self.lips_closed = config.target.emotion in LIPS_CLOSED
         self.posture = emotion_posture(emotion, config.target.intensity)
         self.lip_width = posture_window(fps, LIP_POSTURE_S)
-        self.context = max(manip.window - 1, self.guards.gap_ramp + 1, self.lip_width - 1)
+        # frames either side the manipulator's change needs, and all the planner needs
+        # (the lips' posture reads further: ``envelope_reach``)
+        self.near = max(manip.window - 1, self.guards.gap_ramp + 1, self.lip_width - 1)
+        self.context = max(self.near, envelope_reach(self.lip_width))
         self.fit: TrackFit | None = None
         self.basis: ExpressionBasis | None = None
         self.solver: ArapSolver | None = None
@@ -361,7 +375,9 @@ class EditPlanner:
         and only for targets whose lips close (``ned.facs.LIPS_CLOSED``), else only on the
         speech channels the target raises (``ned.facs.SPEECH_GROUPS``). They are not clipped
         to [0, 1] (the geometry extrapolates the rig there); the other channels are, then
-        the target's groups rise by at least their floor (``geometry.rise_floor``).
+        the target's groups rise by at least their floor (``geometry.rise_floor``). The
+        other mouth channels (:data:`MOUTH_CHANNELS`) change by the slow part of their
+        change too: their level is the target's, their motion the source's.
         """
         from scipy.ndimage import uniform_filter1d
 
@@ -375,9 +391,10 @@ class EditPlanner:
         posture = (speech if self.lips_closed else
                    [i for g in SPEECH_GROUPS if g in self.raised
                     for i in group_indices(g) if i in speech])
+        slowed = [i for i in MOUTH_CHANNELS if i not in speech]
         width = max(1, int(round(SPEECH_POSTURE_S * self.fps)) | 1)
         for k0, k1, run_a, run_b in self._runs(a, b, ends):
-            c0, c1 = max(run_a, a + k0 - self.context), min(run_b, b + self.context)
+            c0, c1 = max(run_a, a + k0 - self.near), min(run_b, b + self.near)
             x = rows.take(rows.blendshapes, c0, c1).astype(np.float32)
             level = self.config.target.intensity if intensity is None else intensity
             y = np.clip(translate_run(self.manip, x, self.style, level), 0.0, 1.0)
@@ -386,6 +403,8 @@ class EditPlanner:
                                                     axis=0, mode="nearest")
             y[:, speech] = x[:, speech]          # the source's motion (and posture) ...
             y[:, posture] = slow                 # ... with the target's posture, if it may
+            y[:, slowed] = x[:, slowed] + uniform_filter1d(y[:, slowed] - x[:, slowed],
+                                                           width, axis=0, mode="nearest")
             new[k0:k1] = y[a + k0 - c0:a + k1 - c0]
         return new
 
@@ -441,6 +460,7 @@ class EditPlanner:
             if self.lips_closed:
                 dst[use] = close_lips(lm[use], dst[use], self._postures(a, b, ends)[use],
                                       LIP_CLOSURE * w[use])
+            dst[use] = keep_contact(lm[use], dst[use])
         return new, dst
 
     def _removal(self, a: int, b: int, ends: np.ndarray, use: np.ndarray, w: np.ndarray,
@@ -468,6 +488,7 @@ class EditPlanner:
             if self.lips_closed:
                 out[use] = close_lips(lm[use], out[use], self._postures(a, b, ends)[use],
                                       LIP_CLOSURE * w[use])
+            out[use] = keep_contact(lm[use], out[use])
         return out
 
     def _plan_block(self, a: int, b: int, final: bool) -> Iterator[FramePlan]:

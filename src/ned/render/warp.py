@@ -437,7 +437,7 @@ MIN_JAW_PX = 1.0
 #: Pixels each set of parted teeth reaches into the gap: the texture under its
 #: anti-aliased edges (:func:`teeth_parts`' coverage).
 TEETH_REACH = 1.0
-_CHIN, _UPPER_LIP_MID = 152, 13
+_CHIN, _UPPER_LIP_MID, _LOWER_LIP_MID = 152, 13, 14
 
 
 def jaw_drop(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
@@ -445,7 +445,10 @@ def jaw_drop(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
     upper lip to the chin, when it opens the mouth by :data:`MIN_JAW_PX` or more), else 0.
 
     A posture that drops the jaw (surprise, fear) carries the lower teeth with it; the
-    speech's own jaw motion is already in the frame.
+    speech's own jaw motion is already in the frame. The teeth part by no more than the
+    lips do (the opening's growth between the middle inner-lip points along that line):
+    where the edit keeps the source's lips together (``ned.editing.geometry.keep_contact``)
+    the dropped chin parts nothing, and no gap opens behind closed lips.
 
     Args:
         src: (478, 2+) measured landmarks, pixels.
@@ -457,6 +460,10 @@ def jaw_drop(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
         return np.zeros(2)
     u /= n
     d = float(np.dot(np.asarray(dst[_CHIN, :2] - src[_CHIN, :2], np.float64), u))
+    parted = float(np.dot(np.asarray(dst[_LOWER_LIP_MID, :2] - dst[_UPPER_LIP_MID, :2]
+                                     - src[_LOWER_LIP_MID, :2] + src[_UPPER_LIP_MID, :2],
+                                     np.float64), u))
+    d = min(d, parted)
     return u * d if d >= MIN_JAW_PX else np.zeros(2)
 
 

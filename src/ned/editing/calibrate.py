@@ -45,7 +45,7 @@ from ned.facs import CEILINGS, GEOMETRIC_FLOORS, TARGETS, group_indices
 from ned.topology import FACE_OVAL
 
 #: Bump when the loop or its inputs change meaning: cached calibrations are then redone.
-VERSION = 12
+VERSION = 13
 
 
 @dataclass(frozen=True)

@@ -1,3 +1,4 @@
+import dataclasses
 import warnings
 
 import av
@@ -22,6 +23,32 @@ def test_probe_sample(single_face_path):
     assert info.fps == pytest.approx(30.0)
     assert info.has_audio and info.rotation == 0
     assert info.duration == pytest.approx(2.4, abs=1e-3)
+
+
+def test_probe_bits_per_pixel(single_face_path, carphone_path, tmp_path):
+    """The video stream's bytes, counted independently of probe, over its stored pixels:
+    single_face is web video (0.04 bits a pixel), carphone near-lossless (1.55); a coarser
+    encode of the same frames spends fewer."""
+    import av
+
+    for path, want in ((single_face_path, 0.043), (carphone_path, 1.55)):
+        with av.open(str(path)) as c:
+            total = sum(p.size for p in c.demux(c.streams.video[0]))
+        info = probe(path)
+        assert info.video_bytes == total
+        assert info.bits_per_pixel == pytest.approx(
+            8 * total / (info.coded_width * info.coded_height * info.frame_count))
+        assert info.bits_per_pixel == pytest.approx(want, abs=0.02)
+    frames = [f for f in read_frames(carphone_path, stop=30)]
+    got = {}
+    for crf in (8, 30):
+        out = tmp_path / f"c{crf}.mp4"
+        with VideoWriter(out, like=carphone_path, crf=crf) as w:
+            for f in frames:
+                w.write(f.image, f.pts)
+        got[crf] = probe(out).bits_per_pixel
+    assert got[30] < 0.5 * got[8]
+    assert dataclasses.replace(probe(carphone_path), video_bytes=0).bits_per_pixel is None
 
 
 def test_read_frames_shapes_and_times(carphone_path):

@@ -79,6 +79,7 @@ class VideoInfo:
         audio_streams: how many audio streams the file has (all are copied).
         synthetic_timestamps: the file carries no usable timestamps (a raw stream, AVI):
             ``read_frames`` numbers the frames at ``rate`` in a ``1 / rate`` time base.
+        video_bytes: the video stream's packets' bytes in all (0: not counted).
     """
 
     path: str
@@ -97,6 +98,15 @@ class VideoInfo:
     pix_fmt: str = "yuv420p"
     audio_streams: int = 0
     synthetic_timestamps: bool = False
+    video_bytes: int = 0
+
+    @property
+    def bits_per_pixel(self) -> float | None:
+        """How many bits the video stream spends per pixel of a frame (its packets' bytes
+        over stored pixels x frames): how finely the source is coded (web video 0.05-0.3,
+        near-lossless sources 1 and more). None when not known."""
+        pixels = self.coded_width * self.coded_height * self.frame_count
+        return 8.0 * self.video_bytes / pixels if self.video_bytes > 0 and pixels > 0 else None
 
 
 @dataclass(frozen=True)
@@ -243,7 +253,7 @@ def probe(path: str | os.PathLike) -> VideoInfo:
         audio = len(c.streams.audio)
         rate = clock.rate if _rate(vs) else Fraction(0)
         codec = ctx.name
-    count, start, end = _count_frames(path, clock)
+    count, start, end, size = _count_frames(path, clock)
     if clock.synthetic:
         rate = clock.rate
         start, end = 0.0, float(count / rate)
@@ -254,7 +264,7 @@ def probe(path: str | os.PathLike) -> VideoInfo:
                      fps=float(rate), rate=rate, time_base=clock.time_base, frame_count=count,
                      duration=float(end - start), rotation=rotation, has_audio=audio > 0,
                      codec=codec, pix_fmt=pix_fmt, audio_streams=audio,
-                     synthetic_timestamps=clock.synthetic)
+                     synthetic_timestamps=clock.synthetic, video_bytes=size)
 
 
 def prefetch(frames: Iterator[Frame], depth: int = 4) -> Iterator[Frame]:
@@ -308,10 +318,10 @@ def prefetch(frames: Iterator[Frame], depth: int = 4) -> Iterator[Frame]:
                 th.join(0.05)
 
 
-def _count_frames(path: str | os.PathLike, clock: _Clock) -> tuple[int, float, float]:
-    """Count video packets by demuxing (no decoding); returns (count, start s, end s) (the
-    times from the packets' timestamps, 0 where they have none)."""
-    count, start, end = 0, None, 0.0
+def _count_frames(path: str | os.PathLike, clock: _Clock) -> tuple[int, float, float, int]:
+    """Count video packets by demuxing (no decoding); returns (count, start s, end s,
+    bytes) (the times from the packets' timestamps, 0 where they have none)."""
+    count, start, end, size = 0, None, 0.0, 0
     with _open(path) as c:
         vs = c.streams.video[0]
         tb = float(vs.time_base)
@@ -320,6 +330,7 @@ def _count_frames(path: str | os.PathLike, clock: _Clock) -> tuple[int, float, f
                 if pkt.size == 0:
                     continue
                 count += 1
+                size += pkt.size
                 if pkt.pts is None or clock.synthetic:
                     continue
                 t0 = pkt.pts * tb
@@ -327,7 +338,7 @@ def _count_frames(path: str | os.PathLike, clock: _Clock) -> tuple[int, float, f
                 end = max(end, t0 + (pkt.duration or 0) * tb)
         except av.error.FFmpegError:
             pass  # truncated tail: count what was readable
-    return count, (start or 0.0), end
+    return count, (start or 0.0), end, size
 
 
 #: Decoded formats whose planes ``read_frames(yuv=True)`` returns (and the writer takes).

@@ -1,5 +1,6 @@
 """The floor of an edit: decode every frame of a clip and encode it again, with the
-writer settings `ned edit` uses (x264 veryfast, crf 16, audio copied).
+writer settings `ned edit` uses (x264 veryfast, the crf an edit picks for this source:
+16, lower for a finely coded one, `ned.editing.config.source_crf`; audio copied).
 
     python benchmarks/reencode.py IN.mp4 OUT.mp4
 
@@ -11,13 +12,15 @@ from __future__ import annotations
 
 import sys
 
-from ned.io import VideoWriter, read_frames
+from ned.editing.config import source_crf
+from ned.io import VideoWriter, probe, read_frames
 
 
 def reencode(src: str, dst: str) -> int:
     """Re-encode ``src`` into ``dst``; returns the number of frames."""
     n = 0
-    with VideoWriter(dst, like=src, audio_from=src) as w:
+    crf = source_crf(probe(src).bits_per_pixel)
+    with VideoWriter(dst, like=src, audio_from=src, crf=crf) as w:
         for f in read_frames(src):
             w.write(f.image, f.pts)
             n += 1

@@ -10,7 +10,9 @@ import pytest
 
 import ned
 from ned.editing.config import (
+    AUTO_CRF_BPP,
     DEFAULT_CRF,
+    MIN_AUTO_CRF,
     OPTION_GROUPS,
     EditConfig,
     EditReport,
@@ -18,6 +20,7 @@ from ned.editing.config import (
     RenderConfig,
     TargetConfig,
     TimeRange,
+    source_crf,
 )
 from ned.editing.guards import GuardConfig
 from ned.errors import NedError
@@ -30,7 +33,7 @@ def test_build_groups_flat_options():
     assert cfg.range == TimeRange(start=1.0, end=2.0)
     assert cfg.render == RenderConfig(gain=1.5, occlusion=False)
     assert (cfg.crf, cfg.face_index, cfg.use_cache) == (0, 1, True)
-    assert EditConfig.build(emotion="happy").crf == DEFAULT_CRF
+    assert EditConfig.build(emotion="happy").crf is None   # from the source (source_crf)
     for name in OPTION_GROUPS:  # every flat option can be read back
         cfg.option(name)
 
@@ -166,3 +169,25 @@ def test_parse_cues_known_answers():
     assert parse_cues("none") == ()
     assert parse_cues("") == ()
     assert RenderConfig(cues=parse_cues("eyes,creases")).cues == ("creases", "eyes")
+
+
+def test_source_crf_known_answers():
+    """16 for web video, 6 lower per doubling of the source's bits per pixel above
+    AUTO_CRF_BPP, never under MIN_AUTO_CRF; unknown: the default."""
+    assert source_crf(None) == source_crf(float("nan")) == DEFAULT_CRF == 16
+    assert source_crf(0.1) == source_crf(AUTO_CRF_BPP) == 16
+    assert source_crf(2 * AUTO_CRF_BPP) == 10 and source_crf(2 ** 0.5 * AUTO_CRF_BPP) == 13
+    assert source_crf(1.55) == source_crf(100.0) == MIN_AUTO_CRF == 8
+
+
+def test_output_crf_is_the_edits_own_else_the_sources(single_face_path, carphone_path):
+    from ned.editing.run import output_crf
+    from ned.io import probe
+
+    auto = EditConfig.build(emotion="happy")
+    assert output_crf(auto, probe(single_face_path)) == 16     # 0.04 bits a pixel
+    assert output_crf(auto, probe(carphone_path)) == 8         # 1.55: near-lossless
+    assert output_crf(EditConfig.build(emotion="happy", crf=20), probe(carphone_path)) == 20
+    for bad in (-1, 52, 1.5, True):
+        with pytest.raises(NedError, match="crf"):
+            EditConfig.build(emotion="happy", crf=bad)

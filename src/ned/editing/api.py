@@ -56,7 +56,8 @@ def edit(video: str | os.PathLike, output: str | os.PathLike,
         manipulator: a manipulator checkpoint (None = shipped default).
         renderer: a neural renderer trained with ``ned train-renderer`` (None = warp).
         gain: factor on the edit's geometric displacement (0 to 3, default 1).
-        crf: x264 quality of the output, 0 (lossless) to 51 (default 16).
+        crf: x264 quality of the output, 0 (lossless) to 51 (default 16, lower for a
+            source coded more finely: ``ned.editing.config.source_crf``).
         use_cache: reuse cached analyses (default True).
         calibrate: correct the edit's strength on the clip itself (default True; a closed
             loop on a few frames, cached with the analysis).

@@ -51,8 +51,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--manipulator", help="manipulator checkpoint (default: shipped)")
     p.add_argument("--renderer", metavar="SAFETENSORS",
                    help="neural renderer from `ned train-renderer` (default: train-free warp)")
-    p.add_argument("--crf", type=int, default=16,
-                   help="x264 quality, 0 (lossless) .. 51; default 16")
+    p.add_argument("--crf", type=int, default=None,
+                   help="x264 quality, 0 (lossless) .. 51; default 16, lower (down to 8) "
+                        "for a source coded more finely, so the output keeps its detail")
     p.add_argument("--no-cache", action="store_true", help="analyse again, ignore the cache")
     p.add_argument("--no-calibrate", action="store_true",
                    help="skip the per-clip calibration of the edit's strength (start gains)")

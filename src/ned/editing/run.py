@@ -37,7 +37,7 @@ from ned.editing.calibrate import (
     reference_goals,
     store,
 )
-from ned.editing.config import EditConfig, EditReport
+from ned.editing.config import EditConfig, EditReport, source_crf
 from ned.editing.loop import LARGE_FRAME, face_crop_box, render_clip
 from ned.editing.plan import EditPlanner, FramePlan
 from ned.editing.renderers import make_renderer
@@ -114,7 +114,8 @@ def run_edit(video: str | os.PathLike, output: str | os.PathLike, config: EditCo
         startup = time.perf_counter() - t0
         with stamped(provenance(config, mark)):
             report = render_clip(video, output, planner.plans(rows), frame_renderer,
-                                 crf=config.crf, preview=preview_path, progress=progress)
+                                 crf=output_crf(config, info), preview=preview_path,
+                                 progress=progress)
     report.timings["startup"] = startup
     # how the two processes shared the work: CPU seconds of each, and the seconds each
     # waited for the other (the edit for rows, the analysis for the edit to take them)
@@ -137,6 +138,12 @@ def run_edit(video: str | os.PathLike, output: str | os.PathLike, config: EditCo
             for g in sorted(set(cal.targets) | set(cal.ceilings)) if g in cal.levels})
         report.timings["calibrate"] = report.timings.get("calibrate", 0.0) + cal.seconds
     return report
+
+
+def output_crf(config: EditConfig, info: VideoInfo) -> int:
+    """The output's x264 crf: the edit's own, else one that keeps a finely coded source's
+    detail (``config.source_crf`` of the source's bits per pixel)."""
+    return config.crf if config.crf is not None else source_crf(info.bits_per_pixel)
 
 
 def provenance(config: EditConfig, mark: str | None = None) -> OutputStamp:

@@ -105,6 +105,10 @@ def test_short_loop_on_a_real_clip(single_face_path, tmp_path):
     runs = []
 
     def hook(p):
+        # the samples carry the manipulator's context within the rows at hand (not the
+        # clip's first or last frames, whose translation would differ from the plan's)
+        six = p.sample_frames(6)
+        assert len(six) == 6 and six.min() >= p.near and six.max() < p._rows.hi - p.near
         frames = p.sample_frames(2)
         wanted = set(frames.tolist())
         images = {f.index: f.image for f in read_frames(single_face_path,

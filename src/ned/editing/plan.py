@@ -535,13 +535,14 @@ class EditPlanner:
 
     def sample_frames(self, n: int) -> np.ndarray:
         """(<= n,) frames of the fit window to calibrate on: face frames spread evenly,
-        each with its manipulator and posture context inside the rows at hand."""
+        each with the manipulator's context inside the rows at hand (the lips' posture,
+        which reads further, is taken on what is there)."""
         if self.fit is None:
             raise RuntimeError("sample_frames needs the fitted model")
         rows, first = self._rows, self._first_valid
         stop = min(rows.hi, first + self.plan_cfg.fit_wait)
         valid = np.flatnonzero(rows.take(rows.valid, first, stop)) + first
-        lo, hi = first + self.context, rows.hi - self.context
+        lo, hi = first + self.near, rows.hi - self.near
         inner = valid[(valid >= lo) & (valid < hi)]
         pool = inner if len(inner) >= n else valid
         pick = np.linspace(0, len(pool) - 1, min(n, len(pool))).round().astype(int)

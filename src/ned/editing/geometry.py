@@ -348,6 +348,10 @@ def pair_openings(points: np.ndarray) -> np.ndarray:
     return ((points[:, low, :2] - points[:, up, :2]) * down[:, None]).sum(-1)
 
 
+#: The lips' envelope's Gaussian reaches this many standard deviations.
+ENVELOPE_TRUNCATE = 2.0
+
+
 def lower_envelope(x: np.ndarray, width: int) -> np.ndarray:
     """The slow floor of a signal: its greyscale opening over ``width`` frames (a running
     minimum, then a running maximum of that: peaks narrower than the window, the
@@ -370,10 +374,6 @@ def lower_envelope(x: np.ndarray, width: int) -> np.ndarray:
     m = minimum_filter1d(np.asarray(x, np.float64), width, axis=0, mode="nearest")
     m = maximum_filter1d(m, width, axis=0, mode="nearest")
     return gaussian_filter1d(m, width / 2, axis=0, mode="nearest", truncate=ENVELOPE_TRUNCATE)
-
-
-#: The envelope's Gaussian reaches this many standard deviations.
-ENVELOPE_TRUNCATE = 2.0
 
 
 def envelope_reach(width: int) -> int:

@@ -391,7 +391,9 @@ class EditPlanner:
         posture = (speech if self.lips_closed else
                    [i for g in SPEECH_GROUPS if g in self.raised
                     for i in group_indices(g) if i in speech])
-        slowed = [i for i in MOUTH_CHANNELS if i not in speech]
+        # every channel whose change is taken slowly: those postures and the other
+        # mouth channels
+        slowed = sorted(set(posture) | {i for i in MOUTH_CHANNELS if i not in speech})
         width = max(1, int(round(SPEECH_POSTURE_S * self.fps)) | 1)
         for k0, k1, run_a, run_b in self._runs(a, b, ends):
             c0, c1 = max(run_a, a + k0 - self.near), min(run_b, b + self.near)
@@ -399,12 +401,10 @@ class EditPlanner:
             level = self.config.target.intensity if intensity is None else intensity
             y = np.clip(translate_run(self.manip, x, self.style, level), 0.0, 1.0)
             y = rise_floor(x, y, self.config.target.emotion, level)
-            slow = x[:, posture] + uniform_filter1d(y[:, posture] - x[:, posture], width,
-                                                    axis=0, mode="nearest")
+            slow = x[:, slowed] + uniform_filter1d(y[:, slowed] - x[:, slowed], width,
+                                                   axis=0, mode="nearest")
             y[:, speech] = x[:, speech]          # the source's motion (and posture) ...
-            y[:, posture] = slow                 # ... with the target's posture, if it may
-            y[:, slowed] = x[:, slowed] + uniform_filter1d(y[:, slowed] - x[:, slowed],
-                                                           width, axis=0, mode="nearest")
+            y[:, slowed] = slow                  # ... with the target's posture, if it may
             new[k0:k1] = y[a + k0 - c0:a + k1 - c0]
         return new
 
